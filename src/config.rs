@@ -1,0 +1,124 @@
+//! Reading YAML config files: `--set key.path=value` overrides, unknown keys
+//! and wrong types reported with the file and the dotted key that is wrong.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::de::DeserializeOwned;
+use serde_yaml::Value;
+
+/// Applies one `a.b.c=value` override (the value is parsed as YAML).
+pub fn apply_override(root: &mut Value, assignment: &str) -> Result<()> {
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| anyhow!("override '{assignment}' must look like key.path=value"))?;
+    let value: Value = serde_yaml::from_str(raw)
+        .with_context(|| format!("override '{assignment}': value is not valid YAML"))?;
+    let mut node = root;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_empty() {
+            bail!("override '{assignment}': empty key segment");
+        }
+        if !node.is_mapping() {
+            if node.is_null() {
+                *node = Value::Mapping(Default::default());
+            } else {
+                bail!(
+                    "override '{assignment}': '{}' is not a mapping",
+                    parts[..i].join(".")
+                );
+            }
+        }
+        let map = node.as_mapping_mut().expect("checked above");
+        let k = Value::String(part.to_string());
+        if i + 1 == parts.len() {
+            map.insert(k, value);
+            return Ok(());
+        }
+        node = map.entry(k).or_insert(Value::Null);
+    }
+    unreachable!("split always yields at least one part")
+}
+
+/// Parses YAML text (named `origin` in errors) into `T` after the overrides.
+pub fn parse_yaml<T: DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    overrides: &[String],
+) -> Result<T> {
+    let mut value: Value =
+        serde_yaml::from_str(text).with_context(|| format!("{origin}: not valid YAML"))?;
+    if value.is_null() {
+        value = Value::Mapping(Default::default());
+    }
+    for o in overrides {
+        apply_override(&mut value, o)?;
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            anyhow!("{origin}: {inner}")
+        } else {
+            anyhow!("{origin}: key `{path}`: {inner}")
+        }
+    })
+}
+
+/// Reads and parses a YAML config file.
+pub fn load_yaml<T: DeserializeOwned>(path: &Path, overrides: &[String]) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    parse_yaml(&text, &path.display().to_string(), overrides)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        epochs: usize,
+        #[serde(default)]
+        lr: f64,
+    }
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        train: Inner,
+    }
+
+    #[test]
+    fn unknown_key_and_wrong_type_are_named() {
+        let e = parse_yaml::<Outer>("train:\n  epochs: 3\n  epocs: 4\n", "x.yaml", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.yaml") && e.contains("epocs"), "{e}");
+        let e = parse_yaml::<Outer>("train:\n  epochs: many\n", "x.yaml", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("train.epochs"), "{e}");
+    }
+
+    #[test]
+    fn overrides_replace_and_create() {
+        let o: Outer = parse_yaml(
+            "train:\n  epochs: 3\n",
+            "x",
+            &["train.epochs=7".into(), "train.lr=0.5".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            o,
+            Outer {
+                train: Inner { epochs: 7, lr: 0.5 }
+            }
+        );
+        assert!(
+            parse_yaml::<Outer>("train:\n  epochs: 3\n", "x", &["train.epochs".into()]).is_err()
+        );
+    }
+}
