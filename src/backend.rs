@@ -1,0 +1,55 @@
+//! Compute backends: NdArray on the CPU (default), CUDA with `--features cuda`.
+//! Code that trains or runs models is generic over the backend; this module
+//! picks the concrete one from the config's `device`.
+
+use burn::backend::Autodiff;
+use burn::tensor::backend::AutodiffBackend;
+use serde::{Deserialize, Serialize};
+
+/// The CPU backend.
+pub type Cpu = burn::backend::NdArray<f32>;
+/// The CUDA backend.
+#[cfg(feature = "cuda")]
+pub type Gpu = burn::backend::Cuda<f32>;
+
+/// Where models run (`device:` in a config file).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    #[default]
+    Cpu,
+    Cuda,
+}
+
+impl DeviceKind {
+    /// Backend name as result tables record it.
+    pub fn backend_name(self) -> &'static str {
+        match self {
+            Self::Cpu if cfg!(feature = "blas") => "ndarray+openblas",
+            Self::Cpu => "ndarray",
+            Self::Cuda => "cuda",
+        }
+    }
+}
+
+/// Work that runs on whichever backend the config names.
+pub trait BackendTask {
+    type Output;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output;
+}
+
+/// Runs `task` on the backend for `kind`.
+pub fn dispatch<T: BackendTask>(kind: DeviceKind, task: T) -> anyhow::Result<T::Output> {
+    match kind {
+        DeviceKind::Cpu => Ok(task.run::<Autodiff<Cpu>>(Default::default())),
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => Ok(task.run::<Autodiff<Gpu>>(Default::default())),
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda => anyhow::bail!("device: cuda needs a build with `--features cuda`"),
+    }
+}
+
+/// Threads the CPU backend computes with.
+pub fn cpu_threads() -> usize {
+    rayon::current_num_threads()
+}

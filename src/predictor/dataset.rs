@@ -1,0 +1,169 @@
+//! Encoded architectures held in memory, and batches of them as tensors.
+//!
+//! An [`EncodedSet`] stores each architecture's tokens (and depth encoding)
+//! contiguously; training rows may have augmented twins stored as further rows.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use rayon::prelude::*;
+
+use super::{FeatureBatch, ModelConfig};
+use crate::encode::augment::augmented;
+use crate::encode::onehot::{NB201_WIDTH, nb201_onehot};
+use crate::encode::tokenizer::tokenize;
+use crate::space::nb201::Nb201Cell;
+
+/// Encodings of architectures, all of the same shape [len, width].
+#[derive(Clone, Debug)]
+pub struct EncodedSet {
+    len: usize,
+    width: usize,
+    values: Vec<f32>,
+    depth: Option<Vec<f32>>,
+    count: usize,
+}
+
+/// One architecture's encoding.
+pub struct Encoded {
+    pub values: Vec<f32>,
+    pub len: usize,
+    pub depth: Option<Vec<f32>>,
+}
+
+impl EncodedSet {
+    fn from_encoded(items: Vec<Encoded>, width: usize) -> Self {
+        let len = items.first().map_or(1, |e| e.len);
+        let has_depth = items.first().is_some_and(|e| e.depth.is_some());
+        let mut set = Self {
+            len,
+            width,
+            values: Vec::with_capacity(items.len() * len * width),
+            depth: has_depth.then(Vec::new),
+            count: 0,
+        };
+        set.extend(items);
+        set
+    }
+
+    /// Appends encodings; returns the row index of the first one.
+    pub fn extend(&mut self, items: Vec<Encoded>) -> usize {
+        let first = self.count;
+        for e in items {
+            assert_eq!(
+                e.len, self.len,
+                "all architectures in a set must have the same token count"
+            );
+            assert_eq!(e.values.len(), self.len * self.width);
+            self.values.extend_from_slice(&e.values);
+            if let (Some(d), Some(v)) = (&mut self.depth, &e.depth) {
+                d.extend_from_slice(v);
+            }
+            self.count += 1;
+        }
+        first
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Gathers `rows` into a batch on `device`.
+    pub fn batch<B: Backend>(&self, rows: &[usize], device: &B::Device) -> FeatureBatch<B> {
+        let step = self.len * self.width;
+        let mut tokens = Vec::with_capacity(rows.len() * step);
+        for &r in rows {
+            tokens.extend_from_slice(&self.values[r * step..(r + 1) * step]);
+        }
+        let tokens = Tensor::from_data(
+            TensorData::new(tokens, [rows.len(), self.len, self.width]),
+            device,
+        );
+        let depth = self.depth.as_ref().map(|d| {
+            let mut v = Vec::with_capacity(rows.len() * self.width);
+            for &r in rows {
+                v.extend_from_slice(&d[r * self.width..(r + 1) * self.width]);
+            }
+            Tensor::from_data(TensorData::new(v, [rows.len(), self.width]), device)
+        });
+        FeatureBatch { tokens, depth }
+    }
+}
+
+/// Encodes one NAS-Bench-201 cell for `model`.
+pub fn encode_cell(cell: &Nb201Cell, model: &ModelConfig) -> Encoded {
+    match model {
+        ModelConfig::NarFormer {
+            tokenizer,
+            transformer,
+        } => {
+            let t = tokenize(&cell.to_graph(), tokenizer);
+            Encoded {
+                values: t.values,
+                len: t.len,
+                depth: transformer.depth_token.then_some(t.depth),
+            }
+        }
+        ModelConfig::Mlp { .. } => Encoded {
+            values: nb201_onehot(cell),
+            len: 1,
+            depth: None,
+        },
+    }
+}
+
+/// Token width of `model`'s encoding.
+pub fn width(model: &ModelConfig) -> usize {
+    match model {
+        ModelConfig::NarFormer { tokenizer, .. } => tokenizer.d_model(),
+        ModelConfig::Mlp { .. } => NB201_WIDTH,
+    }
+}
+
+/// Encodes `cells` in parallel.
+pub fn encode_cells(cells: &[Nb201Cell], model: &ModelConfig) -> EncodedSet {
+    let items: Vec<Encoded> = cells.par_iter().map(|c| encode_cell(c, model)).collect();
+    EncodedSet::from_encoded(items, width(model))
+}
+
+/// Appends the augmented twins of `cells[i]` for i in `rows` to `set` and
+/// returns, per row, the set rows of its twins (empty when it has none or the
+/// model does not use graph tokens).
+pub fn append_twins(
+    set: &mut EncodedSet,
+    cells: &[Nb201Cell],
+    rows: &[usize],
+    model: &ModelConfig,
+    permutations: usize,
+) -> Vec<Vec<usize>> {
+    let ModelConfig::NarFormer {
+        tokenizer,
+        transformer,
+    } = model
+    else {
+        return vec![Vec::new(); rows.len()];
+    };
+    let per_row: Vec<Vec<Encoded>> = rows
+        .par_iter()
+        .map(|&r| {
+            augmented(&cells[r].to_graph(), permutations)
+                .iter()
+                .map(|g| {
+                    let t = tokenize(g, tokenizer);
+                    Encoded {
+                        values: t.values,
+                        len: t.len,
+                        depth: transformer.depth_token.then_some(t.depth),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    per_row
+        .into_iter()
+        .map(|twins| {
+            let k = twins.len();
+            let first = set.extend(twins);
+            (first..first + k).collect()
+        })
+        .collect()
+}

@@ -1,0 +1,397 @@
+//! Predictor experiments on NAS-Bench-201 (the paper's Table 2): read a
+//! config, split the benchmark, train, and measure the best weights on every
+//! architecture. Owns the experiment config and the files a training writes
+//! beside its checkpoints (`config.yaml`, `test_metrics.csv`) and the rows of
+//! a results table.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use serde::{Deserialize, Serialize};
+
+use super::dataset::{self, EncodedSet};
+use super::metrics::{err_bound, kendall_tau, mape};
+use super::train::{self, TrainConfig, TrainData};
+use super::{ModelConfig, Predictor, checkpoint};
+use crate::backend::{BackendTask, DeviceKind, dispatch};
+use crate::data::nb201::{self, Nb201Label, Nb201Table};
+
+/// Where the benchmark data comes from (`data:`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Path to the NAS-Bench-201 CSV, relative to the config file; when
+    /// absent, `NAS_SEARCH_NB201_CSV`, then `../shared/data/nb201/...`.
+    #[serde(default)]
+    pub nb201_csv: Option<PathBuf>,
+    #[serde(default)]
+    pub label: Nb201Label,
+}
+
+/// Train/validation split in architecture-index order (`split:`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitConfig {
+    /// The first `train_archs` indices are the training set.
+    pub train_archs: usize,
+    /// The next `val_archs` indices are the validation set.
+    #[serde(default = "d_val")]
+    pub val_archs: usize,
+}
+
+fn d_val() -> usize {
+    200
+}
+
+/// A predictor experiment config file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictorExperiment {
+    #[serde(default)]
+    pub data: DataConfig,
+    pub split: SplitConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+    #[serde(default)]
+    pub device: DeviceKind,
+    /// Training directory (relative to the working directory).
+    #[serde(default)]
+    pub output_dir: Option<PathBuf>,
+}
+
+impl PredictorExperiment {
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let cfg: Self = crate::config::load_yaml(path, overrides)?;
+        let n = crate::space::nb201::SPACE_SIZE;
+        if cfg.split.train_archs == 0 || cfg.split.train_archs + cfg.split.val_archs >= n {
+            bail!(
+                "{}: split.train_archs + split.val_archs must be in 1..{n}, got {} + {}",
+                path.display(),
+                cfg.split.train_archs,
+                cfg.split.val_archs
+            );
+        }
+        cfg.model
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg.train
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(cfg)
+    }
+}
+
+/// Test-set quality of a trained predictor.
+#[derive(Clone, Debug, Serialize)]
+pub struct TestMetrics {
+    pub tau_all: f64,
+    pub tau_rest: f64,
+    pub mape: f64,
+    #[serde(rename = "errbnd_0.1")]
+    pub errbnd: f64,
+    pub archs_all: usize,
+    pub archs_rest: usize,
+}
+
+/// Metrics of `pred` (scores of all architectures by index) against `label`;
+/// "rest" leaves out the first `used` indices (training and validation).
+pub fn test_metrics(pred: &[f64], label: &[f64], used: usize) -> TestMetrics {
+    TestMetrics {
+        tau_all: kendall_tau(pred, label),
+        tau_rest: kendall_tau(&pred[used..], &label[used..]),
+        mape: mape(pred, label),
+        errbnd: err_bound(pred, label, 0.1),
+        archs_all: pred.len(),
+        archs_rest: pred.len() - used,
+    }
+}
+
+/// What the `predictor train` command was asked to do.
+pub struct TrainRequest {
+    pub config_path: PathBuf,
+    pub overrides: Vec<String>,
+    pub out_dir: Option<PathBuf>,
+    pub results: Option<PathBuf>,
+    pub restart: bool,
+    pub quiet: bool,
+    /// The command line, recorded with result rows.
+    pub command: String,
+}
+
+/// The benchmark table and the label vector, encoded for `model`.
+struct Prepared {
+    table: Nb201Table,
+    labels: Vec<f32>,
+    set: EncodedSet,
+}
+
+fn prepare(cfg: &PredictorExperiment, config_path: &Path) -> Result<Prepared> {
+    let dir = config_path.parent().unwrap_or(Path::new("."));
+    let path = nb201::resolve_path(cfg.data.nb201_csv.as_deref(), dir)?;
+    let table = nb201::load(&path, cfg.data.label)?;
+    let labels = table.accuracy.iter().map(|a| (a / 100.0) as f32).collect();
+    let set = dataset::encode_cells(&table.cells, &cfg.model);
+    Ok(Prepared { table, labels, set })
+}
+
+fn out_dir_of(cfg: &PredictorExperiment, config_path: &Path, over: Option<&Path>) -> PathBuf {
+    over.map(Path::to_path_buf)
+        .or_else(|| cfg.output_dir.clone())
+        .unwrap_or_else(|| {
+            let stem = config_path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            PathBuf::from("runs/predictor").join(stem)
+        })
+}
+
+/// Trains as `req` says, then evaluates the best weights on all architectures.
+pub fn run_train(req: TrainRequest) -> Result<TestMetrics> {
+    let cfg = PredictorExperiment::load(&req.config_path, &req.overrides)?;
+    let out_dir = out_dir_of(&cfg, &req.config_path, req.out_dir.as_deref());
+    if req.restart && out_dir.exists() {
+        fs::remove_dir_all(&out_dir).with_context(|| format!("removing {}", out_dir.display()))?;
+    }
+    fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let frozen = serde_yaml::to_string(&cfg)?;
+    let frozen_path = out_dir.join("config.yaml");
+    if frozen_path.exists() {
+        let old = fs::read_to_string(&frozen_path)?;
+        if old != frozen {
+            bail!(
+                "{} holds a training with another config (see {}); pass --restart to discard it or --out to use another directory",
+                out_dir.display(),
+                frozen_path.display()
+            );
+        }
+    } else {
+        checkpoint::write_atomic(&frozen_path, frozen.as_bytes())?;
+    }
+    let prepared = prepare(&cfg, &req.config_path)?;
+    dispatch(
+        cfg.device,
+        TrainTask {
+            cfg: &cfg,
+            prepared,
+            out_dir: &out_dir,
+            req: &req,
+        },
+    )?
+}
+
+struct TrainTask<'a> {
+    cfg: &'a PredictorExperiment,
+    prepared: Prepared,
+    out_dir: &'a Path,
+    req: &'a TrainRequest,
+}
+
+impl BackendTask for TrainTask<'_> {
+    type Output = Result<TestMetrics>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<TestMetrics> {
+        let Self {
+            cfg,
+            mut prepared,
+            out_dir,
+            req,
+        } = self;
+        let (n, v) = (cfg.split.train_archs, cfg.split.val_archs);
+        let train_rows: Vec<usize> = (0..n).collect();
+        let twins = dataset::append_twins(
+            &mut prepared.set,
+            &prepared.table.cells,
+            &train_rows,
+            &cfg.model,
+            cfg.train.augment_permutations,
+        );
+        let data = TrainData {
+            set: &prepared.set,
+            train_labels: prepared.labels[..n].to_vec(),
+            train_rows,
+            twins,
+            val_rows: (n..n + v).collect(),
+            val_labels: prepared.labels[n..n + v].to_vec(),
+        };
+        let every = (cfg.train.epochs / 50).max(1);
+        let quiet = req.quiet;
+        let epochs = cfg.train.epochs;
+        let outcome = train::train::<B>(
+            &cfg.model,
+            dataset::width(&cfg.model),
+            &cfg.train,
+            &data,
+            out_dir,
+            &device,
+            |row| {
+                if !quiet && (row.epoch % every == 0 || row.epoch == epochs || row.epoch == 1) {
+                    eprintln!(
+                        "epoch {:>5}/{epochs}  loss {:.5}  lr {:.2e}  train tau {:.4}  val tau {:.4}  ema val tau {:.4}  {:.1}s",
+                        row.epoch,
+                        row.loss,
+                        row.lr,
+                        row.train_tau,
+                        row.val_tau,
+                        row.ema_val_tau,
+                        row.seconds
+                    );
+                }
+            },
+        )?;
+        if outcome.resumed_from > 0 && !quiet {
+            eprintln!(
+                "resumed from the checkpoint after epoch {}",
+                outcome.resumed_from
+            );
+        }
+        let model: Predictor<B::InnerBackend> = cfg.model.init(dataset::width(&cfg.model), &device);
+        let (model, best) = checkpoint::load_best(model, out_dir, &device)?;
+        let metrics = evaluate(&model, &prepared, n + v, &device);
+        write_test_metrics(out_dir, &metrics, &best)?;
+        if let Some(results) = &req.results {
+            let row = ResultRow {
+                model: cfg.model.name().to_string(),
+                train_archs: n,
+                epochs: cfg.train.epochs,
+                backend: cfg.device.backend_name().to_string(),
+                tau_all: metrics.tau_all,
+                tau_rest: metrics.tau_rest,
+                mape: metrics.mape,
+                errbnd: metrics.errbnd,
+                train_seconds: outcome.state.train_seconds,
+                command: req.command.clone(),
+            };
+            upsert_result(results, &row)?;
+        }
+        Ok(metrics)
+    }
+}
+
+fn evaluate<B: Backend>(
+    model: &Predictor<B>,
+    p: &Prepared,
+    used: usize,
+    device: &B::Device,
+) -> TestMetrics {
+    let all: Vec<usize> = (0..p.set.count().min(p.labels.len())).collect();
+    let pred: Vec<f64> = train::predict(model, &p.set, &all, 1024, device)
+        .iter()
+        .map(|&x| x as f64)
+        .collect();
+    let label: Vec<f64> = p.labels.iter().map(|&x| x as f64).collect();
+    test_metrics(&pred, &label, used)
+}
+
+fn write_test_metrics(out_dir: &Path, m: &TestMetrics, best: &checkpoint::BestInfo) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "tau_all",
+        "tau_rest",
+        "mape",
+        "errbnd_0.1",
+        "archs_all",
+        "archs_rest",
+        "best_epoch",
+        "best_source",
+        "best_val_tau",
+    ])?;
+    w.write_record([
+        m.tau_all.to_string(),
+        m.tau_rest.to_string(),
+        m.mape.to_string(),
+        m.errbnd.to_string(),
+        m.archs_all.to_string(),
+        m.archs_rest.to_string(),
+        best.epoch.to_string(),
+        best.source.clone(),
+        best.val_tau.to_string(),
+    ])?;
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    checkpoint::write_atomic(&out_dir.join("test_metrics.csv"), &bytes)
+}
+
+/// One row of `experiments/results/nb201_predictor.csv`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResultRow {
+    pub model: String,
+    pub train_archs: usize,
+    pub epochs: usize,
+    pub backend: String,
+    pub tau_all: f64,
+    pub tau_rest: f64,
+    pub mape: f64,
+    #[serde(rename = "errbnd_0.1")]
+    pub errbnd: f64,
+    pub train_seconds: f64,
+    pub command: String,
+}
+
+/// Adds `row` to the results table, replacing a row of the same model,
+/// training size and backend.
+pub fn upsert_result(path: &Path, row: &ResultRow) -> Result<()> {
+    let mut rows: Vec<ResultRow> = Vec::new();
+    if path.exists() {
+        let mut r =
+            csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+        for rec in r.deserialize() {
+            rows.push(rec.with_context(|| format!("{} is malformed", path.display()))?);
+        }
+    }
+    rows.retain(|r| {
+        !(r.model == row.model && r.train_archs == row.train_archs && r.backend == row.backend)
+    });
+    rows.push(row.clone());
+    rows.sort_by(|a, b| {
+        (&a.backend, &a.model, a.train_archs).cmp(&(&b.backend, &b.model, b.train_archs))
+    });
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in &rows {
+        w.serialize(r)?;
+    }
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    checkpoint::write_atomic(path, &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+}
+
+/// Evaluates the best weights in `checkpoint_dir` with the model of `config_path`.
+pub fn run_eval(
+    config_path: &Path,
+    overrides: &[String],
+    checkpoint_dir: &Path,
+) -> Result<TestMetrics> {
+    let cfg = PredictorExperiment::load(config_path, overrides)?;
+    let prepared = prepare(&cfg, config_path)?;
+    dispatch(
+        cfg.device,
+        EvalTask {
+            cfg: &cfg,
+            prepared,
+            dir: checkpoint_dir,
+        },
+    )?
+}
+
+struct EvalTask<'a> {
+    cfg: &'a PredictorExperiment,
+    prepared: Prepared,
+    dir: &'a Path,
+}
+
+impl BackendTask for EvalTask<'_> {
+    type Output = Result<TestMetrics>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<TestMetrics> {
+        let model: Predictor<B::InnerBackend> = self
+            .cfg
+            .model
+            .init(dataset::width(&self.cfg.model), &device);
+        let (model, _) = checkpoint::load_best(model, self.dir, &device)?;
+        let used = self.cfg.split.train_archs + self.cfg.split.val_archs;
+        Ok(evaluate(&model, &self.prepared, used, &device))
+    }
+}

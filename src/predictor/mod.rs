@@ -1,0 +1,111 @@
+//! Architecture performance predictors: the NAR-Former transformer and the
+//! MLP baseline, their losses, training loop, metrics and checkpoints.
+//!
+//! Models read a [`FeatureBatch`] (tokens from `crate::encode`) and return a
+//! score in (0, 1) per architecture. This module does no file I/O except in
+//! `checkpoint` and `experiment`.
+
+pub mod checkpoint;
+pub mod dataset;
+pub mod experiment;
+pub mod layers;
+pub mod loss;
+pub mod metrics;
+pub mod mlp;
+pub mod model;
+pub mod optim;
+pub mod train;
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+use crate::encode::tokenizer::TokenizerConfig;
+use mlp::{Mlp, MlpConfig};
+use model::{NarFormer, NarFormerConfig};
+
+/// A batch of encoded architectures: tokens [b, t, d] and, for models with a
+/// depth token, the depth encodings [b, d].
+#[derive(Clone, Debug)]
+pub struct FeatureBatch<B: Backend> {
+    pub tokens: Tensor<B, 3>,
+    pub depth: Option<Tensor<B, 2>>,
+}
+
+/// Which predictor, with its settings (`model:` in a config file).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ModelConfig {
+    NarFormer {
+        #[serde(default)]
+        tokenizer: TokenizerConfig,
+        #[serde(default)]
+        transformer: NarFormerConfig,
+    },
+    Mlp {
+        #[serde(default)]
+        mlp: MlpConfig,
+    },
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self::NarFormer {
+            tokenizer: TokenizerConfig::default(),
+            transformer: NarFormerConfig::default(),
+        }
+    }
+}
+
+impl ModelConfig {
+    /// The name used in result tables.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NarFormer { .. } => "nar-former",
+            Self::Mlp { .. } => "mlp",
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Self::NarFormer {
+                tokenizer,
+                transformer,
+            } => transformer.validate(tokenizer.d_model()),
+            Self::Mlp { mlp } if mlp.hidden.contains(&0) => {
+                Err("model.mlp.hidden widths must be positive".into())
+            }
+            Self::Mlp { .. } => Ok(()),
+        }
+    }
+
+    /// Builds the model; `flat_width` is the width of the flat encoding (MLP only).
+    pub fn init<B: Backend>(&self, flat_width: usize, device: &B::Device) -> Predictor<B> {
+        match self {
+            Self::NarFormer {
+                tokenizer,
+                transformer,
+            } => Predictor::NarFormer(transformer.init(tokenizer.d_model(), device)),
+            Self::Mlp { mlp } => Predictor::Mlp(mlp.init(flat_width, device)),
+        }
+    }
+}
+
+/// A predictor model of either kind. (Few exist at a time, so the size gap
+/// between variants costs nothing worth boxing for.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Predictor<B: Backend> {
+    NarFormer(NarFormer<B>),
+    Mlp(Mlp<B>),
+}
+
+impl<B: Backend> Predictor<B> {
+    pub fn forward(&self, batch: &FeatureBatch<B>) -> Tensor<B, 1> {
+        match self {
+            Self::NarFormer(m) => m.forward(batch),
+            Self::Mlp(m) => m.forward(batch),
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! The predictor training loop: batches of architectures with their augmented
+//! twins, AdamW with warm-up and linear decay, EMA weights, validation
+//! Kendall's tau after every epoch, best-by-validation weights, and a
+//! checkpoint after every epoch that an interrupted training resumes from.
+//!
+//! Every random choice of epoch e (shuffle, twins, SR permutation, dropout)
+//! is drawn from generators seeded by (seed, e), so a resumed training makes
+//! the same choices as an uninterrupted one.
+
+use std::fs;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::module::AutodiffModule;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde::{Deserialize, Serialize};
+
+use super::checkpoint::{self, CheckpointDir, TrainState};
+use super::dataset::EncodedSet;
+use super::loss::{LossIndices, LossWeights, loss};
+use super::metrics::kendall_tau;
+use super::optim::{decay_weights, ema_update, lr_at};
+use super::{ModelConfig, Predictor};
+
+/// Training hyper-parameters (`train:` in a config file; defaults: the paper's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    #[serde(default = "d_batch")]
+    pub batch_size: usize,
+    #[serde(default = "d_lr")]
+    pub lr: f64,
+    #[serde(default = "d_wd")]
+    pub weight_decay: f64,
+    #[serde(default = "d_eps")]
+    pub eps: f64,
+    #[serde(default = "d_warmup")]
+    pub warmup_fraction: f64,
+    #[serde(default = "d_ema")]
+    pub ema_decay: f64,
+    #[serde(default = "d_sr")]
+    pub lambda_sr: f64,
+    #[serde(default = "d_ac")]
+    pub lambda_ac: f64,
+    /// Augmentation: permutations tried per architecture (0 turns it off).
+    #[serde(default = "d_perm")]
+    pub augment_permutations: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn d_batch() -> usize {
+    128
+}
+fn d_lr() -> f64 {
+    1e-4
+}
+fn d_wd() -> f64 {
+    0.01
+}
+fn d_eps() -> f64 {
+    1e-8
+}
+fn d_warmup() -> f64 {
+    0.1
+}
+fn d_ema() -> f64 {
+    0.99
+}
+fn d_sr() -> f64 {
+    0.1
+}
+fn d_ac() -> f64 {
+    0.5
+}
+fn d_perm() -> usize {
+    crate::encode::augment::DEFAULT_PERMUTATIONS
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 || self.batch_size == 0 {
+            return Err("train.epochs and train.batch_size must be positive".into());
+        }
+        if self.lr.is_nan()
+            || self.lr <= 0.0
+            || !(0.0..=1.0).contains(&self.warmup_fraction)
+            || !(0.0..1.0).contains(&self.ema_decay)
+        {
+            return Err(
+                "train.lr must be > 0, train.warmup_fraction in [0, 1], train.ema_decay in [0, 1)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The architectures to train and validate on, as rows of one encoded set.
+pub struct TrainData<'a> {
+    pub set: &'a EncodedSet,
+    pub train_rows: Vec<usize>,
+    pub train_labels: Vec<f32>,
+    /// Per training architecture, the set rows of its augmented twins.
+    pub twins: Vec<Vec<usize>>,
+    pub val_rows: Vec<usize>,
+    pub val_labels: Vec<f32>,
+}
+
+/// One row of `train_log.csv`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub loss: f64,
+    pub mse: f64,
+    pub sr: f64,
+    pub ac: f64,
+    pub lr: f64,
+    pub train_tau: f64,
+    pub val_tau: f64,
+    pub ema_val_tau: f64,
+    pub seconds: f64,
+}
+
+/// What a finished training leaves.
+pub struct TrainOutcome {
+    pub state: TrainState,
+    pub resumed_from: usize,
+}
+
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (epoch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
+        ^ 0x5EED
+}
+
+/// Scores `rows` of `set` in batches.
+pub fn predict<B: Backend>(
+    model: &Predictor<B>,
+    set: &EncodedSet,
+    rows: &[usize],
+    batch: usize,
+    device: &B::Device,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(batch.max(1)) {
+        let p = model.forward(&set.batch::<B>(chunk, device));
+        out.extend(p.into_data().to_vec::<f32>().expect("predictions are f32"));
+    }
+    out
+}
+
+fn tau(pred: &[f32], label: &[f32]) -> f64 {
+    let p: Vec<f64> = pred.iter().map(|&v| v as f64).collect();
+    let y: Vec<f64> = label.iter().map(|&v| v as f64).collect();
+    kendall_tau(&p, &y)
+}
+
+fn int_tensor<B: Backend>(v: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
+    let n = v.len();
+    Tensor::from_data(TensorData::new(v, [n]), device)
+}
+
+/// Trains a predictor into `out_dir`, resuming from its latest checkpoint
+/// when there is one. `on_epoch` sees every finished epoch.
+pub fn train<B: AutodiffBackend>(
+    model_cfg: &ModelConfig,
+    flat_width: usize,
+    cfg: &TrainConfig,
+    data: &TrainData<'_>,
+    out_dir: &Path,
+    device: &B::Device,
+    mut on_epoch: impl FnMut(&EpochLog),
+) -> Result<TrainOutcome> {
+    fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let ckpts = CheckpointDir::new(out_dir);
+    B::seed(device, epoch_seed(cfg.seed, usize::MAX));
+    let mut model: Predictor<B> = model_cfg.init(flat_width, device);
+    let mut optim = AdamWConfig::new()
+        .with_epsilon(cfg.eps as f32)
+        .with_weight_decay(0.0)
+        .init::<B, Predictor<B>>();
+    let mut ema = model.valid();
+    let mut state = TrainState {
+        best_val_tau: f64::NEG_INFINITY,
+        ..Default::default()
+    };
+    if let Some((dir, saved)) = ckpts.latest()? {
+        model = checkpoint::load_module(model, &dir, "model", device)?;
+        ema = checkpoint::load_module(ema, &dir, "ema", device)?;
+        optim = optim.load_record(checkpoint::load_record::<B, _>(&dir, device)?);
+        state = saved;
+    }
+    let resumed_from = state.epochs_done;
+    let log_path = out_dir.join("train_log.csv");
+    let mut log = open_log(&log_path, state.epochs_done)?;
+
+    let n = data.train_rows.len();
+    let steps_per_epoch = n.div_ceil(cfg.batch_size);
+    let total_steps = steps_per_epoch * cfg.epochs;
+    let weights = LossWeights {
+        sr: cfg.lambda_sr,
+        ac: cfg.lambda_ac,
+    };
+    let eval_batch = 1024;
+
+    for epoch in state.epochs_done..cfg.epochs {
+        let started = Instant::now();
+        let seed = epoch_seed(cfg.seed, epoch);
+        B::seed(device, seed);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut rng);
+        let (mut sums, mut batches) = ([0f64; 4], 0usize);
+        let mut train_pred = vec![0f32; n];
+        let mut lr = 0.0;
+        for chunk in order.chunks(cfg.batch_size) {
+            let mut rows: Vec<usize> = chunk.iter().map(|&i| data.train_rows[i]).collect();
+            let mut labels: Vec<f32> = chunk.iter().map(|&i| data.train_labels[i]).collect();
+            let mut twin_src = Vec::new();
+            for (pos, &i) in chunk.iter().enumerate() {
+                let twins = &data.twins[i];
+                if !twins.is_empty() {
+                    rows.push(twins[rng.random_range(0..twins.len())]);
+                    labels.push(data.train_labels[i]);
+                    twin_src.push(pos as i64);
+                }
+            }
+            let mut perm: Vec<i64> = (0..rows.len() as i64).collect();
+            perm.shuffle(&mut rng);
+            lr = lr_at(state.steps_done, total_steps, cfg.lr, cfg.warmup_fraction);
+
+            let batch = data.set.batch::<B>(&rows, device);
+            let label = Tensor::from_data(TensorData::new(labels, [rows.len()]), device);
+            let pred = model.forward(&batch);
+            let idx = LossIndices {
+                perm: int_tensor(perm, device),
+                twin_src: (!twin_src.is_empty()).then(|| int_tensor(twin_src, device)),
+            };
+            let l = loss(pred.clone(), label, idx, weights);
+            let p = pred
+                .narrow(0, 0, chunk.len())
+                .into_data()
+                .to_vec::<f32>()
+                .expect("f32 predictions");
+            for (k, &i) in chunk.iter().enumerate() {
+                train_pred[i] = p[k];
+            }
+            let total: f64 = l.total.clone().into_scalar().elem();
+            anyhow::ensure!(
+                total.is_finite(),
+                "training diverged at epoch {epoch}: loss is {total}"
+            );
+            for (s, v) in sums.iter_mut().zip([total, l.mse, l.sr, l.ac]) {
+                *s += v;
+            }
+            batches += 1;
+            let grads = GradientsParams::from_grads(l.total.backward(), &model);
+            model = optim.step(lr, model, grads);
+            if cfg.weight_decay > 0.0 {
+                model = decay_weights(model, 1.0 - lr * cfg.weight_decay);
+            }
+            ema = ema_update(ema, &model.valid(), cfg.ema_decay);
+            state.steps_done += 1;
+        }
+
+        let valid = model.valid();
+        let val_tau = tau(
+            &predict(&valid, data.set, &data.val_rows, eval_batch, device),
+            &data.val_labels,
+        );
+        let ema_val_tau = tau(
+            &predict(&ema, data.set, &data.val_rows, eval_batch, device),
+            &data.val_labels,
+        );
+        let (best_tau, source, best_model) = if ema_val_tau >= val_tau {
+            (ema_val_tau, "ema", &ema)
+        } else {
+            (val_tau, "model", &valid)
+        };
+        if best_tau > state.best_val_tau {
+            checkpoint::save_best(best_model.clone(), out_dir, epoch + 1, source, best_tau)?;
+            state.best_val_tau = best_tau;
+            state.best_epoch = epoch + 1;
+            state.best_source = source.to_string();
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        state.train_seconds += seconds;
+        state.epochs_done = epoch + 1;
+        let b = batches.max(1) as f64;
+        let row = EpochLog {
+            epoch: epoch + 1,
+            loss: sums[0] / b,
+            mse: sums[1] / b,
+            sr: sums[2] / b,
+            ac: sums[3] / b,
+            lr,
+            train_tau: tau(&train_pred, &data.train_labels),
+            val_tau,
+            ema_val_tau,
+            seconds,
+        };
+        log.serialize(&row)?;
+        log.flush()?;
+        let dir = ckpts.begin(state.epochs_done)?;
+        checkpoint::save_module(model.clone(), &dir, "model")?;
+        checkpoint::save_module(ema.clone(), &dir, "ema")?;
+        checkpoint::save_record::<B, _>(optim.to_record(), &dir)?;
+        ckpts.commit(&dir, &state)?;
+        on_epoch(&row);
+    }
+    Ok(TrainOutcome {
+        state,
+        resumed_from,
+    })
+}
+
+/// Opens `train_log.csv` for appending, keeping only the rows of epochs a
+/// checkpoint covers (a crash may have logged an epoch it did not save).
+fn open_log(path: &Path, epochs_done: usize) -> Result<csv::Writer<fs::File>> {
+    let mut kept = Vec::new();
+    if epochs_done > 0 && path.exists() {
+        let mut r =
+            csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+        for row in r.deserialize::<EpochLog>() {
+            let row = row.with_context(|| format!("{} is corrupt", path.display()))?;
+            if row.epoch <= epochs_done {
+                kept.push(row);
+            }
+        }
+    }
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record([
+        "epoch",
+        "loss",
+        "mse",
+        "sr",
+        "ac",
+        "lr",
+        "train_tau",
+        "val_tau",
+        "ema_val_tau",
+        "seconds",
+    ])?;
+    for row in &kept {
+        w.serialize(row)?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    checkpoint::write_atomic(path, &bytes)?;
+    let file = fs::OpenOptions::new().append(true).open(path)?;
+    Ok(csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(file))
+}
