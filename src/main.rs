@@ -1,0 +1,156 @@
+//! The `nas-search` command line: parses arguments and hands them to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use nas_search::backend::DeviceKind;
+use nas_search::bench;
+use nas_search::predictor::experiment::{self, TrainRequest};
+
+#[derive(Parser)]
+#[command(
+    name = "nas-search",
+    version,
+    about = "Neural architecture search with a NAR-Former predictor"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train and evaluate architecture performance predictors.
+    #[command(subcommand)]
+    Predictor(PredictorCmd),
+    /// Print speed figures.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum PredictorCmd {
+    /// Train a predictor (resumes from the output directory's checkpoint).
+    Train {
+        config: PathBuf,
+        /// Training directory (default: the config's output_dir, else runs/predictor/<config name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override a config value, e.g. --set train.epochs=10 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Add the result as a row of this CSV table (replacing a row of the same model, size and backend).
+        #[arg(long)]
+        results: Option<PathBuf>,
+        /// Discard an earlier training in the output directory instead of resuming it.
+        #[arg(long)]
+        restart: bool,
+        /// No per-epoch progress lines.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Evaluate the best weights of a training on all NAS-Bench-201 architectures.
+    Eval {
+        config: PathBuf,
+        /// The training directory.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Inference throughput and training-step time of the paper-size NAR-Former.
+    Predictor {
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: DeviceKind,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
+}
+
+/// The command line as a user would retype it to reproduce a result.
+fn command_line() -> String {
+    let mut features = Vec::new();
+    if cfg!(feature = "blas") {
+        features.push("blas");
+    }
+    if cfg!(feature = "cuda") {
+        features.push("cuda");
+    }
+    let mut cmd = String::from("cargo run --release");
+    if !features.is_empty() {
+        cmd += &format!(" --features {}", features.join(","));
+    }
+    cmd += " --";
+    for a in std::env::args().skip(1) {
+        if a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=,:".contains(c))
+        {
+            cmd += &format!(" {a}");
+        } else {
+            cmd += &format!(" '{}'", a.replace('\'', r"'\''"));
+        }
+    }
+    cmd
+}
+
+fn print_metrics(m: &experiment::TestMetrics) {
+    println!(
+        "tau_all {:.4} ({} archs)  tau_rest {:.4} ({} archs)  MAPE {:.4}  ErrBnd(0.1) {:.4}",
+        m.tau_all, m.archs_all, m.tau_rest, m.archs_rest, m.mape, m.errbnd
+    );
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Predictor(PredictorCmd::Train {
+            config,
+            out,
+            overrides,
+            results,
+            restart,
+            quiet,
+        }) => {
+            let req = TrainRequest {
+                config_path: config,
+                overrides,
+                out_dir: out,
+                results,
+                restart,
+                quiet,
+                command: command_line(),
+            };
+            print_metrics(&experiment::run_train(req)?);
+        }
+        Command::Predictor(PredictorCmd::Eval {
+            config,
+            checkpoint,
+            overrides,
+        }) => {
+            print_metrics(&experiment::run_eval(&config, &overrides, &checkpoint)?);
+        }
+        Command::Bench(BenchCmd::Predictor { device, repeats }) => {
+            bench::predictor(bench::PredictorBench {
+                device,
+                infer_batch: 1024,
+                train_batch: 128,
+                repeats,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
