@@ -11,5 +11,6 @@ pub mod config;
 pub mod data;
 pub mod encode;
 pub mod graph;
+pub mod net;
 pub mod predictor;
 pub mod space;

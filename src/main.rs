@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use nas_search::backend::DeviceKind;
 use nas_search::bench;
 use nas_search::predictor::experiment::{self, TrainRequest};
+use nas_search::space::tools as space_tools;
 
 #[derive(Parser)]
 #[command(
@@ -24,9 +25,33 @@ enum Command {
     /// Train and evaluate architecture performance predictors.
     #[command(subcommand)]
     Predictor(PredictorCmd),
+    /// Inspect a search space: sample genotypes, cost one.
+    #[command(subcommand)]
+    Space(SpaceCmd),
     /// Print speed figures.
     #[command(subcommand)]
     Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum SpaceCmd {
+    /// Print random genotypes of a space with their params and MACs.
+    Sample {
+        /// A space file, e.g. search_spaces/darts.yaml.
+        space: PathBuf,
+        #[arg(short = 'n', long, default_value_t = 5)]
+        count: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Print the params and MACs of one genotype (in the space's text form).
+    Cost {
+        space: PathBuf,
+        genotype: String,
+        /// One line of JSON: {"params": N, "macs": N}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -132,6 +157,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             overrides,
         }) => {
             print_metrics(&experiment::run_eval(&config, &overrides, &checkpoint)?);
+        }
+        Command::Space(SpaceCmd::Sample { space, count, seed }) => {
+            for (text, cost) in space_tools::sample(&space, count, seed)? {
+                println!(
+                    "{text}\n  params {:.3}M  MACs {:.1}M",
+                    cost.params as f64 / 1e6,
+                    cost.macs as f64 / 1e6
+                );
+            }
+        }
+        Command::Space(SpaceCmd::Cost {
+            space,
+            genotype,
+            json,
+        }) => {
+            let cost = space_tools::cost(&space, &genotype)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "params": cost.params, "macs": cost.macs })
+                );
+            } else {
+                println!(
+                    "params {} ({:.3}M)  MACs {} ({:.1}M)",
+                    cost.params,
+                    cost.params as f64 / 1e6,
+                    cost.macs,
+                    cost.macs as f64 / 1e6
+                );
+            }
         }
         Command::Bench(BenchCmd::Predictor { device, repeats }) => {
             bench::predictor(bench::PredictorBench {
