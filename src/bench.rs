@@ -63,10 +63,7 @@ impl BackendTask for BenchTask<'_> {
         let b = self.0;
         let cfg = ModelConfig::default();
         let model: Predictor<B> = cfg.init(width(&cfg), &device);
-        let cells: Vec<Nb201Cell> = Nb201Cell::enumerate()
-            .step_by(7)
-            .take(b.infer_batch)
-            .collect();
+        let cells: Vec<Nb201Cell> = Nb201Cell::enumerate().step_by(7).take(b.infer_batch).collect();
         let rows: Vec<usize> = (0..cells.len()).collect();
 
         let inner = model.valid();
@@ -90,8 +87,7 @@ impl BackendTask for BenchTask<'_> {
         for i in 0..=b.repeats {
             let t = Instant::now();
             let batch = set.batch::<B>(&train_rows, &device);
-            let label =
-                Tensor::<B, 1>::from_data(TensorData::new(labels.clone(), [labels.len()]), &device);
+            let label = Tensor::<B, 1>::from_data(TensorData::new(labels.clone(), [labels.len()]), &device);
             let loss = (model.forward(&batch) - label).powi_scalar(2).mean();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(1e-4, model, grads);
@@ -100,9 +96,6 @@ impl BackendTask for BenchTask<'_> {
                 steps.push(t.elapsed().as_secs_f64() * 1000.0);
             }
         }
-        PredictorBenchResult {
-            archs_per_second: median(infer),
-            train_step_ms: median(steps),
-        }
+        PredictorBenchResult { archs_per_second: median(infer), train_step_ms: median(steps) }
     }
 }

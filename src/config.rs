@@ -9,11 +9,10 @@ use serde_yaml::Value;
 
 /// Applies one `a.b.c=value` override (the value is parsed as YAML).
 pub fn apply_override(root: &mut Value, assignment: &str) -> Result<()> {
-    let (key, raw) = assignment
-        .split_once('=')
-        .ok_or_else(|| anyhow!("override '{assignment}' must look like key.path=value"))?;
-    let value: Value = serde_yaml::from_str(raw)
-        .with_context(|| format!("override '{assignment}': value is not valid YAML"))?;
+    let (key, raw) =
+        assignment.split_once('=').ok_or_else(|| anyhow!("override '{assignment}' must look like key.path=value"))?;
+    let value: Value =
+        serde_yaml::from_str(raw).with_context(|| format!("override '{assignment}': value is not valid YAML"))?;
     let mut node = root;
     let parts: Vec<&str> = key.split('.').collect();
     for (i, part) in parts.iter().enumerate() {
@@ -24,10 +23,7 @@ pub fn apply_override(root: &mut Value, assignment: &str) -> Result<()> {
             if node.is_null() {
                 *node = Value::Mapping(Default::default());
             } else {
-                bail!(
-                    "override '{assignment}': '{}' is not a mapping",
-                    parts[..i].join(".")
-                );
+                bail!("override '{assignment}': '{}' is not a mapping", parts[..i].join("."));
             }
         }
         let map = node.as_mapping_mut().expect("checked above");
@@ -42,13 +38,8 @@ pub fn apply_override(root: &mut Value, assignment: &str) -> Result<()> {
 }
 
 /// Parses YAML text (named `origin` in errors) into `T` after the overrides.
-pub fn parse_yaml<T: DeserializeOwned>(
-    text: &str,
-    origin: &str,
-    overrides: &[String],
-) -> Result<T> {
-    let mut value: Value =
-        serde_yaml::from_str(text).with_context(|| format!("{origin}: not valid YAML"))?;
+pub fn parse_yaml<T: DeserializeOwned>(text: &str, origin: &str, overrides: &[String]) -> Result<T> {
+    let mut value: Value = serde_yaml::from_str(text).with_context(|| format!("{origin}: not valid YAML"))?;
     if value.is_null() {
         value = Value::Mapping(Default::default());
     }
@@ -68,8 +59,7 @@ pub fn parse_yaml<T: DeserializeOwned>(
 
 /// Reads and parses a YAML config file.
 pub fn load_yaml<T: DeserializeOwned>(path: &Path, overrides: &[String]) -> Result<T> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading config {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
     parse_yaml(&text, &path.display().to_string(), overrides)
 }
 
@@ -93,32 +83,17 @@ mod tests {
 
     #[test]
     fn unknown_key_and_wrong_type_are_named() {
-        let e = parse_yaml::<Outer>("train:\n  epochs: 3\n  epocs: 4\n", "x.yaml", &[])
-            .unwrap_err()
-            .to_string();
+        let e = parse_yaml::<Outer>("train:\n  epochs: 3\n  epocs: 4\n", "x.yaml", &[]).unwrap_err().to_string();
         assert!(e.contains("x.yaml") && e.contains("epocs"), "{e}");
-        let e = parse_yaml::<Outer>("train:\n  epochs: many\n", "x.yaml", &[])
-            .unwrap_err()
-            .to_string();
+        let e = parse_yaml::<Outer>("train:\n  epochs: many\n", "x.yaml", &[]).unwrap_err().to_string();
         assert!(e.contains("train.epochs"), "{e}");
     }
 
     #[test]
     fn overrides_replace_and_create() {
-        let o: Outer = parse_yaml(
-            "train:\n  epochs: 3\n",
-            "x",
-            &["train.epochs=7".into(), "train.lr=0.5".into()],
-        )
-        .unwrap();
-        assert_eq!(
-            o,
-            Outer {
-                train: Inner { epochs: 7, lr: 0.5 }
-            }
-        );
-        assert!(
-            parse_yaml::<Outer>("train:\n  epochs: 3\n", "x", &["train.epochs".into()]).is_err()
-        );
+        let o: Outer =
+            parse_yaml("train:\n  epochs: 3\n", "x", &["train.epochs=7".into(), "train.lr=0.5".into()]).unwrap();
+        assert_eq!(o, Outer { train: Inner { epochs: 7, lr: 0.5 } });
+        assert!(parse_yaml::<Outer>("train:\n  epochs: 3\n", "x", &["train.epochs".into()]).is_err());
     }
 }

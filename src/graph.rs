@@ -15,11 +15,7 @@ pub enum GraphError {
     #[error("adjacency has {rows} rows but there are {nodes} ops")]
     RowCount { rows: usize, nodes: usize },
     #[error("adjacency row {row} has {len} entries, expected {nodes}")]
-    RowLength {
-        row: usize,
-        len: usize,
-        nodes: usize,
-    },
+    RowLength { row: usize, len: usize, nodes: usize },
     #[error("edge {from}->{to} is not upper triangular (a node may only read earlier nodes)")]
     NotUpperTriangular { from: usize, to: usize },
     #[error("node {0} has no input edge")]
@@ -62,18 +58,11 @@ impl ArchGraph {
             return Err(GraphError::TooSmall(n));
         }
         if self.adj.len() != n {
-            return Err(GraphError::RowCount {
-                rows: self.adj.len(),
-                nodes: n,
-            });
+            return Err(GraphError::RowCount { rows: self.adj.len(), nodes: n });
         }
         for (j, row) in self.adj.iter().enumerate() {
             if row.len() != n {
-                return Err(GraphError::RowLength {
-                    row: j,
-                    len: row.len(),
-                    nodes: n,
-                });
+                return Err(GraphError::RowLength { row: j, len: row.len(), nodes: n });
             }
             for (i, &e) in row.iter().enumerate() {
                 if e && i <= j {
@@ -176,11 +165,7 @@ mod tests {
 
     #[test]
     fn rejects_lower_triangular_edge() {
-        let adj = vec![
-            vec![false, true, false],
-            vec![false, false, true],
-            vec![false, true, false],
-        ];
+        let adj = vec![vec![false, true, false], vec![false, false, true], vec![false, true, false]];
         let err = ArchGraph::new(vec![0, 1, 2], adj).unwrap_err();
         assert_eq!(err, GraphError::NotUpperTriangular { from: 2, to: 1 });
     }

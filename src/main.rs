@@ -7,14 +7,11 @@ use clap::{Parser, Subcommand};
 use nas_search::backend::DeviceKind;
 use nas_search::bench;
 use nas_search::predictor::experiment::{self, TrainRequest};
+use nas_search::run;
 use nas_search::space::tools as space_tools;
 
 #[derive(Parser)]
-#[command(
-    name = "nas-search",
-    version,
-    about = "Neural architecture search with a NAR-Former predictor"
-)]
+#[command(name = "nas-search", version, about = "Neural architecture search with a NAR-Former predictor")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,6 +19,34 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole workflow of a run config: predictor data, predictor, search, top-K evaluation, report.
+    Run {
+        config: PathBuf,
+        /// Run directory (default: runs/<name>).
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+        /// Seed of every random choice (overrides the config's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Continue the run in the run directory from its checkpoint.
+        #[arg(long)]
+        resume: bool,
+        /// Resume even though the config changed.
+        #[arg(long)]
+        force: bool,
+        /// Override a config value, e.g. --set search.top_k=5 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// No progress bars or progress lines.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Continue an interrupted run from its directory.
+    Resume {
+        run_dir: PathBuf,
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Train and evaluate architecture performance predictors.
     #[command(subcommand)]
     Predictor(PredictorCmd),
@@ -112,9 +137,7 @@ fn command_line() -> String {
     }
     cmd += " --";
     for a in std::env::args().skip(1) {
-        if a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=,:".contains(c))
-        {
+        if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=,:".contains(c)) {
             cmd += &format!(" {a}");
         } else {
             cmd += &format!(" '{}'", a.replace('\'', r"'\''"));
@@ -130,16 +153,15 @@ fn print_metrics(m: &experiment::TestMetrics) {
     );
 }
 
+fn print_summary(dir: &std::path::Path) -> anyhow::Result<()> {
+    let md = std::fs::read_to_string(dir.join("summary.md"))?;
+    println!("{md}run directory: {}", dir.display());
+    Ok(())
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Predictor(PredictorCmd::Train {
-            config,
-            out,
-            overrides,
-            results,
-            restart,
-            quiet,
-        }) => {
+        Command::Predictor(PredictorCmd::Train { config, out, overrides, results, restart, quiet }) => {
             let req = TrainRequest {
                 config_path: config,
                 overrides,
@@ -151,33 +173,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             print_metrics(&experiment::run_train(req)?);
         }
-        Command::Predictor(PredictorCmd::Eval {
-            config,
-            checkpoint,
-            overrides,
-        }) => {
+        Command::Predictor(PredictorCmd::Eval { config, checkpoint, overrides }) => {
             print_metrics(&experiment::run_eval(&config, &overrides, &checkpoint)?);
+        }
+        Command::Run { config, run_dir, seed, resume, force, overrides, quiet } => {
+            let dir =
+                run::run(run::RunRequest { config: Some(config), overrides, run_dir, seed, resume, force, quiet })?;
+            print_summary(&dir)?;
+        }
+        Command::Resume { run_dir, quiet } => {
+            let dir = run::run(run::RunRequest {
+                config: None,
+                overrides: Vec::new(),
+                run_dir: Some(run_dir),
+                seed: None,
+                resume: true,
+                force: false,
+                quiet,
+            })?;
+            print_summary(&dir)?;
         }
         Command::Space(SpaceCmd::Sample { space, count, seed }) => {
             for (text, cost) in space_tools::sample(&space, count, seed)? {
-                println!(
-                    "{text}\n  params {:.3}M  MACs {:.1}M",
-                    cost.params as f64 / 1e6,
-                    cost.macs as f64 / 1e6
-                );
+                println!("{text}\n  params {:.3}M  MACs {:.1}M", cost.params as f64 / 1e6, cost.macs as f64 / 1e6);
             }
         }
-        Command::Space(SpaceCmd::Cost {
-            space,
-            genotype,
-            json,
-        }) => {
+        Command::Space(SpaceCmd::Cost { space, genotype, json }) => {
             let cost = space_tools::cost(&space, &genotype)?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "params": cost.params, "macs": cost.macs })
-                );
+                println!("{}", serde_json::json!({ "params": cost.params, "macs": cost.macs }));
             } else {
                 println!(
                     "params {} ({:.3}M)  MACs {} ({:.1}M)",
@@ -189,12 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Bench(BenchCmd::Predictor { device, repeats }) => {
-            bench::predictor(bench::PredictorBench {
-                device,
-                infer_batch: 1024,
-                train_batch: 128,
-                repeats,
-            })?;
+            bench::predictor(bench::PredictorBench { device, infer_batch: 1024, train_batch: 128, repeats })?;
         }
     }
     Ok(())

@@ -10,9 +10,7 @@ use common::*;
 
 fn log_rows_without_time(dir: &std::path::Path) -> Vec<Vec<String>> {
     let mut r = csv::Reader::from_path(dir.join("train_log.csv")).unwrap();
-    r.records()
-        .map(|rec| rec.unwrap().iter().take(9).map(String::from).collect())
-        .collect()
+    r.records().map(|rec| rec.unwrap().iter().take(9).map(String::from).collect()).collect()
 }
 
 #[test]
@@ -36,16 +34,10 @@ fn train_writes_log_metrics_results_and_eval_reloads_best() {
 
     let log = fs::read_to_string(out.join("train_log.csv")).unwrap();
     let mut lines = log.lines();
-    assert_eq!(
-        lines.next().unwrap(),
-        "epoch,loss,mse,sr,ac,lr,train_tau,val_tau,ema_val_tau,seconds"
-    );
+    assert_eq!(lines.next().unwrap(), "epoch,loss,mse,sr,ac,lr,train_tau,val_tau,ema_val_tau,seconds");
     assert_eq!(lines.count(), 4);
     let metrics = fs::read_to_string(out.join("test_metrics.csv")).unwrap();
-    assert!(
-        metrics.starts_with("tau_all,tau_rest,mape,errbnd_0.1"),
-        "{metrics}"
-    );
+    assert!(metrics.starts_with("tau_all,tau_rest,mape,errbnd_0.1"), "{metrics}");
     assert!(metrics.contains(",15625,15529,"), "{metrics}");
 
     let table = fs::read_to_string(&results).unwrap();
@@ -59,66 +51,30 @@ fn train_writes_log_metrics_results_and_eval_reloads_best() {
     assert!(row.contains("predictor train"), "{row}");
 
     // eval reloads the best weights and reproduces the same tau_all
-    let eval = run_ok(
-        bin()
-            .args(["predictor", "eval"])
-            .arg(&cfg)
-            .arg("--checkpoint")
-            .arg(&out),
-    );
+    let eval = run_ok(bin().args(["predictor", "eval"]).arg(&cfg).arg("--checkpoint").arg(&out));
     let eval_text = String::from_utf8_lossy(&eval.stdout).to_string();
     let tau_of = |s: &str| s.split_whitespace().nth(1).unwrap().to_string();
     assert_eq!(tau_of(&eval_text), tau_of(&text));
 
     // a second training into the same directory with another config is refused
-    let err = run_err(
-        bin()
-            .args(["predictor", "train"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&out)
-            .args(["--set", "train.epochs=5"]),
-    );
-    assert!(
-        err.contains("another config") && err.contains("--restart"),
-        "{err}"
-    );
+    let err =
+        run_err(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&out).args(["--set", "train.epochs=5"]));
+    assert!(err.contains("another config") && err.contains("--restart"), "{err}");
 }
 
 #[test]
 fn killed_training_resumes_to_the_same_result() {
     let dir = temp_dir("resume");
-    let cfg = write(
-        &dir,
-        "tiny.yaml",
-        &TINY_CONFIG.replace("epochs: 4", "epochs: 6"),
-    );
+    let cfg = write(&dir, "tiny.yaml", &TINY_CONFIG.replace("epochs: 4", "epochs: 6"));
     let whole = dir.join("whole");
-    run_ok(
-        bin()
-            .args(["predictor", "train"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&whole)
-            .arg("--quiet"),
-    );
+    run_ok(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&whole).arg("--quiet"));
 
     let cut = dir.join("cut");
-    let mut child = bin()
-        .args(["predictor", "train"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&cut)
-        .arg("--quiet")
-        .spawn()
-        .unwrap();
+    let mut child = bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&cut).arg("--quiet").spawn().unwrap();
     let latest = cut.join("checkpoint/latest");
     let start = Instant::now();
     loop {
-        if fs::read_to_string(&latest)
-            .map(|s| s.trim() >= "ckpt-000002")
-            .unwrap_or(false)
-        {
+        if fs::read_to_string(&latest).map(|s| s.trim() >= "ckpt-000002").unwrap_or(false) {
             break;
         }
         if child.try_wait().unwrap().is_some() || start.elapsed() > Duration::from_secs(120) {
@@ -128,18 +84,10 @@ fn killed_training_resumes_to_the_same_result() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let done_before: usize = fs::read_to_string(&latest).unwrap().trim()[5..]
-        .parse()
-        .unwrap();
+    let done_before: usize = fs::read_to_string(&latest).unwrap().trim()[5..].parse().unwrap();
     assert!(done_before < 6, "the kill came too late to test resuming");
 
-    let resumed = run_ok(
-        bin()
-            .args(["predictor", "train"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&cut),
-    );
+    let resumed = run_ok(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&cut));
     let stderr = String::from_utf8_lossy(&resumed.stderr).to_string();
     assert!(stderr.contains("resumed from the checkpoint"), "{stderr}");
     assert_eq!(log_rows_without_time(&whole), log_rows_without_time(&cut));
@@ -150,35 +98,12 @@ fn killed_training_resumes_to_the_same_result() {
 #[test]
 fn bad_inputs_name_the_problem() {
     let dir = temp_dir("bad");
-    let cfg = write(
-        &dir,
-        "typo.yaml",
-        &TINY_CONFIG.replace("batch_size", "batchsize"),
-    );
-    let err = run_err(
-        bin()
-            .args(["predictor", "train"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(dir.join("o1")),
-    );
-    assert!(
-        err.contains("typo.yaml") && err.contains("batchsize"),
-        "{err}"
-    );
+    let cfg = write(&dir, "typo.yaml", &TINY_CONFIG.replace("batch_size", "batchsize"));
+    let err = run_err(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(dir.join("o1")));
+    assert!(err.contains("typo.yaml") && err.contains("batchsize"), "{err}");
 
-    let cfg = write(
-        &dir,
-        "type.yaml",
-        &TINY_CONFIG.replace("epochs: 4", "epochs: four"),
-    );
-    let err = run_err(
-        bin()
-            .args(["predictor", "train"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(dir.join("o2")),
-    );
+    let cfg = write(&dir, "type.yaml", &TINY_CONFIG.replace("epochs: 4", "epochs: four"));
+    let err = run_err(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(dir.join("o2")));
     assert!(err.contains("train.epochs"), "{err}");
 
     let cfg = write(&dir, "tiny.yaml", TINY_CONFIG);
@@ -190,16 +115,9 @@ fn bad_inputs_name_the_problem() {
             .arg(dir.join("o3"))
             .env("NAS_SEARCH_NB201_CSV", "/no/such.csv"),
     );
-    assert!(
-        err.contains("/no/such.csv") && err.contains("NAS_SEARCH_NB201_CSV"),
-        "{err}"
-    );
+    assert!(err.contains("/no/such.csv") && err.contains("NAS_SEARCH_NB201_CSV"), "{err}");
 
-    let broken = write(
-        &dir,
-        "broken.csv",
-        "CIFAR10TestAccuracy200Epochs,ArchitectureString\n93.1,|none~0|+|none~0|\n",
-    );
+    let broken = write(&dir, "broken.csv", "CIFAR10TestAccuracy200Epochs,ArchitectureString\n93.1,|none~0|+|none~0|\n");
     let err = run_err(
         bin()
             .args(["predictor", "train"])
@@ -208,51 +126,21 @@ fn bad_inputs_name_the_problem() {
             .arg(dir.join("o4"))
             .env("NAS_SEARCH_NB201_CSV", &broken),
     );
-    assert!(
-        err.contains("broken.csv:2") && err.contains("ArchitectureString"),
-        "{err}"
-    );
+    assert!(err.contains("broken.csv:2") && err.contains("ArchitectureString"), "{err}");
 
-    let err = run_err(
-        bin()
-            .args(["predictor", "eval"])
-            .arg(&cfg)
-            .arg("--checkpoint")
-            .arg(dir.join("nowhere")),
-    );
+    let err = run_err(bin().args(["predictor", "eval"]).arg(&cfg).arg("--checkpoint").arg(dir.join("nowhere")));
     assert!(err.contains("best.json"), "{err}");
 }
 
 #[test]
 fn corrupt_checkpoint_is_reported() {
     let dir = temp_dir("corrupt");
-    let cfg = write(
-        &dir,
-        "tiny.yaml",
-        &TINY_CONFIG.replace("epochs: 4", "epochs: 2"),
-    );
+    let cfg = write(&dir, "tiny.yaml", &TINY_CONFIG.replace("epochs: 4", "epochs: 2"));
     let out = dir.join("out");
-    run_ok(
-        bin()
-            .args(["predictor", "train"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&out)
-            .arg("--quiet"),
-    );
+    run_ok(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&out).arg("--quiet"));
     let name = fs::read_to_string(out.join("checkpoint/latest")).unwrap();
-    fs::write(
-        out.join("checkpoint").join(name.trim()).join("model.mpk"),
-        b"garbage",
-    )
-    .unwrap();
+    fs::write(out.join("checkpoint").join(name.trim()).join("model.mpk"), b"garbage").unwrap();
     fs::write(out.join("checkpoint").join(name.trim()).join("state.json"), br#"{"epochs_done": 1, "steps_done": 4, "best_val_tau": 0.1, "best_epoch": 1, "best_source": "ema", "train_seconds": 1.0}"#).unwrap();
-    let err = run_err(
-        bin()
-            .args(["predictor", "train"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&out),
-    );
+    let err = run_err(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&out));
     assert!(err.contains("model.mpk"), "{err}");
 }

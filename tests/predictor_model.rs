@@ -16,18 +16,8 @@ type B = Autodiff<NdArray<f32>>;
 
 fn small(depths: Vec<usize>) -> ModelConfig {
     ModelConfig::NarFormer {
-        tokenizer: TokenizerConfig {
-            lx: 4,
-            lp: 4,
-            lr: 4,
-        },
-        transformer: NarFormerConfig {
-            depths,
-            heads: 2,
-            d_ff: 48,
-            dropout: 0.0,
-            ..Default::default()
-        },
+        tokenizer: TokenizerConfig { lx: 4, lp: 4, lr: 4 },
+        transformer: NarFormerConfig { depths, heads: 2, d_ff: 48, dropout: 0.0, ..Default::default() },
     }
 }
 
@@ -63,10 +53,7 @@ fn paper_model_has_learnt_queries_four_two_one() {
         }
     }
     model.visit(&mut Shapes(&mut shapes));
-    let queries: Vec<&Vec<usize>> = shapes
-        .iter()
-        .filter(|s| s.len() == 2 && s[1] == 192 && s[0] <= 4)
-        .collect();
+    let queries: Vec<&Vec<usize>> = shapes.iter().filter(|s| s.len() == 2 && s[1] == 192 && s[0] <= 4).collect();
     assert_eq!(queries, vec![&vec![4, 192], &vec![2, 192], &vec![1, 192]]);
     // a batch of NAS-Bench-201 cells is 9 tokens (8 nodes + end) of width 192
     let set = encode_cells(&cells(2), &cfg);
@@ -84,29 +71,18 @@ fn fit(cfg: ModelConfig) -> (f32, f32) {
     // a learnable signal: the share of convolution edges in the cell
     let labels: Vec<f32> = cs
         .iter()
-        .map(|c| {
-            0.2 + 0.6
-                * (0..6)
-                    .filter(|&e| c.op_name(e).starts_with("nor_conv"))
-                    .count() as f32
-                / 6.0
-        })
+        .map(|c| 0.2 + 0.6 * (0..6).filter(|&e| c.op_name(e).starts_with("nor_conv")).count() as f32 / 6.0)
         .collect();
     let mut optim = AdamWConfig::new().init::<B, Predictor<B>>();
     let loss_now = |m: &Predictor<B>| {
         let p = m.valid().forward(&set.batch(&rows, &dev));
-        let y = Tensor::<NdArray<f32>, 1>::from_data(
-            TensorData::new(labels.clone(), [labels.len()]),
-            &dev,
-        );
+        let y = Tensor::<NdArray<f32>, 1>::from_data(TensorData::new(labels.clone(), [labels.len()]), &dev);
         (p - y).powi_scalar(2).mean().into_scalar()
     };
     let before = loss_now(&model);
     for _ in 0..80 {
         let y = Tensor::<B, 1>::from_data(TensorData::new(labels.clone(), [labels.len()]), &dev);
-        let loss = (model.forward(&set.batch(&rows, &dev)) - y)
-            .powi_scalar(2)
-            .mean();
+        let loss = (model.forward(&set.batch(&rows, &dev)) - y).powi_scalar(2).mean();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(3e-3, model, grads);
     }
@@ -117,10 +93,6 @@ fn fit(cfg: ModelConfig) -> (f32, f32) {
 fn training_steps_lower_the_loss_on_a_fixed_batch() {
     let (before, after) = fit(small(vec![2, 1, 1]));
     assert!(after < before * 0.5, "nar-former: {before} -> {after}");
-    let (before, after) = fit(ModelConfig::Mlp {
-        mlp: MlpConfig {
-            hidden: vec![32, 32],
-        },
-    });
+    let (before, after) = fit(ModelConfig::Mlp { mlp: MlpConfig { hidden: vec![32, 32] } });
     assert!(after < before * 0.5, "mlp: {before} -> {after}");
 }

@@ -19,30 +19,19 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 fn space_file(name: &str) -> SpaceConfig {
-    SpaceConfig::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("search_spaces")
-            .join(name),
-    )
-    .unwrap()
+    SpaceConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("search_spaces").join(name)).unwrap()
 }
 
 fn darts() -> DartsSpace {
-    let SpaceConfig::Darts(c) = space_file("darts.yaml") else {
-        panic!("darts.yaml is not a DARTS space")
-    };
+    let SpaceConfig::Darts(c) = space_file("darts.yaml") else { panic!("darts.yaml is not a DARTS space") };
     DartsSpace::new(c).unwrap()
 }
 fn mobilenet() -> MobileNetSpace {
-    let SpaceConfig::Mobilenetv3(c) = space_file("mobilenetv3.yaml") else {
-        panic!("not a MobileNetV3 space")
-    };
+    let SpaceConfig::Mobilenetv3(c) = space_file("mobilenetv3.yaml") else { panic!("not a MobileNetV3 space") };
     MobileNetSpace::new(c).unwrap()
 }
 fn nb201() -> Nb201Space {
-    let SpaceConfig::Nb201(c) = space_file("nb201.yaml") else {
-        panic!("not a NAS-Bench-201 space")
-    };
+    let SpaceConfig::Nb201(c) = space_file("nb201.yaml") else { panic!("not a NAS-Bench-201 space") };
     Nb201Space::new(c).unwrap()
 }
 
@@ -54,18 +43,15 @@ fn exercise<S: SearchSpace>(s: &S, token_lengths: impl Fn(usize) -> bool) {
     let mut distinct = HashSet::new();
     for i in 0..10_000 {
         let g = s.sample(&mut rng);
-        s.validate(&g)
-            .unwrap_or_else(|e| panic!("sample {i} invalid: {e}"));
+        s.validate(&g).unwrap_or_else(|e| panic!("sample {i} invalid: {e}"));
         let text = s.format(&g);
         let back = s.parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert_eq!(back, g);
         assert_eq!(s.key(&back), s.key(&g));
         let m = s.mutate(&g, &mut rng);
-        s.validate(&m)
-            .unwrap_or_else(|e| panic!("mutant invalid: {e}"));
+        s.validate(&m).unwrap_or_else(|e| panic!("mutant invalid: {e}"));
         let c = s.crossover(&g, &prev, &mut rng);
-        s.validate(&c)
-            .unwrap_or_else(|e| panic!("child invalid: {e}"));
+        s.validate(&c).unwrap_or_else(|e| panic!("child invalid: {e}"));
         if i % 50 == 0 {
             let graph = s.to_graph(&g);
             let t = tokenize(&graph, &tok);
@@ -77,11 +63,7 @@ fn exercise<S: SearchSpace>(s: &S, token_lengths: impl Fn(usize) -> bool) {
         distinct.insert(s.key(&g));
         prev = g;
     }
-    assert!(
-        distinct.len() > 1000,
-        "sampling is not spread: {} distinct",
-        distinct.len()
-    );
+    assert!(distinct.len() > 1000, "sampling is not spread: {} distinct", distinct.len());
 }
 
 #[test]
@@ -104,9 +86,7 @@ fn nb201_space_samples_mutates_and_crosses_validly() {
 #[test]
 fn darts_key_finds_swapped_edges_and_reordered_nodes() {
     let s = darts();
-    let v2 = s
-        .parse(&nas_search::space::darts_genotype::DartsGenotype::darts_v2().to_string())
-        .unwrap();
+    let v2 = s.parse(&nas_search::space::darts_genotype::DartsGenotype::darts_v2().to_string()).unwrap();
     let mut swapped = v2;
     swapped.normal.edges.swap(0, 1);
     assert_ne!(swapped, v2);
@@ -144,10 +124,7 @@ fn mobilenet_key_ignores_inactive_blocks() {
     assert_eq!(s.to_graph(&a), s.to_graph(&b));
     let text = s.format(&a).replace("\"r\"", "\"image_size\"");
     assert_eq!(s.parse(&text).unwrap(), a);
-    let err = s
-        .parse(&s.format(&a).replace("\"r\":[", "\"r\":[9"))
-        .unwrap_err()
-        .to_string();
+    let err = s.parse(&s.format(&a).replace("\"r\":[", "\"r\":[9")).unwrap_err().to_string();
     assert!(err.contains("resolution"), "{err}");
 }
 
@@ -162,17 +139,9 @@ fn narrowed_space_yaml_is_respected() {
     let mut rng = StdRng::seed_from_u64(2);
     for _ in 0..200 {
         let g = s.sample(&mut rng);
-        assert!(
-            g.normal
-                .edges
-                .iter()
-                .chain(&g.reduce.edges)
-                .all(|e| e.op.name().starts_with("sep_conv"))
-        );
+        assert!(g.normal.edges.iter().chain(&g.reduce.edges).all(|e| e.op.name().starts_with("sep_conv")));
     }
-    let err = s
-        .parse(&nas_search::space::darts_genotype::DartsGenotype::darts_v2().to_string())
-        .unwrap_err();
+    let err = s.parse(&nas_search::space::darts_genotype::DartsGenotype::darts_v2().to_string()).unwrap_err();
     assert!(err.to_string().contains("not in this space's ops"), "{err}");
 
     let mut mcfg: MobileNetSpaceConfig = match space_file("mobilenetv3.yaml") {
@@ -208,81 +177,23 @@ fn nb201_key_is_the_benchmarks_unique_string() {
 #[test]
 fn space_cost_cli_prints_exact_json() {
     let v2 = nas_search::space::darts_genotype::DartsGenotype::darts_v2().to_string();
-    let out = run_ok(
-        bin()
-            .args(["space", "cost", "search_spaces/darts.yaml"])
-            .arg(&v2)
-            .arg("--json"),
-    );
+    let out = run_ok(bin().args(["space", "cost", "search_spaces/darts.yaml"]).arg(&v2).arg("--json"));
     let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["params"], 3_349_342);
     assert!(v["macs"].as_u64().unwrap() > 0);
     assert_eq!(line.lines().count(), 1);
 
-    let all = |x: u32| {
-        [x; 20]
-            .iter()
-            .map(|v| v.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let big = format!(
-        "{{\"ks\":[{}],\"e\":[{}],\"d\":[4,4,4,4,4],\"r\":[224]}}",
-        all(7),
-        all(6)
-    );
-    let out = run_ok(bin().args([
-        "space",
-        "cost",
-        "search_spaces/mobilenetv3.yaml",
-        &big,
-        "--json",
-    ]));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        r#"{"macs":566170688,"params":7664760}"#
-    );
-    let small = format!(
-        "{{\"ks\":[{}],\"e\":[{}],\"d\":[2,2,2,2,2],\"r\":[128]}}",
-        all(3),
-        all(3)
-    );
-    let out = run_ok(bin().args([
-        "space",
-        "cost",
-        "search_spaces/mobilenetv3.yaml",
-        &small,
-        "--json",
-    ]));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        r#"{"macs":41476224,"params":3410792}"#
-    );
+    let all = |x: u32| [x; 20].iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",");
+    let big = format!("{{\"ks\":[{}],\"e\":[{}],\"d\":[4,4,4,4,4],\"r\":[224]}}", all(7), all(6));
+    let out = run_ok(bin().args(["space", "cost", "search_spaces/mobilenetv3.yaml", &big, "--json"]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"{"macs":566170688,"params":7664760}"#);
+    let small = format!("{{\"ks\":[{}],\"e\":[{}],\"d\":[2,2,2,2,2],\"r\":[128]}}", all(3), all(3));
+    let out = run_ok(bin().args(["space", "cost", "search_spaces/mobilenetv3.yaml", &small, "--json"]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"{"macs":41476224,"params":3410792}"#);
 
-    let err = run_err(bin().args([
-        "space",
-        "cost",
-        "search_spaces/darts.yaml",
-        "Genotype(normal=[('conv_9x9', 0)])",
-    ]));
-    assert!(
-        err.contains("conv_9x9") && err.contains("position"),
-        "{err}"
-    );
-    let out = run_ok(bin().args([
-        "space",
-        "sample",
-        "search_spaces/mobilenetv3.yaml",
-        "-n",
-        "3",
-        "--seed",
-        "4",
-    ]));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout)
-            .matches("params")
-            .count(),
-        3
-    );
+    let err = run_err(bin().args(["space", "cost", "search_spaces/darts.yaml", "Genotype(normal=[('conv_9x9', 0)])"]));
+    assert!(err.contains("conv_9x9") && err.contains("position"), "{err}");
+    let out = run_ok(bin().args(["space", "sample", "search_spaces/mobilenetv3.yaml", "-n", "3", "--seed", "4"]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).matches("params").count(), 3);
 }

@@ -46,53 +46,33 @@ pub struct Nb201Table {
 pub fn resolve_path(configured: Option<&Path>, config_dir: &Path) -> Result<PathBuf> {
     let mut tried = Vec::new();
     if let Some(p) = configured {
-        let p = if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            config_dir.join(p)
-        };
+        let p = if p.is_absolute() { p.to_path_buf() } else { config_dir.join(p) };
         if p.is_file() {
             return Ok(p);
         }
-        bail!(
-            "NAS-Bench-201 CSV not found at {} (from the config key data.nb201_csv)",
-            p.display()
-        );
+        bail!("NAS-Bench-201 CSV not found at {} (from the config key data.nb201_csv)", p.display());
     }
     if let Ok(v) = std::env::var(ENV_VAR) {
         let p = PathBuf::from(v);
         if p.is_file() {
             return Ok(p);
         }
-        bail!(
-            "NAS-Bench-201 CSV not found at {} (from {ENV_VAR})",
-            p.display()
-        );
+        bail!("NAS-Bench-201 CSV not found at {} (from {ENV_VAR})", p.display());
     }
     tried.push(CONVENTIONAL_PATH);
     let p = PathBuf::from(CONVENTIONAL_PATH);
     if p.is_file() {
         return Ok(p);
     }
-    bail!(
-        "no NAS-Bench-201 CSV: set data.nb201_csv in the config or {ENV_VAR}; {} does not exist",
-        tried.join(", ")
-    )
+    bail!("no NAS-Bench-201 CSV: set data.nb201_csv in the config or {ENV_VAR}; {} does not exist", tried.join(", "))
 }
 
 /// Reads the table and checks that it is the full benchmark.
 pub fn load(path: &Path, label: Nb201Label) -> Result<Nb201Table> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
-    let headers = reader
-        .headers()
-        .with_context(|| format!("reading the header of {}", path.display()))?
-        .clone();
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
+    let headers = reader.headers().with_context(|| format!("reading the header of {}", path.display()))?.clone();
     let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .with_context(|| format!("{}: missing column {name}", path.display()))
+        headers.iter().position(|h| h == name).with_context(|| format!("{}: missing column {name}", path.display()))
     };
     let (acc_col, arch_col) = (col(label.column())?, col("ArchitectureString")?);
     let mut cells = Vec::with_capacity(SPACE_SIZE);
@@ -101,34 +81,18 @@ pub fn load(path: &Path, label: Nb201Label) -> Result<Nb201Table> {
         let line = i + 2;
         let rec = rec.with_context(|| format!("{}:{line}: malformed CSV row", path.display()))?;
         let arch = rec.get(arch_col).unwrap_or("");
-        let cell: Nb201Cell = arch.parse().with_context(|| {
-            format!("{}:{line}: bad ArchitectureString '{arch}'", path.display())
-        })?;
+        let cell: Nb201Cell =
+            arch.parse().with_context(|| format!("{}:{line}: bad ArchitectureString '{arch}'", path.display()))?;
         let acc_text = rec.get(acc_col).unwrap_or("");
-        let acc: f64 = acc_text
-            .parse()
-            .ok()
-            .filter(|a: &f64| a.is_finite() && (0.0..=100.0).contains(a))
-            .with_context(|| {
-                format!(
-                    "{}:{line}: bad accuracy '{acc_text}' in {}",
-                    path.display(),
-                    label.column()
-                )
+        let acc: f64 =
+            acc_text.parse().ok().filter(|a: &f64| a.is_finite() && (0.0..=100.0).contains(a)).with_context(|| {
+                format!("{}:{line}: bad accuracy '{acc_text}' in {}", path.display(), label.column())
             })?;
         cells.push(cell);
         accuracy.push(acc);
     }
     if cells.len() != SPACE_SIZE {
-        bail!(
-            "{}: expected {SPACE_SIZE} architectures, found {}",
-            path.display(),
-            cells.len()
-        );
+        bail!("{}: expected {SPACE_SIZE} architectures, found {}", path.display(), cells.len());
     }
-    Ok(Nb201Table {
-        cells,
-        accuracy,
-        path: path.to_path_buf(),
-    })
+    Ok(Nb201Table { cells, accuracy, path: path.to_path_buf() })
 }

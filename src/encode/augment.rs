@@ -17,10 +17,7 @@ fn next_permutation(p: &mut [usize]) -> bool {
     let Some(i) = (1..p.len()).rev().find(|&i| p[i - 1] < p[i]) else {
         return false;
     };
-    let j = (i..p.len())
-        .rev()
-        .find(|&j| p[j] > p[i - 1])
-        .expect("a larger element exists");
+    let j = (i..p.len()).rev().find(|&j| p[j] > p[i - 1]).expect("a larger element exists");
     p.swap(i - 1, j);
     p[i..].reverse();
     true
@@ -38,10 +35,8 @@ pub fn augmented(graph: &ArchGraph, permutations: usize) -> Vec<ArchGraph> {
     let mut out = Vec::new();
     for _ in 0..permutations {
         let ops: Vec<usize> = order.iter().map(|&o| graph.ops()[o]).collect();
-        let adj: Vec<Vec<bool>> = order
-            .iter()
-            .map(|&a| order.iter().map(|&b| graph.has_edge(a, b)).collect())
-            .collect();
+        let adj: Vec<Vec<bool>> =
+            order.iter().map(|&a| order.iter().map(|&b| graph.has_edge(a, b)).collect()).collect();
         if let Ok(g) = ArchGraph::new(ops, adj)
             && &g != graph
         {
@@ -66,17 +61,7 @@ mod tests {
         while next_permutation(&mut p) {
             seen.push(p.clone());
         }
-        assert_eq!(
-            seen,
-            vec![
-                [1, 2, 3],
-                [1, 3, 2],
-                [2, 1, 3],
-                [2, 3, 1],
-                [3, 1, 2],
-                [3, 2, 1]
-            ]
-        );
+        assert_eq!(seen, vec![[1, 2, 3], [1, 3, 2], [2, 1, 3], [2, 3, 1], [3, 1, 2], [3, 2, 1]]);
     }
 
     fn check_twins(g: &ArchGraph, twins: &[ArchGraph]) {
@@ -88,11 +73,7 @@ mod tests {
                 }
             }
             assert_ne!(t, g);
-            assert_eq!(
-                t.op_paths(),
-                g.op_paths(),
-                "twin computes a different function"
-            );
+            assert_eq!(t.op_paths(), g.op_paths(), "twin computes a different function");
         }
     }
 
@@ -112,8 +93,7 @@ mod tests {
 
     #[test]
     fn chain_has_no_twin() {
-        let g =
-            ArchGraph::from_edges(vec![0, 1, 2, 3, 4], &[(0, 1), (1, 2), (2, 3), (3, 4)]).unwrap();
+        let g = ArchGraph::from_edges(vec![0, 1, 2, 3, 4], &[(0, 1), (1, 2), (2, 3), (3, 4)]).unwrap();
         assert!(augmented(&g, 24).is_empty());
     }
 }

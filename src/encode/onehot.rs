@@ -21,9 +21,7 @@ mod tests {
 
     #[test]
     fn one_hot_per_edge() {
-        let c = Nb201Cell {
-            edges: [0, 1, 2, 3, 4, 0],
-        };
+        let c = Nb201Cell { edges: [0, 1, 2, 3, 4, 0] };
         let v = nb201_onehot(&c);
         assert_eq!(v.iter().sum::<f32>(), 6.0);
         assert_eq!(v[0], 1.0);

@@ -36,11 +36,7 @@ fn default_freqs() -> usize {
 
 impl Default for TokenizerConfig {
     fn default() -> Self {
-        Self {
-            lx: 32,
-            lp: 32,
-            lr: 32,
-        }
+        Self { lx: 32, lp: 32, lr: 32 }
     }
 }
 
@@ -110,11 +106,7 @@ pub fn tokenize(graph: &ArchGraph, cfg: &TokenizerConfig) -> Tokens {
     positional_into(cfg.lx, END_POSITION, &mut values);
     positional_into(cfg.lp, END_POSITION, &mut values);
     positional_into(cfg.lr, END_POSITION, &mut values);
-    Tokens {
-        values,
-        len: n + 1,
-        depth: positional(d / 2, n as f64),
-    }
+    Tokens { values, len: n + 1, depth: positional(d / 2, n as f64) }
 }
 
 #[cfg(test)]
@@ -159,11 +151,7 @@ mod tests {
     fn token_parts() {
         // 0 -> 1, 0 -> 2, 1 -> 3, 2 -> 3: node 3 has two inputs.
         let g = ArchGraph::from_edges(vec![0, 2, 5, 6], &[(0, 1), (0, 2), (1, 3), (2, 3)]).unwrap();
-        let cfg = TokenizerConfig {
-            lx: 4,
-            lp: 3,
-            lr: 5,
-        };
+        let cfg = TokenizerConfig { lx: 4, lp: 3, lr: 5 };
         let d = cfg.d_model();
         let t = tokenize(&g, &cfg);
         assert_eq!(t.len, 5);

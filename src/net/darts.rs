@@ -50,14 +50,7 @@ fn d_stem() -> usize {
 
 impl Default for DartsNetConfig {
     fn default() -> Self {
-        Self {
-            channels: 36,
-            cells: 20,
-            classes: 10,
-            input_size: 32,
-            stem_multiplier: 3,
-            auxiliary: false,
-        }
+        Self { channels: 36, cells: 20, classes: 10, input_size: 32, stem_multiplier: 3, auxiliary: false }
     }
 }
 
@@ -92,13 +85,7 @@ impl OpLayers {
                 }]);
                 let c = half.cost(h);
                 let out = half.out_size(h);
-                (
-                    Cost {
-                        params: 2 * c.params + 2 * *cout as u64,
-                        macs: 2 * c.macs,
-                    },
-                    out,
-                )
+                (Cost { params: 2 * c.params + 2 * *cout as u64, macs: 2 * c.macs }, out)
             }
         }
     }
@@ -119,24 +106,11 @@ pub fn op_layers(op: DartsOp, c: usize, stride: usize) -> OpLayers {
         ])
     };
     let dil = |k: usize| {
-        LayerSeq(vec![
-            Layer::Relu,
-            Layer::depthwise(c, k, stride, 2),
-            Layer::conv(c, c, 1, 1),
-            Layer::BatchNorm { c },
-        ])
+        LayerSeq(vec![Layer::Relu, Layer::depthwise(c, k, stride, 2), Layer::conv(c, c, 1, 1), Layer::BatchNorm { c }])
     };
     match op {
-        DartsOp::MaxPool3x3 => OpLayers::Seq(LayerSeq(vec![Layer::MaxPool {
-            k: 3,
-            stride,
-            pad: 1,
-        }])),
-        DartsOp::AvgPool3x3 => OpLayers::Seq(LayerSeq(vec![Layer::AvgPool {
-            k: 3,
-            stride,
-            pad: 1,
-        }])),
+        DartsOp::MaxPool3x3 => OpLayers::Seq(LayerSeq(vec![Layer::MaxPool { k: 3, stride, pad: 1 }])),
+        DartsOp::AvgPool3x3 => OpLayers::Seq(LayerSeq(vec![Layer::AvgPool { k: 3, stride, pad: 1 }])),
         DartsOp::SkipConnect if stride == 1 => OpLayers::Identity,
         DartsOp::SkipConnect => OpLayers::FactorizedReduce { cin: c, cout: c },
         DartsOp::SepConv3x3 => OpLayers::Seq(sep(3)),
@@ -176,20 +150,13 @@ pub struct DartsNet {
 }
 
 fn relu_conv_bn(cin: usize, cout: usize) -> OpLayers {
-    OpLayers::Seq(LayerSeq(vec![
-        Layer::Relu,
-        Layer::conv(cin, cout, 1, 1),
-        Layer::BatchNorm { c: cout },
-    ]))
+    OpLayers::Seq(LayerSeq(vec![Layer::Relu, Layer::conv(cin, cout, 1, 1), Layer::BatchNorm { c: cout }]))
 }
 
 /// Describes the evaluation network of `g`.
 pub fn build(g: &DartsGenotype, cfg: &DartsNetConfig) -> DartsNet {
     let stem_c = cfg.stem_multiplier * cfg.channels;
-    let stem = LayerSeq(vec![
-        Layer::conv(3, stem_c, 3, 1),
-        Layer::BatchNorm { c: stem_c },
-    ]);
+    let stem = LayerSeq(vec![Layer::conv(3, stem_c, 3, 1), Layer::BatchNorm { c: stem_c }]);
     let (mut cpp, mut cp, mut cc) = (stem_c, stem_c, cfg.channels);
     let mut reduction_prev = false;
     let mut cells = Vec::with_capacity(cfg.cells);
@@ -200,80 +167,38 @@ pub fn build(g: &DartsGenotype, cfg: &DartsNetConfig) -> DartsNet {
             cc *= 2;
         }
         let cell: &DartsCell = if reduction { &g.reduce } else { &g.normal };
-        let pre0 = if reduction_prev {
-            OpLayers::FactorizedReduce { cin: cpp, cout: cc }
-        } else {
-            relu_conv_bn(cpp, cc)
-        };
+        let pre0 =
+            if reduction_prev { OpLayers::FactorizedReduce { cin: cpp, cout: cc } } else { relu_conv_bn(cpp, cc) };
         let edges = cell
             .edges
             .iter()
             .map(|e| {
                 let stride = if reduction && e.input < 2 { 2 } else { 1 };
-                EdgeLayers {
-                    input: e.input,
-                    op: op_layers(e.op, cc, stride),
-                }
+                EdgeLayers { input: e.input, op: op_layers(e.op, cc, stride) }
             })
             .collect();
-        cells.push(CellLayers {
-            reduction,
-            c: cc,
-            pre0,
-            pre1: relu_conv_bn(cp, cc),
-            edges,
-        });
+        cells.push(CellLayers { reduction, c: cc, pre0, pre1: relu_conv_bn(cp, cc), edges });
         cpp = cp;
         cp = NODES * cc;
         reduction_prev = reduction;
         if cfg.auxiliary && i == 2 * cfg.cells / 3 {
             let head = LayerSeq(vec![
                 Layer::Relu,
-                Layer::AvgPool {
-                    k: 5,
-                    stride: 3,
-                    pad: 0,
-                },
+                Layer::AvgPool { k: 5, stride: 3, pad: 0 },
                 Layer::conv(cp, 128, 1, 1),
                 Layer::BatchNorm { c: 128 },
                 Layer::Relu,
-                Layer::Conv {
-                    cin: 128,
-                    cout: 768,
-                    k: 2,
-                    stride: 1,
-                    pad: 0,
-                    dilation: 1,
-                    groups: 1,
-                    bias: false,
-                },
+                Layer::Conv { cin: 128, cout: 768, k: 2, stride: 1, pad: 0, dilation: 1, groups: 1, bias: false },
                 Layer::BatchNorm { c: 768 },
                 Layer::Relu,
                 Layer::GlobalAvgPool,
-                Layer::Linear {
-                    inp: 768,
-                    out: cfg.classes,
-                    bias: true,
-                },
+                Layer::Linear { inp: 768, out: cfg.classes, bias: true },
             ]);
             auxiliary = Some((i, head));
         }
     }
-    let classifier = LayerSeq(vec![
-        Layer::GlobalAvgPool,
-        Layer::Linear {
-            inp: cp,
-            out: cfg.classes,
-            bias: true,
-        },
-    ]);
-    DartsNet {
-        input_size: cfg.input_size,
-        stem,
-        cells,
-        auxiliary,
-        classifier,
-    }
+    let classifier = LayerSeq(vec![Layer::GlobalAvgPool, Layer::Linear { inp: cp, out: cfg.classes, bias: true }]);
+    DartsNet { input_size: cfg.input_size, stem, cells, auxiliary, classifier }
 }
 
 impl DartsNet {
@@ -316,13 +241,7 @@ mod tests {
         let net = build(&DartsGenotype::darts_v2(), &DartsNetConfig::default());
         assert_eq!(net.cost().params, 3_349_342);
         assert_eq!(net.cells.iter().filter(|c| c.reduction).count(), 2);
-        let aux = build(
-            &DartsGenotype::darts_v2(),
-            &DartsNetConfig {
-                auxiliary: true,
-                ..Default::default()
-            },
-        );
+        let aux = build(&DartsGenotype::darts_v2(), &DartsNetConfig { auxiliary: true, ..Default::default() });
         let head = 576 * 128 + 256 + 128 * 768 * 4 + 1536 + 768 * 10 + 10;
         assert_eq!(aux.cost().params, 3_349_342 + head);
     }

@@ -22,96 +22,38 @@ impl std::ops::AddAssign for Cost {
 /// One primitive layer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Layer {
-    Conv {
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        pad: usize,
-        dilation: usize,
-        groups: usize,
-        bias: bool,
-    },
-    BatchNorm {
-        c: usize,
-    },
-    Linear {
-        inp: usize,
-        out: usize,
-        bias: bool,
-    },
+    Conv { cin: usize, cout: usize, k: usize, stride: usize, pad: usize, dilation: usize, groups: usize, bias: bool },
+    BatchNorm { c: usize },
+    Linear { inp: usize, out: usize, bias: bool },
     Relu,
     HSwish,
     HSigmoid,
-    MaxPool {
-        k: usize,
-        stride: usize,
-        pad: usize,
-    },
-    AvgPool {
-        k: usize,
-        stride: usize,
-        pad: usize,
-    },
+    MaxPool { k: usize, stride: usize, pad: usize },
+    AvgPool { k: usize, stride: usize, pad: usize },
     GlobalAvgPool,
 }
 
 impl Layer {
     /// A bias-free convolution with "same" padding (k / 2), as both spaces use.
     pub fn conv(cin: usize, cout: usize, k: usize, stride: usize) -> Self {
-        Self::Conv {
-            cin,
-            cout,
-            k,
-            stride,
-            pad: k / 2,
-            dilation: 1,
-            groups: 1,
-            bias: false,
-        }
+        Self::Conv { cin, cout, k, stride, pad: k / 2, dilation: 1, groups: 1, bias: false }
     }
 
     /// A 1x1 convolution with a bias (squeeze-excite layers).
     pub fn conv1x1_bias(cin: usize, cout: usize) -> Self {
-        Self::Conv {
-            cin,
-            cout,
-            k: 1,
-            stride: 1,
-            pad: 0,
-            dilation: 1,
-            groups: 1,
-            bias: true,
-        }
+        Self::Conv { cin, cout, k: 1, stride: 1, pad: 0, dilation: 1, groups: 1, bias: true }
     }
 
     /// A depthwise convolution (groups = channels) with "same" padding.
     pub fn depthwise(c: usize, k: usize, stride: usize, dilation: usize) -> Self {
-        Self::Conv {
-            cin: c,
-            cout: c,
-            k,
-            stride,
-            pad: (k / 2) * dilation,
-            dilation,
-            groups: c,
-            bias: false,
-        }
+        Self::Conv { cin: c, cout: c, k, stride, pad: (k / 2) * dilation, dilation, groups: c, bias: false }
     }
 
     /// Output spatial size for input size `h`.
     pub fn out_size(&self, h: usize) -> usize {
         match *self {
-            Self::Conv {
-                k,
-                stride,
-                pad,
-                dilation,
-                ..
-            } => (h + 2 * pad - dilation * (k - 1) - 1) / stride + 1,
-            Self::MaxPool { k, stride, pad } | Self::AvgPool { k, stride, pad } => {
-                (h + 2 * pad - k) / stride + 1
-            }
+            Self::Conv { k, stride, pad, dilation, .. } => (h + 2 * pad - dilation * (k - 1) - 1) / stride + 1,
+            Self::MaxPool { k, stride, pad } | Self::AvgPool { k, stride, pad } => (h + 2 * pad - k) / stride + 1,
             Self::GlobalAvgPool => 1,
             _ => h,
         }
@@ -119,14 +61,9 @@ impl Layer {
 
     pub fn params(&self) -> u64 {
         (match *self {
-            Self::Conv {
-                cin,
-                cout,
-                k,
-                groups,
-                bias,
-                ..
-            } => cout * (cin / groups) * k * k + if bias { cout } else { 0 },
+            Self::Conv { cin, cout, k, groups, bias, .. } => {
+                cout * (cin / groups) * k * k + if bias { cout } else { 0 }
+            }
             Self::BatchNorm { c } => 2 * c,
             Self::Linear { inp, out, bias } => inp * out + if bias { out } else { 0 },
             _ => 0,
@@ -136,13 +73,7 @@ impl Layer {
     /// Multiply-accumulates for input spatial size `h` (square maps).
     pub fn macs(&self, h: usize) -> u64 {
         match *self {
-            Self::Conv {
-                cin,
-                cout,
-                k,
-                groups,
-                ..
-            } => {
+            Self::Conv { cin, cout, k, groups, .. } => {
                 let o = self.out_size(h) as u64;
                 o * o * cout as u64 * (cin / groups) as u64 * (k * k) as u64
             }
@@ -164,12 +95,10 @@ impl LayerSeq {
 
     /// Cost for input size `h`.
     pub fn cost(&self, h: usize) -> Cost {
-        self.per_layer_macs(h)
-            .into_iter()
-            .fold(Cost::default(), |mut c, (p, m)| {
-                c += Cost { params: p, macs: m };
-                c
-            })
+        self.per_layer_macs(h).into_iter().fold(Cost::default(), |mut c, (p, m)| {
+            c += Cost { params: p, macs: m };
+            c
+        })
     }
 
     /// (params, MACs) of each layer in order, for input size `h`.
@@ -202,33 +131,9 @@ mod tests {
         let dw = Layer::depthwise(32, 5, 1, 2);
         assert_eq!(dw.params(), 32 * 25);
         assert_eq!(dw.out_size(16), 16);
-        assert_eq!(
-            Layer::Linear {
-                inp: 10,
-                out: 3,
-                bias: true
-            }
-            .params(),
-            33
-        );
-        assert_eq!(
-            Layer::MaxPool {
-                k: 3,
-                stride: 2,
-                pad: 1
-            }
-            .out_size(32),
-            16
-        );
-        assert_eq!(
-            Layer::AvgPool {
-                k: 5,
-                stride: 3,
-                pad: 0
-            }
-            .out_size(8),
-            2
-        );
+        assert_eq!(Layer::Linear { inp: 10, out: 3, bias: true }.params(), 33);
+        assert_eq!(Layer::MaxPool { k: 3, stride: 2, pad: 1 }.out_size(32), 16);
+        assert_eq!(Layer::AvgPool { k: 5, stride: 3, pad: 0 }.out_size(8), 2);
         assert_eq!(Layer::conv(4, 4, 7, 2).out_size(7), 4);
     }
 }

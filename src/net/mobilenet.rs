@@ -50,10 +50,7 @@ fn d_classes() -> usize {
 
 impl Default for MobileNetConfig {
     fn default() -> Self {
-        Self {
-            width_mult: 1.0,
-            classes: 1000,
-        }
+        Self { width_mult: 1.0, classes: 1000 }
     }
 }
 
@@ -106,23 +103,12 @@ fn act(hswish: bool) -> Layer {
 pub fn build(stages: &[Vec<BlockChoice>], resolution: usize, cfg: &MobileNetConfig) -> MobileNet {
     let w = |c: usize| make_divisible(c as f64 * cfg.width_mult, 8);
     let (stem_c, first_c) = (w(16), w(16));
-    let stem = LayerSeq(vec![
-        Layer::conv(3, stem_c, 3, 2),
-        Layer::BatchNorm { c: stem_c },
-        Layer::HSwish,
-    ]);
+    let stem = LayerSeq(vec![Layer::conv(3, stem_c, 3, 2), Layer::BatchNorm { c: stem_c }, Layer::HSwish]);
     let mut blocks = vec![MbBlock {
         expand: None,
-        depthwise: LayerSeq(vec![
-            Layer::depthwise(stem_c, 3, 1, 1),
-            Layer::BatchNorm { c: stem_c },
-            Layer::Relu,
-        ]),
+        depthwise: LayerSeq(vec![Layer::depthwise(stem_c, 3, 1, 1), Layer::BatchNorm { c: stem_c }, Layer::Relu]),
         se: None,
-        project: LayerSeq(vec![
-            Layer::conv(stem_c, first_c, 1, 1),
-            Layer::BatchNorm { c: first_c },
-        ]),
+        project: LayerSeq(vec![Layer::conv(stem_c, first_c, 1, 1), Layer::BatchNorm { c: first_c }]),
         residual: stem_c == first_c,
     }];
     let mut cin = first_c;
@@ -143,21 +129,10 @@ pub fn build(stages: &[Vec<BlockChoice>], resolution: usize, cfg: &MobileNetConf
                 ])
             });
             blocks.push(MbBlock {
-                expand: Some(LayerSeq(vec![
-                    Layer::conv(cin, mid, 1, 1),
-                    Layer::BatchNorm { c: mid },
-                    a.clone(),
-                ])),
-                depthwise: LayerSeq(vec![
-                    Layer::depthwise(mid, b.kernel, stride, 1),
-                    Layer::BatchNorm { c: mid },
-                    a,
-                ]),
+                expand: Some(LayerSeq(vec![Layer::conv(cin, mid, 1, 1), Layer::BatchNorm { c: mid }, a.clone()])),
+                depthwise: LayerSeq(vec![Layer::depthwise(mid, b.kernel, stride, 1), Layer::BatchNorm { c: mid }, a]),
                 se,
-                project: LayerSeq(vec![
-                    Layer::conv(mid, cout, 1, 1),
-                    Layer::BatchNorm { c: cout },
-                ]),
+                project: LayerSeq(vec![Layer::conv(mid, cout, 1, 1), Layer::BatchNorm { c: cout }]),
                 residual: stride == 1 && cin == cout,
             });
             cin = cout;
@@ -168,20 +143,12 @@ pub fn build(stages: &[Vec<BlockChoice>], resolution: usize, cfg: &MobileNetConf
         resolution,
         stem,
         blocks,
-        final_expand: LayerSeq(vec![
-            Layer::conv(cin, fe, 1, 1),
-            Layer::BatchNorm { c: fe },
-            Layer::HSwish,
-        ]),
+        final_expand: LayerSeq(vec![Layer::conv(cin, fe, 1, 1), Layer::BatchNorm { c: fe }, Layer::HSwish]),
         head: LayerSeq(vec![
             Layer::GlobalAvgPool,
             Layer::conv(fe, mix, 1, 1),
             Layer::HSwish,
-            Layer::Linear {
-                inp: mix,
-                out: cfg.classes,
-                bias: true,
-            },
+            Layer::Linear { inp: mix, out: cfg.classes, bias: true },
         ]),
     }
 }
@@ -220,10 +187,7 @@ impl MobileNet {
                 macs += m as f32;
             }
         }
-        Cost {
-            params: layers.iter().map(|l| l.0).sum(),
-            macs: macs as u64,
-        }
+        Cost { params: layers.iter().map(|l| l.0).sum(), macs: macs as u64 }
     }
 
     /// The exact multiply-accumulate count.
@@ -252,21 +216,9 @@ mod tests {
     #[test]
     fn largest_and_smallest_nets_match_the_ofa_package() {
         let big = build(&uniform(7, 6, 4), 224, &MobileNetConfig::default());
-        assert_eq!(
-            big.cost(),
-            Cost {
-                params: 7_664_760,
-                macs: 566_170_688
-            }
-        );
+        assert_eq!(big.cost(), Cost { params: 7_664_760, macs: 566_170_688 });
         assert_eq!(big.exact_macs(), 566_170_656);
         let small = build(&uniform(3, 3, 2), 128, &MobileNetConfig::default());
-        assert_eq!(
-            small.cost(),
-            Cost {
-                params: 3_410_792,
-                macs: 41_476_224
-            }
-        );
+        assert_eq!(small.cost(), Cost { params: 3_410_792, macs: 41_476_224 });
     }
 }

@@ -51,13 +51,11 @@ pub struct BestInfo {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     {
-        let mut f =
-            fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut f = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
-    fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     sync_dir(path.parent().unwrap_or(Path::new(".")));
     Ok(())
 }
@@ -82,41 +80,25 @@ fn sync_files_in(dir: &Path) -> Result<()> {
 /// Saves a module to `dir/name.mpk`.
 pub fn save_module<B: Backend, M: Module<B>>(module: M, dir: &Path, name: &str) -> Result<()> {
     let path = dir.join(name);
-    module
-        .save_file(&path, &recorder())
-        .with_context(|| format!("saving {}.mpk", path.display()))
+    module.save_file(&path, &recorder()).with_context(|| format!("saving {}.mpk", path.display()))
 }
 
 /// Loads `dir/name.mpk` into `module`.
-pub fn load_module<B: Backend, M: Module<B>>(
-    module: M,
-    dir: &Path,
-    name: &str,
-    device: &B::Device,
-) -> Result<M> {
+pub fn load_module<B: Backend, M: Module<B>>(module: M, dir: &Path, name: &str, device: &B::Device) -> Result<M> {
     let path = dir.join(name);
     module
         .load_file(&path, &recorder(), device)
-        .with_context(|| {
-            format!(
-                "loading {}.mpk (corrupt or from another model config?)",
-                path.display()
-            )
-        })
+        .with_context(|| format!("loading {}.mpk (corrupt or from another model config?)", path.display()))
 }
 
 /// Saves an optimizer record to `dir/optim.mpk`.
 pub fn save_record<B: Backend, R: burn::record::Record<B>>(record: R, dir: &Path) -> Result<()> {
-    Recorder::<B>::record(&recorder(), record, dir.join("optim"))
-        .context("saving optimizer state")?;
+    Recorder::<B>::record(&recorder(), record, dir.join("optim")).context("saving optimizer state")?;
     Ok(())
 }
 
 /// Loads an optimizer record from `dir/optim.mpk`.
-pub fn load_record<B: Backend, R: burn::record::Record<B>>(
-    dir: &Path,
-    device: &B::Device,
-) -> Result<R> {
+pub fn load_record<B: Backend, R: burn::record::Record<B>>(dir: &Path, device: &B::Device) -> Result<R> {
     Recorder::<B>::load(&recorder(), dir.join("optim"), device)
         .with_context(|| format!("loading {}/optim.mpk", dir.display()))
 }
@@ -128,9 +110,7 @@ pub struct CheckpointDir {
 
 impl CheckpointDir {
     pub fn new(out_dir: &Path) -> Self {
-        Self {
-            root: out_dir.join("checkpoint"),
-        }
+        Self { root: out_dir.join("checkpoint") }
     }
 
     /// The newest complete checkpoint, if any.
@@ -139,17 +119,11 @@ impl CheckpointDir {
         if !pointer.exists() {
             return Ok(None);
         }
-        let name = fs::read_to_string(&pointer)
-            .with_context(|| format!("reading {}", pointer.display()))?;
+        let name = fs::read_to_string(&pointer).with_context(|| format!("reading {}", pointer.display()))?;
         let dir = self.root.join(name.trim());
         let state_path = dir.join("state.json");
-        let text = fs::read_to_string(&state_path).with_context(|| {
-            format!(
-                "checkpoint {} is incomplete: reading {}",
-                dir.display(),
-                state_path.display()
-            )
-        })?;
+        let text = fs::read_to_string(&state_path)
+            .with_context(|| format!("checkpoint {} is incomplete: reading {}", dir.display(), state_path.display()))?;
         let state = serde_json::from_str(&text)
             .with_context(|| format!("checkpoint state {} is corrupt", state_path.display()))?;
         Ok(Some((dir, state)))
@@ -169,11 +143,7 @@ impl CheckpointDir {
     pub fn commit(&self, dir: &Path, state: &TrainState) -> Result<()> {
         fs::write(dir.join("state.json"), serde_json::to_vec_pretty(state)?)?;
         sync_files_in(dir)?;
-        let name = dir
-            .file_name()
-            .expect("checkpoint dir has a name")
-            .to_string_lossy()
-            .to_string();
+        let name = dir.file_name().expect("checkpoint dir has a name").to_string_lossy().to_string();
         write_atomic(&self.root.join("latest"), name.as_bytes())?;
         for entry in fs::read_dir(&self.root)? {
             let p = entry?.path();
@@ -198,22 +168,11 @@ pub fn save_best<B: Backend>(
     fs::create_dir_all(&dir)?;
     save_module(model, &dir, "model")?;
     sync_files_in(&dir)?;
-    let info = BestInfo {
-        epoch: info_epoch,
-        source: source.to_string(),
-        val_tau: tau,
-        dir: name.clone(),
-    };
-    write_atomic(
-        &out_dir.join("best.json"),
-        &serde_json::to_vec_pretty(&info)?,
-    )?;
+    let info = BestInfo { epoch: info_epoch, source: source.to_string(), val_tau: tau, dir: name.clone() };
+    write_atomic(&out_dir.join("best.json"), &serde_json::to_vec_pretty(&info)?)?;
     for entry in fs::read_dir(out_dir)? {
         let p = entry?.path();
-        let fname = p
-            .file_name()
-            .map(|f| f.to_string_lossy().to_string())
-            .unwrap_or_default();
+        let fname = p.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
         if p.is_dir() && fname.starts_with("best-") && fname != name {
             let _ = fs::remove_dir_all(&p);
         }
@@ -225,11 +184,7 @@ pub fn save_best<B: Backend>(
 pub fn read_best(out_dir: &Path) -> Result<BestInfo> {
     let path = out_dir.join("best.json");
     let text = fs::read_to_string(&path).with_context(|| {
-        format!(
-            "{} not found: is {} a finished predictor training?",
-            path.display(),
-            out_dir.display()
-        )
+        format!("{} not found: is {} a finished predictor training?", path.display(), out_dir.display())
     })?;
     serde_json::from_str(&text).with_context(|| format!("{} is corrupt", path.display()))
 }

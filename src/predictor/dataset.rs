@@ -11,6 +11,7 @@ use super::{FeatureBatch, ModelConfig};
 use crate::encode::augment::augmented;
 use crate::encode::onehot::{NB201_WIDTH, nb201_onehot};
 use crate::encode::tokenizer::tokenize;
+use crate::graph::ArchGraph;
 use crate::space::nb201::Nb201Cell;
 
 /// Encodings of architectures, all of the same shape [len, width].
@@ -49,10 +50,7 @@ impl EncodedSet {
     pub fn extend(&mut self, items: Vec<Encoded>) -> usize {
         let first = self.count;
         for e in items {
-            assert_eq!(
-                e.len, self.len,
-                "all architectures in a set must have the same token count"
-            );
+            assert_eq!(e.len, self.len, "all architectures in a set must have the same token count");
             assert_eq!(e.values.len(), self.len * self.width);
             self.values.extend_from_slice(&e.values);
             if let (Some(d), Some(v)) = (&mut self.depth, &e.depth) {
@@ -74,10 +72,7 @@ impl EncodedSet {
         for &r in rows {
             tokens.extend_from_slice(&self.values[r * step..(r + 1) * step]);
         }
-        let tokens = Tensor::from_data(
-            TensorData::new(tokens, [rows.len(), self.len, self.width]),
-            device,
-        );
+        let tokens = Tensor::from_data(TensorData::new(tokens, [rows.len(), self.len, self.width]), device);
         let depth = self.depth.as_ref().map(|d| {
             let mut v = Vec::with_capacity(rows.len() * self.width);
             for &r in rows {
@@ -89,26 +84,37 @@ impl EncodedSet {
     }
 }
 
+/// NAR-Former tokens of a graph (None for models that do not read graphs).
+pub fn encode_graph(graph: &ArchGraph, model: &ModelConfig) -> Option<Encoded> {
+    match model {
+        ModelConfig::NarFormer { tokenizer, transformer } => {
+            let t = tokenize(graph, tokenizer);
+            Some(Encoded { values: t.values, len: t.len, depth: transformer.depth_token.then_some(t.depth) })
+        }
+        ModelConfig::Mlp { .. } => None,
+    }
+}
+
 /// Encodes one NAS-Bench-201 cell for `model`.
 pub fn encode_cell(cell: &Nb201Cell, model: &ModelConfig) -> Encoded {
-    match model {
-        ModelConfig::NarFormer {
-            tokenizer,
-            transformer,
-        } => {
-            let t = tokenize(&cell.to_graph(), tokenizer);
-            Encoded {
-                values: t.values,
-                len: t.len,
-                depth: transformer.depth_token.then_some(t.depth),
-            }
-        }
-        ModelConfig::Mlp { .. } => Encoded {
-            values: nb201_onehot(cell),
-            len: 1,
-            depth: None,
-        },
+    encode_graph(&cell.to_graph(), model).unwrap_or_else(|| Encoded { values: nb201_onehot(cell), len: 1, depth: None })
+}
+
+/// Encodes graphs (all of one token length) in parallel for a graph model.
+pub fn encode_graphs(graphs: &[ArchGraph], model: &ModelConfig) -> anyhow::Result<EncodedSet> {
+    let items: Vec<Encoded> = graphs
+        .par_iter()
+        .map(|g| {
+            encode_graph(g, model)
+                .ok_or_else(|| anyhow::anyhow!("the {} model does not read architecture graphs", model.name()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if let Some(first) = items.first()
+        && items.iter().any(|e| e.len != first.len)
+    {
+        anyhow::bail!("architectures of different token lengths in one set are not supported yet (MobileNetV3 depths)");
     }
+    Ok(EncodedSet::from_encoded(items, width(model)))
 }
 
 /// Token width of `model`'s encoding.
@@ -125,38 +131,18 @@ pub fn encode_cells(cells: &[Nb201Cell], model: &ModelConfig) -> EncodedSet {
     EncodedSet::from_encoded(items, width(model))
 }
 
-/// Appends the augmented twins of `cells[i]` for i in `rows` to `set` and
-/// returns, per row, the set rows of its twins (empty when it has none or the
-/// model does not use graph tokens).
+/// Appends the augmented twins of each of `graphs` to `set` and returns, per
+/// graph, the set rows of its twins (empty when it has none or the model
+/// does not read graphs).
 pub fn append_twins(
     set: &mut EncodedSet,
-    cells: &[Nb201Cell],
-    rows: &[usize],
+    graphs: &[ArchGraph],
     model: &ModelConfig,
     permutations: usize,
 ) -> Vec<Vec<usize>> {
-    let ModelConfig::NarFormer {
-        tokenizer,
-        transformer,
-    } = model
-    else {
-        return vec![Vec::new(); rows.len()];
-    };
-    let per_row: Vec<Vec<Encoded>> = rows
+    let per_row: Vec<Vec<Encoded>> = graphs
         .par_iter()
-        .map(|&r| {
-            augmented(&cells[r].to_graph(), permutations)
-                .iter()
-                .map(|g| {
-                    let t = tokenize(g, tokenizer);
-                    Encoded {
-                        values: t.values,
-                        len: t.len,
-                        depth: transformer.depth_token.then_some(t.depth),
-                    }
-                })
-                .collect()
-        })
+        .map(|g| augmented(g, permutations).iter().filter_map(|t| encode_graph(t, model)).collect())
         .collect();
     per_row
         .into_iter()

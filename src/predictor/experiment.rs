@@ -74,12 +74,8 @@ impl PredictorExperiment {
                 cfg.split.val_archs
             );
         }
-        cfg.model
-            .validate()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        cfg.train
-            .validate()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg.model.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg.train.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(cfg)
     }
 }
@@ -138,15 +134,10 @@ fn prepare(cfg: &PredictorExperiment, config_path: &Path) -> Result<Prepared> {
 }
 
 fn out_dir_of(cfg: &PredictorExperiment, config_path: &Path, over: Option<&Path>) -> PathBuf {
-    over.map(Path::to_path_buf)
-        .or_else(|| cfg.output_dir.clone())
-        .unwrap_or_else(|| {
-            let stem = config_path
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            PathBuf::from("runs/predictor").join(stem)
-        })
+    over.map(Path::to_path_buf).or_else(|| cfg.output_dir.clone()).unwrap_or_else(|| {
+        let stem = config_path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        PathBuf::from("runs/predictor").join(stem)
+    })
 }
 
 /// Trains as `req` says, then evaluates the best weights on all architectures.
@@ -172,15 +163,7 @@ pub fn run_train(req: TrainRequest) -> Result<TestMetrics> {
         checkpoint::write_atomic(&frozen_path, frozen.as_bytes())?;
     }
     let prepared = prepare(&cfg, &req.config_path)?;
-    dispatch(
-        cfg.device,
-        TrainTask {
-            cfg: &cfg,
-            prepared,
-            out_dir: &out_dir,
-            req: &req,
-        },
-    )?
+    dispatch(cfg.device, TrainTask { cfg: &cfg, prepared, out_dir: &out_dir, req: &req })?
 }
 
 struct TrainTask<'a> {
@@ -194,21 +177,11 @@ impl BackendTask for TrainTask<'_> {
     type Output = Result<TestMetrics>;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<TestMetrics> {
-        let Self {
-            cfg,
-            mut prepared,
-            out_dir,
-            req,
-        } = self;
+        let Self { cfg, mut prepared, out_dir, req } = self;
         let (n, v) = (cfg.split.train_archs, cfg.split.val_archs);
         let train_rows: Vec<usize> = (0..n).collect();
-        let twins = dataset::append_twins(
-            &mut prepared.set,
-            &prepared.table.cells,
-            &train_rows,
-            &cfg.model,
-            cfg.train.augment_permutations,
-        );
+        let graphs: Vec<_> = prepared.table.cells[..n].iter().map(|c| c.to_graph()).collect();
+        let twins = dataset::append_twins(&mut prepared.set, &graphs, &cfg.model, cfg.train.augment_permutations);
         let data = TrainData {
             set: &prepared.set,
             train_labels: prepared.labels[..n].to_vec(),
@@ -231,22 +204,13 @@ impl BackendTask for TrainTask<'_> {
                 if !quiet && (row.epoch % every == 0 || row.epoch == epochs || row.epoch == 1) {
                     eprintln!(
                         "epoch {:>5}/{epochs}  loss {:.5}  lr {:.2e}  train tau {:.4}  val tau {:.4}  ema val tau {:.4}  {:.1}s",
-                        row.epoch,
-                        row.loss,
-                        row.lr,
-                        row.train_tau,
-                        row.val_tau,
-                        row.ema_val_tau,
-                        row.seconds
+                        row.epoch, row.loss, row.lr, row.train_tau, row.val_tau, row.ema_val_tau, row.seconds
                     );
                 }
             },
         )?;
         if outcome.resumed_from > 0 && !quiet {
-            eprintln!(
-                "resumed from the checkpoint after epoch {}",
-                outcome.resumed_from
-            );
+            eprintln!("resumed from the checkpoint after epoch {}", outcome.resumed_from);
         }
         let model: Predictor<B::InnerBackend> = cfg.model.init(dataset::width(&cfg.model), &device);
         let (model, best) = checkpoint::load_best(model, out_dir, &device)?;
@@ -271,17 +235,9 @@ impl BackendTask for TrainTask<'_> {
     }
 }
 
-fn evaluate<B: Backend>(
-    model: &Predictor<B>,
-    p: &Prepared,
-    used: usize,
-    device: &B::Device,
-) -> TestMetrics {
+fn evaluate<B: Backend>(model: &Predictor<B>, p: &Prepared, used: usize, device: &B::Device) -> TestMetrics {
     let all: Vec<usize> = (0..p.set.count().min(p.labels.len())).collect();
-    let pred: Vec<f64> = train::predict(model, &p.set, &all, 1024, device)
-        .iter()
-        .map(|&x| x as f64)
-        .collect();
+    let pred: Vec<f64> = train::predict(model, &p.set, &all, 1024, device).iter().map(|&x| x as f64).collect();
     let label: Vec<f64> = p.labels.iter().map(|&x| x as f64).collect();
     test_metrics(&pred, &label, used)
 }
@@ -335,19 +291,14 @@ pub struct ResultRow {
 pub fn upsert_result(path: &Path, row: &ResultRow) -> Result<()> {
     let mut rows: Vec<ResultRow> = Vec::new();
     if path.exists() {
-        let mut r =
-            csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut r = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
         for rec in r.deserialize() {
             rows.push(rec.with_context(|| format!("{} is malformed", path.display()))?);
         }
     }
-    rows.retain(|r| {
-        !(r.model == row.model && r.train_archs == row.train_archs && r.backend == row.backend)
-    });
+    rows.retain(|r| !(r.model == row.model && r.train_archs == row.train_archs && r.backend == row.backend));
     rows.push(row.clone());
-    rows.sort_by(|a, b| {
-        (&a.backend, &a.model, a.train_archs).cmp(&(&b.backend, &b.model, b.train_archs))
-    });
+    rows.sort_by(|a, b| (&a.backend, &a.model, a.train_archs).cmp(&(&b.backend, &b.model, b.train_archs)));
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in &rows {
         w.serialize(r)?;
@@ -359,21 +310,10 @@ pub fn upsert_result(path: &Path, row: &ResultRow) -> Result<()> {
 }
 
 /// Evaluates the best weights in `checkpoint_dir` with the model of `config_path`.
-pub fn run_eval(
-    config_path: &Path,
-    overrides: &[String],
-    checkpoint_dir: &Path,
-) -> Result<TestMetrics> {
+pub fn run_eval(config_path: &Path, overrides: &[String], checkpoint_dir: &Path) -> Result<TestMetrics> {
     let cfg = PredictorExperiment::load(config_path, overrides)?;
     let prepared = prepare(&cfg, config_path)?;
-    dispatch(
-        cfg.device,
-        EvalTask {
-            cfg: &cfg,
-            prepared,
-            dir: checkpoint_dir,
-        },
-    )?
+    dispatch(cfg.device, EvalTask { cfg: &cfg, prepared, dir: checkpoint_dir })?
 }
 
 struct EvalTask<'a> {
@@ -386,10 +326,7 @@ impl BackendTask for EvalTask<'_> {
     type Output = Result<TestMetrics>;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<TestMetrics> {
-        let model: Predictor<B::InnerBackend> = self
-            .cfg
-            .model
-            .init(dataset::width(&self.cfg.model), &device);
+        let model: Predictor<B::InnerBackend> = self.cfg.model.init(dataset::width(&self.cfg.model), &device);
         let (model, _) = checkpoint::load_best(model, self.dir, &device)?;
         let used = self.cfg.split.train_archs + self.cfg.split.val_archs;
         Ok(evaluate(&model, &self.prepared, used, &device))

@@ -29,17 +29,8 @@ pub struct Attention<B: Backend> {
 }
 
 impl<B: Backend> Attention<B> {
-    pub fn new(
-        d: usize,
-        heads: usize,
-        dropout: f64,
-        project_query: bool,
-        device: &B::Device,
-    ) -> Self {
-        assert!(
-            d.is_multiple_of(heads),
-            "d_model {d} is not divisible by {heads} heads"
-        );
+    pub fn new(d: usize, heads: usize, dropout: f64, project_query: bool, device: &B::Device) -> Self {
+        assert!(d.is_multiple_of(heads), "d_model {d} is not divisible by {heads} heads");
         let lin = || LinearConfig::new(d, d).init(device);
         Self {
             q: project_query.then(lin),
@@ -64,9 +55,7 @@ impl<B: Backend> Attention<B> {
         let v = linear_3d(&self.v, context);
         let heads = |t: Tensor<B, 3>, len: usize| t.reshape([b, len, h, dh]).swap_dims(1, 2);
         let (q, k, v) = (heads(q, tq), heads(k, tk), heads(v, tk));
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .mul_scalar(1.0 / (dh as f64).sqrt());
+        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (dh as f64).sqrt());
         let attn = self.drop.forward(softmax(scores, 3));
         let o = attn.matmul(v).swap_dims(1, 2).reshape([b * tq, d]);
         self.out.forward(o).reshape([b, tq, d])

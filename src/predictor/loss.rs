@@ -34,12 +34,7 @@ pub struct LossIndices<B: Backend> {
 
 /// `pred` and `label` hold all rows of the batch: the originals first, then
 /// the twins (`twin_src` says whose twin each one is).
-pub fn loss<B: Backend>(
-    pred: Tensor<B, 1>,
-    label: Tensor<B, 1>,
-    idx: LossIndices<B>,
-    w: LossWeights,
-) -> Loss<B> {
+pub fn loss<B: Backend>(pred: Tensor<B, 1>, label: Tensor<B, 1>, idx: LossIndices<B>, w: LossWeights) -> Loss<B> {
     let n = pred.dims()[0];
     let diff = pred.clone() - label.clone();
     let mse = diff.clone().powi_scalar(2).mean();
@@ -56,12 +51,7 @@ pub fn loss<B: Backend>(
         ac_value = scalar(&ac);
         total = total + ac.mul_scalar(w.ac);
     }
-    Loss {
-        mse: scalar(&mse),
-        sr: scalar(&sr),
-        ac: ac_value,
-        total,
-    }
+    Loss { mse: scalar(&mse), sr: scalar(&sr), ac: ac_value, total }
 }
 
 fn scalar<B: Backend>(t: &Tensor<B, 1>) -> f64 {
@@ -88,10 +78,7 @@ mod tests {
         // rows: two originals, one twin (of row 0)
         let pred = t(&[0.5, 0.7, 0.6]);
         let label = t(&[0.4, 0.9, 0.4]);
-        let idx = LossIndices {
-            perm: ti(&[1, 2, 0]),
-            twin_src: Some(ti(&[0])),
-        };
+        let idx = LossIndices { perm: ti(&[1, 2, 0]), twin_src: Some(ti(&[0])) };
         let l = loss(pred, label, idx, LossWeights { sr: 0.1, ac: 0.5 });
         let mse = (0.01 + 0.04 + 0.04) / 3.0;
         // p - p[I] = (-0.2, 0.1, 0.1); y - y[I] = (-0.5, 0.5, 0.0); |diff| = (0.3, 0.4, 0.1)

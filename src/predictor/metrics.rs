@@ -4,11 +4,7 @@
 /// Kendall's tau-b between `x` and `y` (Knight's algorithm, O(n log n)).
 /// Returns NaN when either side is constant or there are fewer than 2 points.
 pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {
-    assert_eq!(
-        x.len(),
-        y.len(),
-        "kendall_tau needs two equally long slices"
-    );
+    assert_eq!(x.len(), y.len(), "kendall_tau needs two equally long slices");
     let n = x.len();
     if n < 2 {
         return f64::NAN;
@@ -72,8 +68,7 @@ fn merge_count(v: &mut [f64], buf: &mut [f64]) -> u64 {
         return 0;
     }
     let mid = n / 2;
-    let mut swaps =
-        merge_count(&mut v[..mid], &mut buf[..mid]) + merge_count(&mut v[mid..], &mut buf[mid..]);
+    let mut swaps = merge_count(&mut v[..mid], &mut buf[..mid]) + merge_count(&mut v[mid..], &mut buf[mid..]);
     let (mut i, mut j, mut k) = (0, mid, 0);
     while i < mid && j < n {
         if v[j] < v[i] {
@@ -96,21 +91,13 @@ fn merge_count(v: &mut [f64], buf: &mut [f64]) -> u64 {
 /// Mean absolute percentage error, as a fraction: mean(|p - y| / y).
 pub fn mape(pred: &[f64], label: &[f64]) -> f64 {
     assert_eq!(pred.len(), label.len());
-    pred.iter()
-        .zip(label)
-        .map(|(p, y)| ((p - y) / y).abs())
-        .sum::<f64>()
-        / pred.len() as f64
+    pred.iter().zip(label).map(|(p, y)| ((p - y) / y).abs()).sum::<f64>() / pred.len() as f64
 }
 
 /// Share of predictions with |p - y| / y <= `bound`.
 pub fn err_bound(pred: &[f64], label: &[f64], bound: f64) -> f64 {
     assert_eq!(pred.len(), label.len());
-    pred.iter()
-        .zip(label)
-        .filter(|(p, y)| ((*p - *y) / *y).abs() <= bound)
-        .count() as f64
-        / pred.len() as f64
+    pred.iter().zip(label).filter(|(p, y)| ((*p - *y) / *y).abs() <= bound).count() as f64 / pred.len() as f64
 }
 
 #[cfg(test)]
@@ -148,10 +135,7 @@ mod tests {
             let n = rng.random_range(2..120);
             let levels = if trial % 3 == 0 { 4 } else { 30 };
             let x: Vec<f64> = (0..n).map(|_| rng.random_range(0..levels) as f64).collect();
-            let y: Vec<f64> = x
-                .iter()
-                .map(|v| v + rng.random_range(0..levels) as f64 * 0.7)
-                .collect();
+            let y: Vec<f64> = x.iter().map(|v| v + rng.random_range(0..levels) as f64 * 0.7).collect();
             let (fast, slow) = (kendall_tau(&x, &y), brute_force_tau_b(&x, &y));
             if slow.is_nan() {
                 assert!(fast.is_nan());

@@ -24,9 +24,7 @@ fn default_hidden() -> Vec<usize> {
 
 impl Default for MlpConfig {
     fn default() -> Self {
-        Self {
-            hidden: default_hidden(),
-        }
+        Self { hidden: default_hidden() }
     }
 }
 
@@ -38,10 +36,7 @@ impl MlpConfig {
             layers.push(LinearConfig::new(width, h).init(device));
             width = h;
         }
-        Mlp {
-            layers,
-            head: LinearConfig::new(width, 1).init(device),
-        }
+        Mlp { layers, head: LinearConfig::new(width, 1).init(device) }
     }
 }
 

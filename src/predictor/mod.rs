@@ -51,10 +51,7 @@ pub enum ModelConfig {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self::NarFormer {
-            tokenizer: TokenizerConfig::default(),
-            transformer: NarFormerConfig::default(),
-        }
+        Self::NarFormer { tokenizer: TokenizerConfig::default(), transformer: NarFormerConfig::default() }
     }
 }
 
@@ -69,13 +66,8 @@ impl ModelConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            Self::NarFormer {
-                tokenizer,
-                transformer,
-            } => transformer.validate(tokenizer.d_model()),
-            Self::Mlp { mlp } if mlp.hidden.contains(&0) => {
-                Err("model.mlp.hidden widths must be positive".into())
-            }
+            Self::NarFormer { tokenizer, transformer } => transformer.validate(tokenizer.d_model()),
+            Self::Mlp { mlp } if mlp.hidden.contains(&0) => Err("model.mlp.hidden widths must be positive".into()),
             Self::Mlp { .. } => Ok(()),
         }
     }
@@ -83,10 +75,9 @@ impl ModelConfig {
     /// Builds the model; `flat_width` is the width of the flat encoding (MLP only).
     pub fn init<B: Backend>(&self, flat_width: usize, device: &B::Device) -> Predictor<B> {
         match self {
-            Self::NarFormer {
-                tokenizer,
-                transformer,
-            } => Predictor::NarFormer(transformer.init(tokenizer.d_model(), device)),
+            Self::NarFormer { tokenizer, transformer } => {
+                Predictor::NarFormer(transformer.init(tokenizer.d_model(), device))
+            }
             Self::Mlp { mlp } => Predictor::Mlp(mlp.init(flat_width, device)),
         }
     }

@@ -76,16 +76,10 @@ impl NarFormerConfig {
     /// Checks what `init` would otherwise panic on; `d_model` comes from the tokenizer.
     pub fn validate(&self, d_model: usize) -> Result<(), String> {
         if self.depths.is_empty() || self.depths.contains(&0) {
-            return Err(format!(
-                "model.depths must be non-empty and positive, got {:?}",
-                self.depths
-            ));
+            return Err(format!("model.depths must be non-empty and positive, got {:?}", self.depths));
         }
         if self.heads == 0 || !d_model.is_multiple_of(self.heads) {
-            return Err(format!(
-                "model.heads = {} must divide d_model = {d_model}",
-                self.heads
-            ));
+            return Err(format!("model.heads = {} must divide d_model = {d_model}", self.heads));
         }
         if !(0.0..1.0).contains(&self.dropout) || !(0.0..1.0).contains(&self.drop_path) {
             return Err("model.dropout and model.drop_path must be in [0, 1)".into());
@@ -94,44 +88,28 @@ impl NarFormerConfig {
     }
 
     pub fn init<B: Backend>(&self, d_model: usize, device: &B::Device) -> NarFormer<B> {
-        let dims = BlockDims {
-            d: d_model,
-            heads: self.heads,
-            d_ff: self.d_ff,
-            dropout: self.dropout,
-        };
+        let dims = BlockDims { d: d_model, heads: self.heads, d_ff: self.d_ff, dropout: self.dropout };
         let total: usize = self.depths.iter().sum();
         let rate = |i: usize| {
-            if total > 1 {
-                self.drop_path * i as f64 / (total - 1) as f64
-            } else {
-                0.0
-            }
+            if total > 1 { self.drop_path * i as f64 / (total - 1) as f64 } else { 0.0 }
         };
-        let encoder = (0..self.depths[0])
-            .map(|i| EncoderBlock::new(dims, rate(i), device))
-            .collect();
+        let encoder = (0..self.depths[0]).map(|i| EncoderBlock::new(dims, rate(i), device)).collect();
         let stages_after = self.depths.len() - 1;
         let mut layer = self.depths[0];
         let mut stages = Vec::with_capacity(stages_after);
         for (s, &depth) in self.depths.iter().enumerate().skip(1) {
             let count = 1usize << (stages_after - s);
-            let queries =
-                Tensor::<B, 2>::random([count, d_model], Distribution::Normal(0.0, 1.0), device);
+            let queries = Tensor::<B, 2>::random([count, d_model], Distribution::Normal(0.0, 1.0), device);
             stages.push(FusionStage {
                 queries: Param::from_tensor(queries),
                 fuse: (s >= 2).then(|| CrossBlock::new(dims, false, rate(layer), device)),
                 cross: CrossBlock::new(dims, true, rate(layer), device),
-                extra: (1..depth)
-                    .map(|i| EncoderBlock::new(dims, rate(layer + i), device))
-                    .collect(),
+                extra: (1..depth).map(|i| EncoderBlock::new(dims, rate(layer + i), device)).collect(),
             });
             layer += depth;
         }
         NarFormer {
-            depth_embed: self
-                .depth_token
-                .then(|| LinearConfig::new(d_model, d_model).init(device)),
+            depth_embed: self.depth_token.then(|| LinearConfig::new(d_model, d_model).init(device)),
             encoder,
             stages,
             norm: LayerNormConfig::new(d_model).init(device),
@@ -165,10 +143,7 @@ impl<B: Backend> NarFormer<B> {
         let mut x = batch.tokens.clone();
         let b = x.dims()[0];
         if let Some(embed) = &self.depth_embed {
-            let depth = batch
-                .depth
-                .clone()
-                .expect("the model uses a depth token but the batch has none");
+            let depth = batch.depth.clone().expect("the model uses a depth token but the batch has none");
             let d = relu(embed.forward(depth)).unsqueeze_dim::<3>(1);
             x = Tensor::cat(vec![d, x], 1);
         }

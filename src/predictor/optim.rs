@@ -33,8 +33,7 @@ pub fn decay_weights<B: AutodiffBackend, M: AutodiffModule<B>>(module: M, factor
             }
             let (id, tensor, mapper) = param.consume();
             let grad = tensor.is_require_grad();
-            let value =
-                Tensor::from_inner(tensor.inner().mul_scalar(self.0)).set_require_grad(grad);
+            let value = Tensor::from_inner(tensor.inner().mul_scalar(self.0)).set_require_grad(grad);
             Param::from_mapped_value(id, value, mapper)
         }
     }
@@ -56,12 +55,8 @@ pub fn ema_update<B: Backend, M: Module<B>>(ema: M, current: &M, decay: f64) -> 
     impl<B: Backend> ModuleMapper<B> for Blend<B> {
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
             let (id, tensor, mapper) = param.consume();
-            let cur = self
-                .0
-                .remove(&id)
-                .expect("EMA model and current model have the same parameters");
-            let value = tensor.clone().mul_scalar(self.1)
-                + cur.reshape(tensor.shape()).mul_scalar(1.0 - self.1);
+            let cur = self.0.remove(&id).expect("EMA model and current model have the same parameters");
+            let value = tensor.clone().mul_scalar(self.1) + cur.reshape(tensor.shape()).mul_scalar(1.0 - self.1);
             Param::from_mapped_value(id, value, mapper)
         }
     }
@@ -91,14 +86,7 @@ mod tests {
 
     fn values<Bk: Backend>(l: &Linear<Bk>) -> (Vec<f32>, Vec<f32>) {
         let w = l.weight.val().into_data().to_vec::<f32>().unwrap();
-        let b = l
-            .bias
-            .as_ref()
-            .unwrap()
-            .val()
-            .into_data()
-            .to_vec::<f32>()
-            .unwrap();
+        let b = l.bias.as_ref().unwrap().val().into_data().to_vec::<f32>().unwrap();
         (w, b)
     }
 
@@ -131,10 +119,7 @@ mod tests {
 
     struct ZeroAll;
     impl<Bk: Backend> ModuleMapper<Bk> for ZeroAll {
-        fn map_float<const D: usize>(
-            &mut self,
-            param: Param<Tensor<Bk, D>>,
-        ) -> Param<Tensor<Bk, D>> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<Bk, D>>) -> Param<Tensor<Bk, D>> {
             let (id, t, mapper) = param.consume();
             Param::from_mapped_value(id, t.zeros_like(), mapper)
         }

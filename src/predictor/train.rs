@@ -93,10 +93,7 @@ impl TrainConfig {
             || !(0.0..=1.0).contains(&self.warmup_fraction)
             || !(0.0..1.0).contains(&self.ema_decay)
         {
-            return Err(
-                "train.lr must be > 0, train.warmup_fraction in [0, 1], train.ema_decay in [0, 1)"
-                    .into(),
-            );
+            return Err("train.lr must be > 0, train.warmup_fraction in [0, 1], train.ema_decay in [0, 1)".into());
         }
         Ok(())
     }
@@ -135,9 +132,7 @@ pub struct TrainOutcome {
 }
 
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ (epoch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
-        ^ 0x5EED
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (epoch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03) ^ 0x5EED
 }
 
 /// Scores `rows` of `set` in batches.
@@ -182,15 +177,9 @@ pub fn train<B: AutodiffBackend>(
     let ckpts = CheckpointDir::new(out_dir);
     B::seed(device, epoch_seed(cfg.seed, usize::MAX));
     let mut model: Predictor<B> = model_cfg.init(flat_width, device);
-    let mut optim = AdamWConfig::new()
-        .with_epsilon(cfg.eps as f32)
-        .with_weight_decay(0.0)
-        .init::<B, Predictor<B>>();
+    let mut optim = AdamWConfig::new().with_epsilon(cfg.eps as f32).with_weight_decay(0.0).init::<B, Predictor<B>>();
     let mut ema = model.valid();
-    let mut state = TrainState {
-        best_val_tau: f64::NEG_INFINITY,
-        ..Default::default()
-    };
+    let mut state = TrainState { best_val_tau: f64::NEG_INFINITY, ..Default::default() };
     if let Some((dir, saved)) = ckpts.latest()? {
         model = checkpoint::load_module(model, &dir, "model", device)?;
         ema = checkpoint::load_module(ema, &dir, "ema", device)?;
@@ -204,10 +193,7 @@ pub fn train<B: AutodiffBackend>(
     let n = data.train_rows.len();
     let steps_per_epoch = n.div_ceil(cfg.batch_size);
     let total_steps = steps_per_epoch * cfg.epochs;
-    let weights = LossWeights {
-        sr: cfg.lambda_sr,
-        ac: cfg.lambda_ac,
-    };
+    let weights = LossWeights { sr: cfg.lambda_sr, ac: cfg.lambda_ac };
     let eval_batch = 1024;
 
     for epoch in state.epochs_done..cfg.epochs {
@@ -244,19 +230,12 @@ pub fn train<B: AutodiffBackend>(
                 twin_src: (!twin_src.is_empty()).then(|| int_tensor(twin_src, device)),
             };
             let l = loss(pred.clone(), label, idx, weights);
-            let p = pred
-                .narrow(0, 0, chunk.len())
-                .into_data()
-                .to_vec::<f32>()
-                .expect("f32 predictions");
+            let p = pred.narrow(0, 0, chunk.len()).into_data().to_vec::<f32>().expect("f32 predictions");
             for (k, &i) in chunk.iter().enumerate() {
                 train_pred[i] = p[k];
             }
             let total: f64 = l.total.clone().into_scalar().elem();
-            anyhow::ensure!(
-                total.is_finite(),
-                "training diverged at epoch {epoch}: loss is {total}"
-            );
+            anyhow::ensure!(total.is_finite(), "training diverged at epoch {epoch}: loss is {total}");
             for (s, v) in sums.iter_mut().zip([total, l.mse, l.sr, l.ac]) {
                 *s += v;
             }
@@ -271,19 +250,10 @@ pub fn train<B: AutodiffBackend>(
         }
 
         let valid = model.valid();
-        let val_tau = tau(
-            &predict(&valid, data.set, &data.val_rows, eval_batch, device),
-            &data.val_labels,
-        );
-        let ema_val_tau = tau(
-            &predict(&ema, data.set, &data.val_rows, eval_batch, device),
-            &data.val_labels,
-        );
-        let (best_tau, source, best_model) = if ema_val_tau >= val_tau {
-            (ema_val_tau, "ema", &ema)
-        } else {
-            (val_tau, "model", &valid)
-        };
+        let val_tau = tau(&predict(&valid, data.set, &data.val_rows, eval_batch, device), &data.val_labels);
+        let ema_val_tau = tau(&predict(&ema, data.set, &data.val_rows, eval_batch, device), &data.val_labels);
+        let (best_tau, source, best_model) =
+            if ema_val_tau >= val_tau { (ema_val_tau, "ema", &ema) } else { (val_tau, "model", &valid) };
         if best_tau > state.best_val_tau {
             checkpoint::save_best(best_model.clone(), out_dir, epoch + 1, source, best_tau)?;
             state.best_val_tau = best_tau;
@@ -315,10 +285,7 @@ pub fn train<B: AutodiffBackend>(
         ckpts.commit(&dir, &state)?;
         on_epoch(&row);
     }
-    Ok(TrainOutcome {
-        state,
-        resumed_from,
-    })
+    Ok(TrainOutcome { state, resumed_from })
 }
 
 /// Opens `train_log.csv` for appending, keeping only the rows of epochs a
@@ -326,8 +293,7 @@ pub fn train<B: AutodiffBackend>(
 fn open_log(path: &Path, epochs_done: usize) -> Result<csv::Writer<fs::File>> {
     let mut kept = Vec::new();
     if epochs_done > 0 && path.exists() {
-        let mut r =
-            csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut r = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
         for row in r.deserialize::<EpochLog>() {
             let row = row.with_context(|| format!("{} is corrupt", path.display()))?;
             if row.epoch <= epochs_done {
@@ -335,28 +301,13 @@ fn open_log(path: &Path, epochs_done: usize) -> Result<csv::Writer<fs::File>> {
             }
         }
     }
-    let mut w = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::new());
-    w.write_record([
-        "epoch",
-        "loss",
-        "mse",
-        "sr",
-        "ac",
-        "lr",
-        "train_tau",
-        "val_tau",
-        "ema_val_tau",
-        "seconds",
-    ])?;
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    w.write_record(["epoch", "loss", "mse", "sr", "ac", "lr", "train_tau", "val_tau", "ema_val_tau", "seconds"])?;
     for row in &kept {
         w.serialize(row)?;
     }
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     checkpoint::write_atomic(path, &bytes)?;
     let file = fs::OpenOptions::new().append(true).open(path)?;
-    Ok(csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(file))
+    Ok(csv::WriterBuilder::new().has_headers(false).from_writer(file))
 }

@@ -75,22 +75,13 @@ impl DartsSpace {
     }
 
     fn sample_cell(&self, rng: &mut StdRng) -> DartsCell {
-        let mut edges = [Edge {
-            op: DartsOp::SkipConnect,
-            input: 0,
-        }; EDGES];
+        let mut edges = [Edge { op: DartsOp::SkipConnect, input: 0 }; EDGES];
         for n in 0..NODES {
             let node = n + 2;
             let a = rng.random_range(0..node);
             let b = other_index(rng, node, a);
-            edges[2 * n] = Edge {
-                op: self.random_op(rng),
-                input: a,
-            };
-            edges[2 * n + 1] = Edge {
-                op: self.random_op(rng),
-                input: b,
-            };
+            edges[2 * n] = Edge { op: self.random_op(rng), input: a };
+            edges[2 * n + 1] = Edge { op: self.random_op(rng), input: b };
         }
         DartsCell { edges }
     }
@@ -99,20 +90,13 @@ impl DartsSpace {
         let mut out = *c;
         for k in 0..EDGES {
             if self.cfg.ops.len() > 1 && rng.random_bool(self.cfg.mutate_prob) {
-                let cur = self
-                    .cfg
-                    .ops
-                    .iter()
-                    .position(|&o| o == out.edges[k].op)
-                    .unwrap_or(0);
+                let cur = self.cfg.ops.iter().position(|&o| o == out.edges[k].op).unwrap_or(0);
                 out.edges[k].op = self.cfg.ops[other_index(rng, self.cfg.ops.len(), cur)];
             }
             if rng.random_bool(self.cfg.mutate_prob) {
                 let node = k / 2 + 2;
                 let sibling = out.edges[k ^ 1].input;
-                let choices: Vec<usize> = (0..node)
-                    .filter(|&i| i != sibling && i != out.edges[k].input)
-                    .collect();
+                let choices: Vec<usize> = (0..node).filter(|&i| i != sibling && i != out.edges[k].input).collect();
                 if !choices.is_empty() {
                     out.edges[k].input = choices[rng.random_range(0..choices.len())];
                 }
@@ -139,9 +123,7 @@ impl DartsSpace {
                 }
             }
         }
-        let mut nodes: Vec<String> = (2..2 + NODES)
-            .map(|n| format!("[{}]", expr(c, n)))
-            .collect();
+        let mut nodes: Vec<String> = (2..2 + NODES).map(|n| format!("[{}]", expr(c, n))).collect();
         nodes.sort();
         nodes.join(",")
     }
@@ -169,37 +151,23 @@ impl SearchSpace for DartsSpace {
     }
 
     fn sample(&self, rng: &mut StdRng) -> DartsGenotype {
-        DartsGenotype {
-            normal: self.sample_cell(rng),
-            reduce: self.sample_cell(rng),
-        }
+        DartsGenotype { normal: self.sample_cell(rng), reduce: self.sample_cell(rng) }
     }
 
     fn mutate(&self, g: &DartsGenotype, rng: &mut StdRng) -> DartsGenotype {
         for _ in 0..100 {
-            let m = DartsGenotype {
-                normal: self.mutate_cell(&g.normal, rng),
-                reduce: self.mutate_cell(&g.reduce, rng),
-            };
+            let m =
+                DartsGenotype { normal: self.mutate_cell(&g.normal, rng), reduce: self.mutate_cell(&g.reduce, rng) };
             if m != *g {
                 return m;
             }
         }
         // mutate_prob is tiny: change one random edge's op or input for sure
         let mut m = *g;
-        let cell = if rng.random_bool(0.5) {
-            &mut m.normal
-        } else {
-            &mut m.reduce
-        };
+        let cell = if rng.random_bool(0.5) { &mut m.normal } else { &mut m.reduce };
         let k = rng.random_range(0..EDGES);
         if self.cfg.ops.len() > 1 {
-            let cur = self
-                .cfg
-                .ops
-                .iter()
-                .position(|&o| o == cell.edges[k].op)
-                .unwrap_or(0);
+            let cur = self.cfg.ops.iter().position(|&o| o == cell.edges[k].op).unwrap_or(0);
             cell.edges[k].op = self.cfg.ops[other_index(rng, self.cfg.ops.len(), cur)];
         } else {
             let node = k / 2 + 2;
@@ -214,10 +182,7 @@ impl SearchSpace for DartsSpace {
     fn crossover(&self, a: &DartsGenotype, b: &DartsGenotype, rng: &mut StdRng) -> DartsGenotype {
         // whole nodes (both edges) come from one parent, so inputs stay distinct
         let mut child = *a;
-        for (c, other) in [
-            (&mut child.normal, &b.normal),
-            (&mut child.reduce, &b.reduce),
-        ] {
+        for (c, other) in [(&mut child.normal, &b.normal), (&mut child.reduce, &b.reduce)] {
             for n in 0..NODES {
                 if rng.random_bool(0.5) {
                     c.edges[2 * n] = other.edges[2 * n];
@@ -233,10 +198,7 @@ impl SearchSpace for DartsSpace {
         for (name, c) in [("normal", &g.normal), ("reduce", &g.reduce)] {
             for e in &c.edges {
                 if !self.cfg.ops.contains(&e.op) {
-                    bail!(
-                        "operation '{}' in the {name} cell is not in this space's ops",
-                        e.op.name()
-                    );
+                    bail!("operation '{}' in the {name} cell is not in this space's ops", e.op.name());
                 }
             }
         }
@@ -244,11 +206,7 @@ impl SearchSpace for DartsSpace {
     }
 
     fn key(&self, g: &DartsGenotype) -> ArchKey {
-        format!(
-            "normal:{}|reduce:{}",
-            Self::cell_key(&g.normal),
-            Self::cell_key(&g.reduce)
-        )
+        format!("normal:{}|reduce:{}", Self::cell_key(&g.normal), Self::cell_key(&g.reduce))
     }
 
     fn to_graph(&self, g: &DartsGenotype) -> ArchGraph {

@@ -9,9 +9,7 @@
 use std::fmt;
 
 /// The operations a DARTS edge can hold.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum DartsOp {
     #[serde(rename = "max_pool_3x3")]
     MaxPool3x3,
@@ -91,48 +89,21 @@ pub struct DartsGenotype {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DartsError {
     #[error("at position {pos}: expected {expected}, found {found}")]
-    Syntax {
-        pos: usize,
-        expected: String,
-        found: String,
-    },
+    Syntax { pos: usize, expected: String, found: String },
     #[error("at position {pos}: unknown operation '{op}' (known: {known})")]
-    UnknownOp {
-        pos: usize,
-        op: String,
-        known: String,
-    },
+    UnknownOp { pos: usize, op: String, known: String },
     #[error("{cell} cell has {found} edges, expected {EDGES} (2 per intermediate node)")]
     EdgeCount { cell: &'static str, found: usize },
-    #[error(
-        "{cell} cell, edge {edge} (node {node}): input {input} is not an earlier node (must be < {node})"
-    )]
-    BadInput {
-        cell: &'static str,
-        edge: usize,
-        node: usize,
-        input: usize,
-    },
-    #[error(
-        "{cell} cell, node {node}: both edges read node {input}; the two inputs must be distinct"
-    )]
-    SameInputs {
-        cell: &'static str,
-        node: usize,
-        input: usize,
-    },
+    #[error("{cell} cell, edge {edge} (node {node}): input {input} is not an earlier node (must be < {node})")]
+    BadInput { cell: &'static str, edge: usize, node: usize, input: usize },
+    #[error("{cell} cell, node {node}: both edges read node {input}; the two inputs must be distinct")]
+    SameInputs { cell: &'static str, node: usize, input: usize },
     #[error("{cell}_concat must be [2, 3, 4, 5] (or range(2, 6)), got {found:?}")]
-    Concat {
-        cell: &'static str,
-        found: Vec<usize>,
-    },
+    Concat { cell: &'static str, found: Vec<usize> },
     #[error("missing field '{0}'")]
     Missing(&'static str),
     #[error("operation '{op}' in the {cell} cell is not in this space's ops")]
-    OpNotInSpace {
-        cell: &'static str,
-        op: &'static str,
-    },
+    OpNotInSpace { cell: &'static str, op: &'static str },
 }
 
 impl DartsCell {
@@ -143,20 +114,11 @@ impl DartsCell {
             let (a, b) = (self.edges[2 * n], self.edges[2 * n + 1]);
             for (k, e) in [(2 * n, a), (2 * n + 1, b)] {
                 if e.input >= node {
-                    return Err(DartsError::BadInput {
-                        cell,
-                        edge: k,
-                        node,
-                        input: e.input,
-                    });
+                    return Err(DartsError::BadInput { cell, edge: k, node, input: e.input });
                 }
             }
             if a.input == b.input {
-                return Err(DartsError::SameInputs {
-                    cell,
-                    node,
-                    input: a.input,
-                });
+                return Err(DartsError::SameInputs { cell, node, input: a.input });
             }
         }
         Ok(())
@@ -217,11 +179,7 @@ impl<'a> Parser<'a> {
         }
     }
     fn err(&self, expected: &str) -> DartsError {
-        DartsError::Syntax {
-            pos: self.pos,
-            expected: expected.into(),
-            found: self.found(),
-        }
+        DartsError::Syntax { pos: self.pos, expected: expected.into(), found: self.found() }
     }
     fn eat(&mut self, t: &str) -> bool {
         self.ws();
@@ -233,11 +191,7 @@ impl<'a> Parser<'a> {
         }
     }
     fn expect(&mut self, t: &str) -> Result<(), DartsError> {
-        if self.eat(t) {
-            Ok(())
-        } else {
-            Err(self.err(&format!("'{t}'")))
-        }
+        if self.eat(t) { Ok(()) } else { Err(self.err(&format!("'{t}'"))) }
     }
     fn ident(&mut self) -> Result<&'a str, DartsError> {
         self.ws();
@@ -245,11 +199,7 @@ impl<'a> Parser<'a> {
         while self.s[self.pos..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
             self.pos += 1;
         }
-        if start == self.pos {
-            Err(self.err("a name"))
-        } else {
-            Ok(&self.s[start..self.pos])
-        }
+        if start == self.pos { Err(self.err("a name")) } else { Ok(&self.s[start..self.pos]) }
     }
     fn number(&mut self) -> Result<usize, DartsError> {
         self.ws();
@@ -270,10 +220,7 @@ impl<'a> Parser<'a> {
         };
         self.pos += 1;
         let start = self.pos;
-        let end = self.s[start..]
-            .find(q)
-            .map(|i| start + i)
-            .ok_or_else(|| self.err("a closing quote"))?;
+        let end = self.s[start..].find(q).map(|i| start + i).ok_or_else(|| self.err("a closing quote"))?;
         self.pos = end + 1;
         Ok((start, &self.s[start..end]))
     }
@@ -326,12 +273,8 @@ impl<'a> Parser<'a> {
 }
 
 fn to_cell(cell: &'static str, edges: Vec<Edge>) -> Result<DartsCell, DartsError> {
-    let edges: [Edge; EDGES] = edges
-        .try_into()
-        .map_err(|v: Vec<Edge>| DartsError::EdgeCount {
-            cell,
-            found: v.len(),
-        })?;
+    let edges: [Edge; EDGES] =
+        edges.try_into().map_err(|v: Vec<Edge>| DartsError::EdgeCount { cell, found: v.len() })?;
     let c = DartsCell { edges };
     c.validate(cell)?;
     Ok(c)
@@ -353,11 +296,7 @@ impl std::str::FromStr for DartsGenotype {
                 "normal" => normal = Some(p.edges()?),
                 "reduce" => reduce = Some(p.edges()?),
                 "normal_concat" | "reduce_concat" => {
-                    let cell = if key == "normal_concat" {
-                        "normal"
-                    } else {
-                        "reduce"
-                    };
+                    let cell = if key == "normal_concat" { "normal" } else { "reduce" };
                     let c = p.concat()?;
                     if c != [2, 3, 4, 5] {
                         return Err(DartsError::Concat { cell, found: c });
@@ -398,68 +337,25 @@ mod tests {
         assert_eq!(ranged.parse::<DartsGenotype>().unwrap(), v2);
         let dq = text.replace('\'', "\"");
         assert_eq!(dq.parse::<DartsGenotype>().unwrap(), v2);
-        assert_eq!(
-            v2.normal.edges[7],
-            Edge {
-                op: DartsOp::DilConv3x3,
-                input: 2
-            }
-        );
+        assert_eq!(v2.normal.edges[7], Edge { op: DartsOp::DilConv3x3, input: 2 });
     }
 
     #[test]
     fn malformed_text_names_position_and_problem() {
         let v2 = DartsGenotype::darts_v2().to_string();
-        let e = v2
-            .replacen("sep_conv_3x3", "sep_conv_9x9", 1)
-            .parse::<DartsGenotype>()
-            .unwrap_err();
+        let e = v2.replacen("sep_conv_3x3", "sep_conv_9x9", 1).parse::<DartsGenotype>().unwrap_err();
         assert_eq!(e.to_string().split(':').next().unwrap(), "at position 19");
         assert!(e.to_string().contains("sep_conv_9x9"));
-        let e = v2
-            .replacen("('dil_conv_3x3', 2)", "('dil_conv_3x3', 5)", 1)
-            .parse::<DartsGenotype>()
-            .unwrap_err();
-        assert_eq!(
-            e,
-            DartsError::BadInput {
-                cell: "normal",
-                edge: 7,
-                node: 5,
-                input: 5
-            }
-        );
-        let e = v2
-            .replacen("('sep_conv_3x3', 1)", "('sep_conv_3x3', 0)", 1)
-            .parse::<DartsGenotype>()
-            .unwrap_err();
-        assert_eq!(
-            e,
-            DartsError::SameInputs {
-                cell: "normal",
-                node: 2,
-                input: 0
-            }
-        );
-        let e = v2
-            .replacen("normal_concat=[2, 3, 4, 5]", "normal_concat=[2, 3]", 1)
-            .parse::<DartsGenotype>()
-            .unwrap_err();
+        let e = v2.replacen("('dil_conv_3x3', 2)", "('dil_conv_3x3', 5)", 1).parse::<DartsGenotype>().unwrap_err();
+        assert_eq!(e, DartsError::BadInput { cell: "normal", edge: 7, node: 5, input: 5 });
+        let e = v2.replacen("('sep_conv_3x3', 1)", "('sep_conv_3x3', 0)", 1).parse::<DartsGenotype>().unwrap_err();
+        assert_eq!(e, DartsError::SameInputs { cell: "normal", node: 2, input: 0 });
+        let e =
+            v2.replacen("normal_concat=[2, 3, 4, 5]", "normal_concat=[2, 3]", 1).parse::<DartsGenotype>().unwrap_err();
         assert!(matches!(e, DartsError::Concat { cell: "normal", .. }));
-        let e = "Genotype(normal=[('sep_conv_3x3', 0)])"
-            .parse::<DartsGenotype>()
-            .unwrap_err();
-        assert_eq!(
-            e,
-            DartsError::EdgeCount {
-                cell: "normal",
-                found: 1
-            }
-        );
-        let e = v2
-            .trim_end_matches(')')
-            .parse::<DartsGenotype>()
-            .unwrap_err();
+        let e = "Genotype(normal=[('sep_conv_3x3', 0)])".parse::<DartsGenotype>().unwrap_err();
+        assert_eq!(e, DartsError::EdgeCount { cell: "normal", found: 1 });
+        let e = v2.trim_end_matches(')').parse::<DartsGenotype>().unwrap_err();
         assert!(e.to_string().contains("end of text"), "{e}");
     }
 }

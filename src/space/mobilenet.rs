@@ -52,10 +52,7 @@ impl MobileNetArch {
         (0..STAGES)
             .map(|s| {
                 (0..self.d[s])
-                    .map(|i| BlockChoice {
-                        kernel: self.ks[s * SLOTS + i],
-                        expand: self.e[s * SLOTS + i],
-                    })
+                    .map(|i| BlockChoice { kernel: self.ks[s * SLOTS + i], expand: self.e[s * SLOTS + i] })
                     .collect()
             })
             .collect()
@@ -81,10 +78,7 @@ fn d_res() -> f64 {
 
 impl Default for MobileNetMutation {
     fn default() -> Self {
-        Self {
-            block_prob: 0.1,
-            resolution_prob: 0.5,
-        }
+        Self { block_prob: 0.1, resolution_prob: 0.5 }
     }
 }
 
@@ -114,30 +108,16 @@ impl MobileNetSpace {
     pub fn new(cfg: MobileNetSpaceConfig) -> Result<Self> {
         let bad_kernel = cfg.kernel_sizes.iter().find(|&&k| ![3, 5, 7].contains(&k));
         if cfg.kernel_sizes.is_empty() || bad_kernel.is_some() {
-            bail!(
-                "kernel_sizes must be a non-empty subset of [3, 5, 7], got {:?}",
-                cfg.kernel_sizes
-            );
+            bail!("kernel_sizes must be a non-empty subset of [3, 5, 7], got {:?}", cfg.kernel_sizes);
         }
-        if cfg.expand_ratios.is_empty()
-            || cfg.expand_ratios.iter().any(|&e| ![3, 4, 6].contains(&e))
-        {
-            bail!(
-                "expand_ratios must be a non-empty subset of [3, 4, 6], got {:?}",
-                cfg.expand_ratios
-            );
+        if cfg.expand_ratios.is_empty() || cfg.expand_ratios.iter().any(|&e| ![3, 4, 6].contains(&e)) {
+            bail!("expand_ratios must be a non-empty subset of [3, 4, 6], got {:?}", cfg.expand_ratios);
         }
         if cfg.depths.is_empty() || cfg.depths.iter().any(|&d| d == 0 || d > SLOTS) {
-            bail!(
-                "depths must be a non-empty subset of 1..={SLOTS}, got {:?}",
-                cfg.depths
-            );
+            bail!("depths must be a non-empty subset of 1..={SLOTS}, got {:?}", cfg.depths);
         }
         if cfg.resolutions.is_empty() || cfg.resolutions.iter().any(|&r| r < 32 || r % 4 != 0) {
-            bail!(
-                "resolutions must be multiples of 4, at least 32, got {:?}",
-                cfg.resolutions
-            );
+            bail!("resolutions must be multiples of 4, at least 32, got {:?}", cfg.resolutions);
         }
         let m = &cfg.mutation;
         if !(0.0..=1.0).contains(&m.block_prob) || !(0.0..=1.0).contains(&m.resolution_prob) {
@@ -155,51 +135,37 @@ impl MobileNetSpace {
     /// Parses OFA's arch dict (JSON) without checking it against this space.
     pub fn parse_dict(text: &str) -> Result<MobileNetArch> {
         let v: Value = serde_json::from_str(text).context("architecture is not valid JSON")?;
-        let obj = v
-            .as_object()
-            .context("architecture must be a JSON object with ks, e, d and r")?;
+        let obj = v.as_object().context("architecture must be a JSON object with ks, e, d and r")?;
         for key in obj.keys() {
             if !["ks", "e", "d", "r", "image_size", "wid"].contains(&key.as_str()) {
                 bail!("unknown key '{key}' (expected ks, e, d, r or image_size)");
             }
         }
         fn ints(obj: &serde_json::Map<String, Value>, key: &str, n: usize) -> Result<Vec<usize>> {
-            let arr = obj
-                .get(key)
-                .with_context(|| format!("missing key '{key}'"))?;
-            let arr = arr
-                .as_array()
-                .with_context(|| format!("'{key}' must be a list of {n} integers"))?;
+            let arr = obj.get(key).with_context(|| format!("missing key '{key}'"))?;
+            let arr = arr.as_array().with_context(|| format!("'{key}' must be a list of {n} integers"))?;
             if arr.len() != n {
                 bail!("'{key}' must have {n} entries, found {}", arr.len());
             }
             arr.iter()
                 .enumerate()
                 .map(|(i, x)| {
-                    x.as_u64().map(|x| x as usize).with_context(|| {
-                        format!("'{key}'[{i}] = {x} is not a non-negative integer")
-                    })
+                    x.as_u64()
+                        .map(|x| x as usize)
+                        .with_context(|| format!("'{key}'[{i}] = {x} is not a non-negative integer"))
                 })
                 .collect()
         }
         let ks = ints(obj, "ks", BLOCKS)?;
         let e = ints(obj, "e", BLOCKS)?;
         let d = ints(obj, "d", STAGES)?;
-        let rkey = if obj.contains_key("r") {
-            "r"
-        } else {
-            "image_size"
-        };
-        let r = match obj
-            .get(rkey)
-            .with_context(|| "missing key 'r' (or 'image_size')")?
-        {
+        let rkey = if obj.contains_key("r") { "r" } else { "image_size" };
+        let r = match obj.get(rkey).with_context(|| "missing key 'r' (or 'image_size')")? {
             Value::Array(a) if a.len() == 1 => a[0].as_u64(),
             Value::Number(n) => n.as_u64(),
             _ => None,
         }
-        .with_context(|| format!("'{rkey}' must be an integer or a list of one integer"))?
-            as usize;
+        .with_context(|| format!("'{rkey}' must be an integer or a list of one integer"))? as usize;
         Ok(MobileNetArch {
             ks: ks.try_into().expect("checked"),
             e: e.try_into().expect("checked"),
@@ -218,12 +184,7 @@ impl SearchSpace for MobileNetSpace {
 
     fn sample(&self, rng: &mut StdRng) -> MobileNetArch {
         let c = &self.cfg;
-        let mut a = MobileNetArch {
-            ks: [0; BLOCKS],
-            e: [0; BLOCKS],
-            d: [0; STAGES],
-            r: 0,
-        };
+        let mut a = MobileNetArch { ks: [0; BLOCKS], e: [0; BLOCKS], d: [0; STAGES], r: 0 };
         for i in 0..BLOCKS {
             a.ks[i] = pick(rng, &c.kernel_sizes);
             a.e[i] = pick(rng, &c.expand_ratios);
@@ -279,34 +240,18 @@ impl SearchSpace for MobileNetSpace {
     fn validate(&self, g: &MobileNetArch) -> Result<()> {
         let c = &self.cfg;
         if !c.resolutions.contains(&g.r) {
-            bail!(
-                "resolution {} is not in this space's resolutions {:?}",
-                g.r,
-                c.resolutions
-            );
+            bail!("resolution {} is not in this space's resolutions {:?}", g.r, c.resolutions);
         }
         for s in 0..STAGES {
             if !c.depths.contains(&g.d[s]) {
-                bail!(
-                    "'d'[{s}] = {} is not in this space's depths {:?}",
-                    g.d[s],
-                    c.depths
-                );
+                bail!("'d'[{s}] = {} is not in this space's depths {:?}", g.d[s], c.depths);
             }
             for i in s * SLOTS..s * SLOTS + g.d[s] {
                 if !c.kernel_sizes.contains(&g.ks[i]) {
-                    bail!(
-                        "'ks'[{i}] = {} is not in this space's kernel_sizes {:?}",
-                        g.ks[i],
-                        c.kernel_sizes
-                    );
+                    bail!("'ks'[{i}] = {} is not in this space's kernel_sizes {:?}", g.ks[i], c.kernel_sizes);
                 }
                 if !c.expand_ratios.contains(&g.e[i]) {
-                    bail!(
-                        "'e'[{i}] = {} is not in this space's expand_ratios {:?}",
-                        g.e[i],
-                        c.expand_ratios
-                    );
+                    bail!("'e'[{i}] = {} is not in this space's expand_ratios {:?}", g.e[i], c.expand_ratios);
                 }
             }
         }
@@ -317,24 +262,14 @@ impl SearchSpace for MobileNetSpace {
         let blocks: Vec<String> = g
             .stages()
             .iter()
-            .map(|s| {
-                s.iter()
-                    .map(|b| format!("k{}e{}", b.kernel, b.expand))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
+            .map(|s| s.iter().map(|b| format!("k{}e{}", b.kernel, b.expand)).collect::<Vec<_>>().join(","))
             .collect();
         format!("r{}|{}", g.r, blocks.join("|"))
     }
 
     fn to_graph(&self, g: &MobileNetArch) -> ArchGraph {
         let mut ops = vec![11 + g.r / 4];
-        ops.extend(
-            g.stages()
-                .iter()
-                .flatten()
-                .map(|b| Self::code(b.kernel, b.expand)),
-        );
+        ops.extend(g.stages().iter().flatten().map(|b| Self::code(b.kernel, b.expand)));
         ops.push(HEAD_CODE);
         let edges: Vec<(usize, usize)> = (1..ops.len()).map(|i| (i - 1, i)).collect();
         ArchGraph::from_edges(ops, &edges).expect("a chain is a valid graph")

@@ -42,8 +42,7 @@ pub trait SearchSpace: Send + Sync {
     /// A random neighbour, different from `g`.
     fn mutate(&self, g: &Self::Genotype, rng: &mut StdRng) -> Self::Genotype;
     /// A child taking each choice from one of the parents.
-    fn crossover(&self, a: &Self::Genotype, b: &Self::Genotype, rng: &mut StdRng)
-    -> Self::Genotype;
+    fn crossover(&self, a: &Self::Genotype, b: &Self::Genotype, rng: &mut StdRng) -> Self::Genotype;
     /// Whether `g` belongs to this space (as narrowed by its YAML).
     fn validate(&self, g: &Self::Genotype) -> Result<()>;
     /// The canonical key (see [`ArchKey`]).
@@ -77,8 +76,7 @@ impl SpaceConfig {
     /// Reads and checks a space definition file.
     pub fn load(path: &Path) -> Result<Self> {
         let cfg: Self = crate::config::load_yaml(path, &[])?;
-        cfg.check()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg.check().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(cfg)
     }
 

@@ -17,13 +17,7 @@ use std::str::FromStr;
 use crate::graph::ArchGraph;
 
 /// The operations an edge can hold, in the order of their graph op codes 1..=5.
-pub const OPS: [&str; 5] = [
-    "nor_conv_1x1",
-    "nor_conv_3x3",
-    "avg_pool_3x3",
-    "skip_connect",
-    "none",
-];
+pub const OPS: [&str; 5] = ["nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3", "skip_connect", "none"];
 /// Number of edges in a cell.
 pub const EDGES: usize = 6;
 /// Number of cells in the space (5^6).
@@ -35,18 +29,8 @@ pub const OUTPUT_CODE: usize = 6;
 /// Source cell node of each edge, in storage order.
 const EDGE_FROM: [usize; EDGES] = [0, 0, 1, 0, 1, 2];
 /// Graph edges shared by every cell.
-const GRAPH_EDGES: [(usize, usize); 10] = [
-    (0, 1),
-    (0, 2),
-    (0, 4),
-    (1, 3),
-    (1, 5),
-    (2, 6),
-    (3, 6),
-    (4, 7),
-    (5, 7),
-    (6, 7),
-];
+const GRAPH_EDGES: [(usize, usize); 10] =
+    [(0, 1), (0, 2), (0, 4), (1, 3), (1, 5), (2, 6), (3, 6), (4, 7), (5, 7), (6, 7)];
 
 /// One NAS-Bench-201 cell: the op index (into [`OPS`]) of each edge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,23 +46,11 @@ pub enum Nb201ParseError {
     #[error("node group {group} must be written as |op~i|...|, got '{text}'")]
     GroupSyntax { group: usize, text: String },
     #[error("node group {group} must have {expected} edges, found {found}")]
-    EdgeCount {
-        group: usize,
-        expected: usize,
-        found: usize,
-    },
+    EdgeCount { group: usize, expected: usize, found: usize },
     #[error("edge '{text}' in node group {group}: expected 'op~{expected}'")]
-    EdgeSyntax {
-        group: usize,
-        text: String,
-        expected: usize,
-    },
+    EdgeSyntax { group: usize, text: String, expected: usize },
     #[error("unknown operation '{op}' in node group {group} (known: {known})")]
-    UnknownOp {
-        group: usize,
-        op: String,
-        known: String,
-    },
+    UnknownOp { group: usize, op: String, known: String },
 }
 
 impl Nb201Cell {
@@ -146,34 +118,21 @@ impl FromStr for Nb201Cell {
             let inner = text
                 .strip_prefix('|')
                 .and_then(|t| t.strip_suffix('|'))
-                .ok_or_else(|| Nb201ParseError::GroupSyntax {
-                    group,
-                    text: text.to_string(),
-                })?;
+                .ok_or_else(|| Nb201ParseError::GroupSyntax { group, text: text.to_string() })?;
             let items: Vec<&str> = inner.split('|').collect();
             if items.len() != group {
-                return Err(Nb201ParseError::EdgeCount {
-                    group,
-                    expected: group,
-                    found: items.len(),
-                });
+                return Err(Nb201ParseError::EdgeCount { group, expected: group, found: items.len() });
             }
             for (from, item) in items.iter().enumerate() {
-                let edge_err = || Nb201ParseError::EdgeSyntax {
-                    group,
-                    text: item.to_string(),
-                    expected: from,
-                };
+                let edge_err = || Nb201ParseError::EdgeSyntax { group, text: item.to_string(), expected: from };
                 let (op, src) = item.split_once('~').ok_or_else(edge_err)?;
                 if src.parse::<usize>().ok() != Some(from) {
                     return Err(edge_err());
                 }
-                let code = OPS.iter().position(|&o| o == op).ok_or_else(|| {
-                    Nb201ParseError::UnknownOp {
-                        group,
-                        op: op.to_string(),
-                        known: OPS.join(", "),
-                    }
+                let code = OPS.iter().position(|&o| o == op).ok_or_else(|| Nb201ParseError::UnknownOp {
+                    group,
+                    op: op.to_string(),
+                    known: OPS.join(", "),
                 })?;
                 edges[e] = code as u8;
                 e += 1;
@@ -188,7 +147,8 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    const INDEX0: &str = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|";
+    const INDEX0: &str =
+        "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|";
 
     #[test]
     fn parse_and_print_round_trip() {
@@ -211,9 +171,7 @@ mod tests {
     fn graph_matches_the_published_form() {
         let g: ArchGraph = INDEX0.parse::<Nb201Cell>().unwrap().to_graph();
         assert_eq!(g.ops(), &[0, 3, 1, 4, 1, 4, 4, 6]);
-        let succ: Vec<Vec<usize>> = (0..8)
-            .map(|j| (0..8).filter(|&i| g.has_edge(j, i)).collect())
-            .collect();
+        let succ: Vec<Vec<usize>> = (0..8).map(|j| (0..8).filter(|&i| g.has_edge(j, i)).collect()).collect();
         assert_eq!(succ[0], vec![1, 2, 4]);
         assert_eq!(succ[1], vec![3, 5]);
         assert_eq!(succ[2], vec![6]);
@@ -226,34 +184,13 @@ mod tests {
 
     #[test]
     fn malformed_strings_name_the_problem() {
-        let e = "|avg_pool_3x3~0|+|nor_conv_1x1~0|"
-            .parse::<Nb201Cell>()
-            .unwrap_err();
+        let e = "|avg_pool_3x3~0|+|nor_conv_1x1~0|".parse::<Nb201Cell>().unwrap_err();
         assert_eq!(e, Nb201ParseError::GroupCount(2));
-        let e = "|avg_pool_3x3~0|+|conv_9x9~0|skip_connect~1|+|none~0|none~1|none~2|"
-            .parse::<Nb201Cell>()
-            .unwrap_err();
-        assert!(
-            e.to_string().contains("conv_9x9") && e.to_string().contains("group 2"),
-            "{e}"
-        );
-        let e = "|avg_pool_3x3~0|+|none~0|none~0|+|none~0|none~1|none~2|"
-            .parse::<Nb201Cell>()
-            .unwrap_err();
-        assert!(
-            e.to_string().contains("none~0") && e.to_string().contains("op~1"),
-            "{e}"
-        );
-        let e = "|none~0|+|none~0|+|none~0|none~1|none~2|"
-            .parse::<Nb201Cell>()
-            .unwrap_err();
-        assert_eq!(
-            e,
-            Nb201ParseError::EdgeCount {
-                group: 2,
-                expected: 2,
-                found: 1
-            }
-        );
+        let e = "|avg_pool_3x3~0|+|conv_9x9~0|skip_connect~1|+|none~0|none~1|none~2|".parse::<Nb201Cell>().unwrap_err();
+        assert!(e.to_string().contains("conv_9x9") && e.to_string().contains("group 2"), "{e}");
+        let e = "|avg_pool_3x3~0|+|none~0|none~0|+|none~0|none~1|none~2|".parse::<Nb201Cell>().unwrap_err();
+        assert!(e.to_string().contains("none~0") && e.to_string().contains("op~1"), "{e}");
+        let e = "|none~0|+|none~0|+|none~0|none~1|none~2|".parse::<Nb201Cell>().unwrap_err();
+        assert_eq!(e, Nb201ParseError::EdgeCount { group: 2, expected: 2, found: 1 });
     }
 }

@@ -50,10 +50,7 @@ impl Nb201Space {
         for op in &cfg.ops {
             match OPS.iter().position(|o| o == op) {
                 Some(i) => allowed.push(i as u8),
-                None => bail!(
-                    "ops: unknown NAS-Bench-201 op '{op}' (known: {})",
-                    OPS.join(", ")
-                ),
+                None => bail!("ops: unknown NAS-Bench-201 op '{op}' (known: {})", OPS.join(", ")),
             }
         }
         if allowed.len() < 2 {
@@ -83,11 +80,7 @@ impl Nb201Space {
                 "skip_connect" => terms.push(Self::expr(cell, i).join("+")),
                 _ => {
                     let input = Self::expr(cell, i).join("+");
-                    terms.push(if input == "#" {
-                        input
-                    } else {
-                        format!("({input})@{op}")
-                    });
+                    terms.push(if input == "#" { input } else { format!("({input})@{op}") });
                 }
             }
         }
@@ -114,11 +107,7 @@ impl SearchSpace for Nb201Space {
     fn mutate(&self, g: &Nb201Cell, rng: &mut StdRng) -> Nb201Cell {
         let mut c = *g;
         let e = rng.random_range(0..EDGES);
-        let cur = self
-            .allowed
-            .iter()
-            .position(|&o| o == c.edges[e])
-            .unwrap_or(0);
+        let cur = self.allowed.iter().position(|&o| o == c.edges[e]).unwrap_or(0);
         c.edges[e] = self.allowed[other_index(rng, self.allowed.len(), cur)];
         c
     }
@@ -136,10 +125,7 @@ impl SearchSpace for Nb201Space {
     fn validate(&self, g: &Nb201Cell) -> Result<()> {
         for e in 0..EDGES {
             if !self.allowed.contains(&g.edges[e]) {
-                bail!(
-                    "edge {e} uses '{}', which this space's ops leave out",
-                    g.op_name(e)
-                );
+                bail!("edge {e} uses '{}', which this space's ops leave out", g.op_name(e));
             }
         }
         Ok(())
@@ -165,11 +151,7 @@ impl SearchSpace for Nb201Space {
 
     fn cost(&self, g: &Nb201Cell) -> Cost {
         let relu_conv_bn = |cin: usize, cout: usize, k: usize, stride: usize| {
-            LayerSeq(vec![
-                Layer::Relu,
-                Layer::conv(cin, cout, k, stride),
-                Layer::BatchNorm { c: cout },
-            ])
+            LayerSeq(vec![Layer::Relu, Layer::conv(cin, cout, k, stride), Layer::BatchNorm { c: cout }])
         };
         let mut h = 32;
         let c0 = self.cfg.channels;
@@ -199,11 +181,7 @@ impl SearchSpace for Nb201Space {
             Layer::BatchNorm { c },
             Layer::Relu,
             Layer::GlobalAvgPool,
-            Layer::Linear {
-                inp: c,
-                out: self.cfg.classes,
-                bias: true,
-            },
+            Layer::Linear { inp: c, out: self.cfg.classes, bias: true },
         ])
         .cost(h);
         total
@@ -228,9 +206,10 @@ mod tests {
     #[test]
     fn largest_network_has_the_benchmarks_1_53m_parameters() {
         let s = space();
-        let all_conv: Nb201Cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-            .parse()
-            .unwrap();
+        let all_conv: Nb201Cell =
+            "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+                .parse()
+                .unwrap();
         assert_eq!(s.cost(&all_conv).params, 1_531_546);
     }
 
@@ -243,10 +222,7 @@ mod tests {
             k("|nor_conv_3x3~0|+|none~0|none~1|+|avg_pool_3x3~0|none~1|none~2|"),
             k("|nor_conv_1x1~0|+|none~0|none~1|+|avg_pool_3x3~0|none~1|none~2|")
         );
-        assert_eq!(
-            k("|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|"),
-            "#+#+#+0"
-        );
+        assert_eq!(k("|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|"), "#+#+#+0");
         assert_ne!(
             k("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|skip_connect~2|"),
             k("|nor_conv_1x1~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|skip_connect~2|")

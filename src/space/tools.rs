@@ -38,6 +38,5 @@ pub fn cost(space_file: &Path, text: &str) -> Result<Cost> {
         }
     }
     let cfg = SpaceConfig::load(space_file)?;
-    cfg.dispatch(CostOf(text))?
-        .map_err(|e| e.context(format!("genotype is not valid in {}", space_file.display())))
+    cfg.dispatch(CostOf(text))?.map_err(|e| e.context(format!("genotype is not valid in {}", space_file.display())))
 }

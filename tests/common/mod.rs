@@ -6,17 +6,10 @@ use std::process::{Command, Output};
 
 /// The NAS-Bench-201 CSV: `NAS_SEARCH_NB201_CSV` or the project's conventional path.
 pub fn nb201_csv() -> PathBuf {
-    let p = std::env::var("NAS_SEARCH_NB201_CSV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/data/nb201/nb201_cifar10_cifar100_imagenet16.csv")
-        });
-    assert!(
-        p.is_file(),
-        "NAS-Bench-201 CSV missing at {} (set NAS_SEARCH_NB201_CSV)",
-        p.display()
-    );
+    let p = std::env::var("NAS_SEARCH_NB201_CSV").map(PathBuf::from).unwrap_or_else(|_| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nb201/nb201_cifar10_cifar100_imagenet16.csv")
+    });
+    assert!(p.is_file(), "NAS-Bench-201 CSV missing at {} (set NAS_SEARCH_NB201_CSV)", p.display());
     p
 }
 
@@ -39,11 +32,7 @@ pub fn run_ok(cmd: &mut Command) -> Output {
 
 pub fn run_err(cmd: &mut Command) -> String {
     let out = cmd.output().expect("nas-search runs");
-    assert!(
-        !out.status.success(),
-        "command should have failed: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert!(!out.status.success(), "command should have failed: {}", String::from_utf8_lossy(&out.stdout));
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 

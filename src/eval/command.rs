@@ -1,0 +1,275 @@
+//! The `command` evaluator: runs a user command per architecture, e.g. a
+//! PyTorch training script or a cluster submit wrapper.
+//!
+//! The command runs under `sh -c` after substituting `{genotype}` (the
+//! genotype text, shell-quoted), `{json}` (a file holding the genotype, its
+//! key, the budget name and the budget's settings), `{workdir}` (a scratch
+//! folder for this evaluation), `{budget}` and `{key}` (shell-quoted). The
+//! last non-empty line of its stdout must be a JSON object with `accuracy`
+//! (0..100) and optionally `seconds`; other fields are kept. A non-zero exit,
+//! a run past `timeout_s` (its whole process group is killed), or output
+//! without a valid accuracy is retried `retries` times with doubling backoff,
+//! then recorded as a failed evaluation with the tail of its stderr.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Budget, EvalJob, EvalOutcome, Evaluator};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandConfig {
+    /// The command line (see the module doc for placeholders).
+    pub command: String,
+    /// Seconds one attempt may run.
+    #[serde(default = "d_timeout")]
+    pub timeout_s: f64,
+    /// Further attempts after a failed one.
+    #[serde(default = "d_retries")]
+    pub retries: usize,
+    /// Seconds before the first retry (doubled for each further one).
+    #[serde(default = "d_backoff")]
+    pub backoff_s: f64,
+    /// Evaluations run at the same time.
+    #[serde(default = "d_workers")]
+    pub workers: usize,
+    /// Settings written into the JSON file for each budget (free-form).
+    #[serde(default)]
+    pub budgets: Budgets,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budgets {
+    #[serde(default)]
+    pub proxy: Value,
+    #[serde(default)]
+    pub r#final: Value,
+}
+
+fn d_timeout() -> f64 {
+    24.0 * 3600.0
+}
+fn d_retries() -> usize {
+    1
+}
+fn d_backoff() -> f64 {
+    1.0
+}
+fn d_workers() -> usize {
+    1
+}
+
+pub struct CommandEvaluator {
+    cfg: CommandConfig,
+    scratch: PathBuf,
+}
+
+impl CommandEvaluator {
+    pub fn new(cfg: CommandConfig, _config_dir: &Path, run_dir: &Path) -> Result<Self> {
+        if cfg.command.trim().is_empty() {
+            bail!("evaluator.command is empty");
+        }
+        if cfg.workers == 0 || cfg.timeout_s.is_nan() || cfg.timeout_s <= 0.0 {
+            bail!("evaluator.workers and evaluator.timeout_s must be positive");
+        }
+        Ok(Self { cfg, scratch: run_dir.join("eval") })
+    }
+
+    fn budget_settings(&self, b: Budget) -> &Value {
+        match b {
+            Budget::Proxy => &self.cfg.budgets.proxy,
+            Budget::Final => &self.cfg.budgets.r#final,
+        }
+    }
+
+    fn run_one(&self, job: &EvalJob) -> EvalOutcome {
+        let started = Instant::now();
+        let mut last = EvalOutcome::failed("not run", 0.0);
+        for attempt in 0..=self.cfg.retries {
+            if attempt > 0 {
+                let wait = self.cfg.backoff_s * 2f64.powi(attempt as i32 - 1);
+                std::thread::sleep(Duration::from_secs_f64(wait.max(0.0)));
+            }
+            last = match self.attempt(job) {
+                Ok(o) if o.ok() => return o,
+                Ok(o) => o,
+                Err(e) => EvalOutcome::failed(format!("{e:#}"), 0.0),
+            };
+            if self.cfg.retries > 0 {
+                last.error = format!("attempt {}/{}: {}", attempt + 1, self.cfg.retries + 1, last.error);
+            }
+        }
+        last.seconds = started.elapsed().as_secs_f64();
+        last
+    }
+
+    fn attempt(&self, job: &EvalJob) -> Result<EvalOutcome> {
+        let slug: String = job
+            .key
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+            .to_string();
+        let dir = self.scratch.join(format!("{}-{slug}", job.budget.name()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let json_path = dir.join("arch.json");
+        let payload = serde_json::json!({
+            "genotype": job.genotype, "key": job.key, "budget": job.budget.name(),
+            "settings": self.budget_settings(job.budget),
+        });
+        std::fs::write(&json_path, serde_json::to_vec_pretty(&payload)?)?;
+        let quote = |s: &str| shlex::try_quote(s).map(|q| q.to_string()).unwrap_or_else(|_| s.replace('\0', ""));
+        let cmd = self
+            .cfg
+            .command
+            .replace("{genotype}", &quote(&job.genotype))
+            .replace("{json}", &quote(&json_path.to_string_lossy()))
+            .replace("{workdir}", &quote(&dir.to_string_lossy()))
+            .replace("{budget}", job.budget.name())
+            .replace("{key}", &quote(&job.key));
+        let started = Instant::now();
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .context("starting sh")?;
+        let mut out = child.stdout.take().expect("piped");
+        let mut err = child.stderr.take().expect("piped");
+        let out_reader = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = out.read_to_end(&mut s);
+            s
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = err.read_to_end(&mut s);
+            s
+        });
+        let timeout = Duration::from_secs_f64(self.cfg.timeout_s);
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break Some(status);
+            }
+            if started.elapsed() > timeout {
+                let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", child.id())]).status();
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).to_string();
+        let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).to_string();
+        let wall = started.elapsed().as_secs_f64();
+        let tail = stderr_tail(&stderr);
+        let Some(status) = status else {
+            return Ok(EvalOutcome::failed(
+                format!("timed out after {:.0} s; stderr: {tail}", self.cfg.timeout_s),
+                wall,
+            ));
+        };
+        if !status.success() {
+            return Ok(EvalOutcome::failed(format!("exited with {status}; stderr: {tail}"), wall));
+        }
+        Ok(parse_output(&stdout, wall).unwrap_or_else(|e| EvalOutcome::failed(format!("{e}; stderr: {tail}"), wall)))
+    }
+}
+
+/// The last 400 characters of stderr on one line.
+fn stderr_tail(s: &str) -> String {
+    let flat: String = s.trim().replace('\n', " | ");
+    let n = flat.chars().count();
+    if n > 400 { format!("...{}", flat.chars().skip(n - 400).collect::<String>()) } else { flat }
+}
+
+/// Reads the result from the last non-empty line of stdout.
+pub fn parse_output(stdout: &str, wall: f64) -> Result<EvalOutcome> {
+    let line = stdout.lines().rev().find(|l| !l.trim().is_empty()).context("no output on stdout")?;
+    let v: Value = serde_json::from_str(line.trim())
+        .with_context(|| format!("last stdout line is not JSON: '{}'", line.trim()))?;
+    let obj = v.as_object().context("last stdout line must be a JSON object")?;
+    let acc = obj.get("accuracy").and_then(Value::as_f64).context("no numeric 'accuracy' in the output")?;
+    if !acc.is_finite() || !(0.0..=100.0).contains(&acc) {
+        bail!("accuracy {acc} is not in 0..100");
+    }
+    let seconds = match obj.get("seconds") {
+        Some(s) => {
+            s.as_f64().filter(|s| s.is_finite() && *s >= 0.0).context("'seconds' must be a non-negative number")?
+        }
+        None => wall,
+    };
+    let extra: BTreeMap<String, String> = obj
+        .iter()
+        .filter(|(k, _)| *k != "accuracy" && *k != "seconds")
+        .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+        .collect();
+    Ok(EvalOutcome { accuracy: Some(acc), seconds, error: String::new(), extra })
+}
+
+impl Evaluator for CommandEvaluator {
+    fn evaluate(&self, jobs: &[EvalJob], done: &mut dyn FnMut(usize, EvalOutcome) -> Result<()>) -> Result<()> {
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel();
+        std::thread::scope(|scope| {
+            for _ in 0..self.cfg.workers.min(jobs.len().max(1)) {
+                let tx = tx.clone();
+                let next = &next;
+                scope.spawn(move || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= jobs.len() {
+                            break;
+                        }
+                        if tx.send((i, self.run_one(&jobs[i]))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            for (i, outcome) in rx {
+                if let Err(e) = done(i, outcome) {
+                    next.store(jobs.len(), Ordering::SeqCst);
+                    return Err(e);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn budgets_equal(&self) -> bool {
+        self.cfg.budgets.proxy == self.cfg.budgets.r#final
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_parsing() {
+        let o = parse_output("training...\n{\"accuracy\": 93.5, \"seconds\": 12, \"params\": 3}\n\n", 1.0).unwrap();
+        assert_eq!(o.accuracy, Some(93.5));
+        assert_eq!(o.seconds, 12.0);
+        assert_eq!(o.extra["params"], "3");
+        assert!(parse_output("{\"accuracy\": \"NaN\"}", 1.0).is_err());
+        assert!(parse_output("{\"accuracy\": 130}", 1.0).is_err());
+        assert!(parse_output("all good", 1.0).unwrap_err().to_string().contains("not JSON"));
+        assert!(parse_output("", 1.0).is_err());
+        assert_eq!(parse_output("{\"accuracy\": 50}", 7.5).unwrap().seconds, 7.5);
+    }
+}

@@ -1,0 +1,187 @@
+//! The run config (`nas-search run CONFIG`): which space, evaluator,
+//! strategy, predictor and constraints, with defaults and checks that name
+//! the file and key.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::DeviceKind;
+use crate::eval::EvaluatorConfig;
+use crate::predictor::ModelConfig;
+use crate::predictor::train::TrainConfig;
+use crate::search::Constraints;
+use crate::search::evolution::EvolutionConfig;
+use crate::search::regularized::RegularizedConfig;
+
+/// How the run searches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Predictor-guided evolution, top-K to real evaluation (the paper's workflow).
+    #[default]
+    NarFormerEvolution,
+    /// Aging evolution on real evaluations only (baseline).
+    RegularizedEvolution,
+    /// Random architectures, real evaluations only (baseline).
+    RandomSearch,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NarFormerEvolution => "nar-former-evolution",
+            Self::RegularizedEvolution => "regularized-evolution",
+            Self::RandomSearch => "random-search",
+        }
+    }
+}
+
+/// `predictor:`: its training data and settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictorSection {
+    /// Architectures sampled and evaluated (proxy budget) to train the predictor.
+    pub train_archs: usize,
+    /// Share of the evaluated architectures held out to select the predictor's weights.
+    #[serde(default = "d_val")]
+    pub val_fraction: f64,
+    /// Earlier `evaluations.csv` files whose successful rows are added to the training data.
+    #[serde(default)]
+    pub extra_data: Vec<PathBuf>,
+    #[serde(default)]
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+}
+
+fn d_val() -> f64 {
+    0.1
+}
+
+/// `search:`: the evolution and what goes to real evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSection {
+    #[serde(default)]
+    pub evolution: EvolutionConfig,
+    /// Distinct architectures, best predicted first, sent to the final budget per round.
+    #[serde(default = "d_topk")]
+    pub top_k: usize,
+    /// Rounds of (train predictor, search, evaluate top-K); each round's
+    /// measurements join the next round's training data.
+    #[serde(default = "d_rounds")]
+    pub rounds: usize,
+    /// Generations between search checkpoints.
+    #[serde(default = "d_every")]
+    pub checkpoint_every: usize,
+    /// Real evaluations in all, for the baseline strategies.
+    #[serde(default)]
+    pub queries: Option<usize>,
+    #[serde(default)]
+    pub regularized: RegularizedConfig,
+}
+
+fn d_topk() -> usize {
+    10
+}
+fn d_rounds() -> usize {
+    1
+}
+fn d_every() -> usize {
+    10
+}
+
+impl Default for SearchSection {
+    fn default() -> Self {
+        Self {
+            evolution: EvolutionConfig::default(),
+            top_k: d_topk(),
+            rounds: d_rounds(),
+            checkpoint_every: d_every(),
+            queries: None,
+            regularized: RegularizedConfig::default(),
+        }
+    }
+}
+
+/// A run config file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Run name: the default run directory is `runs/<name>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub seed: u64,
+    /// The space file (relative to this config file).
+    pub space: PathBuf,
+    #[serde(default)]
+    pub strategy: Strategy,
+    pub evaluator: EvaluatorConfig,
+    #[serde(default)]
+    pub predictor: Option<PredictorSection>,
+    #[serde(default)]
+    pub search: SearchSection,
+    #[serde(default)]
+    pub constraints: Constraints,
+    #[serde(default)]
+    pub device: DeviceKind,
+}
+
+impl RunConfig {
+    /// Reads, applies `--set` overrides, and checks a run config.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let cfg: Self = crate::config::load_yaml(path, overrides)?;
+        cfg.check().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<()> {
+        match self.strategy {
+            Strategy::NarFormerEvolution => {
+                let Some(p) = &self.predictor else {
+                    bail!("strategy nar-former-evolution needs a `predictor:` section");
+                };
+                if p.train_archs < 4 {
+                    bail!("predictor.train_archs must be at least 4, got {}", p.train_archs);
+                }
+                if !(0.0..0.9).contains(&p.val_fraction) {
+                    bail!("predictor.val_fraction must be in [0, 0.9), got {}", p.val_fraction);
+                }
+                p.model.validate().map_err(anyhow::Error::msg)?;
+                p.train.validate().map_err(anyhow::Error::msg)?;
+                if matches!(p.model, crate::predictor::ModelConfig::Mlp { .. }) {
+                    bail!(
+                        "predictor.model.kind: the run's predictor must be nar-former (it reads architecture graphs)"
+                    );
+                }
+                let s = &self.search;
+                if s.top_k == 0 || s.rounds == 0 || s.evolution.population < 2 || s.checkpoint_every == 0 {
+                    bail!(
+                        "search.top_k, search.rounds, search.checkpoint_every must be positive and search.evolution.population >= 2"
+                    );
+                }
+                if !(0.0..=1.0).contains(&s.evolution.parent_ratio)
+                    || !(0.0..=1.0).contains(&s.evolution.mutation_ratio)
+                {
+                    bail!("search.evolution.parent_ratio and mutation_ratio must be in [0, 1]");
+                }
+            }
+            Strategy::RegularizedEvolution | Strategy::RandomSearch => {
+                if self.search.queries.is_none_or(|q| q == 0) {
+                    bail!("strategy {} needs search.queries (real evaluations in all)", self.strategy.name());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Real evaluations the run will make in all.
+    pub fn planned_queries(&self) -> usize {
+        match (self.strategy, &self.predictor) {
+            (Strategy::NarFormerEvolution, Some(p)) => p.train_archs + self.search.top_k * self.search.rounds,
+            _ => self.search.queries.unwrap_or(0),
+        }
+    }
+}

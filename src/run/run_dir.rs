@@ -1,0 +1,206 @@
+//! The run directory: every file a run writes, and how each is written so
+//! that a kill at any moment loses no finished evaluation. Appended tables
+//! (`evaluations.csv`, `generations.csv`) are flushed and synced row by row;
+//! whole files (`checkpoint.json`, `topk.csv`, summaries) are replaced
+//! atomically.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+
+use crate::predictor::checkpoint::write_atomic;
+use crate::search::evolution::GenerationStats;
+
+/// One finished evaluation (a row of `evaluations.csv`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalRecord {
+    /// `data` (predictor training data), `final` (top-K), or the baseline's name.
+    pub phase: String,
+    pub round: usize,
+    pub arch_key: String,
+    pub genotype: String,
+    pub params: u64,
+    pub macs: u64,
+    pub budget: String,
+    /// Top-1 %, empty when the evaluation failed.
+    pub accuracy: Option<f64>,
+    pub seconds: f64,
+    /// `ok` or `failed`.
+    pub status: String,
+    pub error: String,
+    /// Further fields the evaluator reported, as JSON.
+    pub extra: String,
+}
+
+pub struct RunDir {
+    pub root: PathBuf,
+}
+
+/// Dotted keys whose values differ between two YAML documents.
+pub fn changed_keys(old: &Value, new: &Value, prefix: &str, out: &mut Vec<String>) {
+    match (old, new) {
+        (Value::Mapping(a), Value::Mapping(b)) => {
+            let mut keys: Vec<String> = a.keys().chain(b.keys()).filter_map(|k| k.as_str().map(String::from)).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let (x, y) = (a.get(k.as_str()).unwrap_or(&Value::Null), b.get(k.as_str()).unwrap_or(&Value::Null));
+                changed_keys(x, y, &p, out);
+            }
+        }
+        (a, b) if a != b => out.push(if prefix.is_empty() { "(root)".into() } else { prefix.to_string() }),
+        _ => {}
+    }
+}
+
+impl RunDir {
+    pub fn new(root: &Path) -> Result<Self> {
+        fs::create_dir_all(root).with_context(|| format!("creating run directory {}", root.display()))?;
+        Ok(Self { root: root.to_path_buf() })
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Saves the resolved config, or checks it against the saved one: a
+    /// changed config is refused with the changed keys unless `force`.
+    pub fn freeze_config(&self, yaml: &str, force: bool) -> Result<()> {
+        let path = self.path("config.yaml");
+        if path.exists() {
+            let old: Value = serde_yaml::from_str(&fs::read_to_string(&path)?)
+                .with_context(|| format!("{} is corrupt", path.display()))?;
+            let new: Value = serde_yaml::from_str(yaml)?;
+            let mut changed = Vec::new();
+            changed_keys(&old, &new, "", &mut changed);
+            if !changed.is_empty() && !force {
+                bail!(
+                    "the config differs from the one this run started with ({}): changed keys: {}; pass --force to resume anyway",
+                    path.display(),
+                    changed.join(", ")
+                );
+            }
+            if changed.is_empty() {
+                return Ok(());
+            }
+        }
+        write_atomic(&path, yaml.as_bytes())
+    }
+
+    /// All finished evaluations; a torn last line (a kill mid-write) is dropped.
+    pub fn load_evaluations(&self) -> Result<Vec<EvalRecord>> {
+        let path = self.path("evaluations.csv");
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let complete = match text.rfind('\n') {
+            Some(i) => &text[..=i],
+            None => "",
+        };
+        if complete.len() != text.len() {
+            write_atomic(&path, complete.as_bytes())?;
+        }
+        let mut r = csv::Reader::from_reader(complete.as_bytes());
+        let mut out = Vec::new();
+        for (i, rec) in r.deserialize().enumerate() {
+            out.push(rec.with_context(|| format!("{}: row {} is corrupt", path.display(), i + 2))?);
+        }
+        Ok(out)
+    }
+
+    fn append_row<T: Serialize>(&self, name: &str, header: &[&str], row: &T) -> Result<()> {
+        let path = self.path(name);
+        let new = !path.exists() || fs::metadata(&path)?.len() == 0;
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(file);
+        if new {
+            w.write_record(header)?;
+        }
+        w.serialize(row)?;
+        w.flush()?;
+        w.get_ref().sync_data()?;
+        Ok(())
+    }
+
+    /// Appends one finished evaluation, flushed to disk before returning.
+    pub fn append_evaluation(&self, rec: &EvalRecord) -> Result<()> {
+        self.append_row(
+            "evaluations.csv",
+            &[
+                "phase", "round", "arch_key", "genotype", "params", "macs", "budget", "accuracy", "seconds", "status",
+                "error", "extra",
+            ],
+            rec,
+        )
+    }
+
+    /// Appends a search generation for `round`.
+    pub fn append_generation(&self, round: usize, s: &GenerationStats) -> Result<()> {
+        self.append_row(
+            "generations.csv",
+            &["round", "generation", "best_score", "mean_score", "median_score", "best_key", "scored"],
+            &(round, s.generation, s.best_score, s.mean_score, s.median_score, &s.best_key, s.scored),
+        )
+    }
+
+    /// Keeps only the generations a checkpoint covers (before a resume).
+    pub fn truncate_generations(&self, round: usize, generation: usize) -> Result<()> {
+        let path = self.path("generations.csv");
+        if !path.exists() {
+            return Ok(());
+        }
+        let text = fs::read_to_string(&path)?;
+        let mut kept = String::new();
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            if !line.ends_with('\n') {
+                break;
+            }
+            let mut f = line.splitn(3, ',');
+            let (r, g) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
+            let keep = i == 0
+                || match (r.parse::<usize>(), g.parse::<usize>()) {
+                    (Ok(r), Ok(g)) => r < round || (r == round && g <= generation),
+                    _ => false,
+                };
+            if keep {
+                kept.push_str(line);
+            }
+        }
+        write_atomic(&path, kept.as_bytes())
+    }
+
+    /// Appends a line to `run.log`.
+    pub fn log(&self, line: &str) {
+        if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(self.path("run.log")) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+
+    /// Replaces a whole file atomically.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.path(name), bytes)
+    }
+
+    /// Replaces a CSV file with these rows atomically.
+    pub fn write_csv<T: Serialize>(&self, name: &str, rows: &[T]) -> Result<()> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for r in rows {
+            w.serialize(r)?;
+        }
+        self.write(name, &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    }
+
+    pub fn file_exists(&self, name: &str) -> bool {
+        self.path(name).exists()
+    }
+
+    pub fn open(&self, name: &str) -> Result<File> {
+        File::open(self.path(name)).with_context(|| format!("opening {}", self.path(name).display()))
+    }
+}

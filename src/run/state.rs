@@ -1,0 +1,103 @@
+//! The run's checkpoint (`checkpoint.json`): which stage it is in and what
+//! that stage needs to continue exactly. Finished evaluations are not in
+//! it: `evaluations.csv` is their record. Random choices are drawn from
+//! generators seeded by (seed, stage, round, step), so the seed and these
+//! counters are the whole random state.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use crate::predictor::checkpoint::write_atomic;
+use crate::search::evolution::{EvolutionState, Member};
+
+/// Where the workflow is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    SampleData,
+    EvaluateData,
+    Train,
+    Search,
+    EvaluateFinal,
+    Baseline,
+    Report,
+    Done,
+}
+
+/// An architecture picked for evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pick {
+    pub key: String,
+    pub genotype: String,
+    /// Predicted score (top-K picks only).
+    pub score: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    pub format: u32,
+    /// Folder of the config file the run started from (relative paths resolve against it).
+    pub config_dir: PathBuf,
+    pub stage: Stage,
+    pub round: usize,
+    /// Architectures sampled for the predictor's training data.
+    pub data: Vec<Pick>,
+    /// This round's top-K by predicted score.
+    pub top_k: Vec<Pick>,
+    /// The evolution in progress (Search stage).
+    pub evolution: Option<EvolutionState>,
+    /// Final top-K of every round, for the report.
+    pub all_top_k: Vec<Pick>,
+    pub predictor_seconds: Vec<f64>,
+    pub search_seconds: f64,
+    pub scored: usize,
+}
+
+impl RunState {
+    pub fn new(config_dir: &Path, first: Stage) -> Self {
+        Self {
+            format: 1,
+            config_dir: config_dir.to_path_buf(),
+            stage: first,
+            round: 0,
+            data: Vec::new(),
+            top_k: Vec::new(),
+            evolution: None,
+            all_top_k: Vec::new(),
+            predictor_seconds: Vec::new(),
+            search_seconds: 0.0,
+            scored: 0,
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Option<Self>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let s = serde_json::from_str(&text)
+            .with_context(|| format!("{} is corrupt; the run cannot resume from it", path.display()))?;
+        Ok(Some(s))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &serde_json::to_vec(self)?)
+    }
+
+    pub fn hall_of_fame(&self) -> &[Member] {
+        self.evolution.as_ref().map_or(&[], |e| &e.hall_of_fame)
+    }
+}
+
+/// The generator for one step of one stage.
+pub fn rng_for(seed: u64, stage: &str, round: usize, step: usize) -> StdRng {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for b in stage.bytes().chain(round.to_le_bytes()).chain(step.to_le_bytes()) {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    StdRng::seed_from_u64(h)
+}

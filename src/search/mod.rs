@@ -1,0 +1,142 @@
+//! Search strategies: Once-for-All-style evolution guided by a fitness
+//! function (the predictor), and, as baselines on real evaluations,
+//! regularized (aging) evolution and random search. Also the cost
+//! constraints every proposal must meet.
+//!
+//! Strategies are pure: randomness comes from generators the caller seeds,
+//! and their state is plain data the run checkpoints.
+
+pub mod evolution;
+pub mod random;
+pub mod regularized;
+
+use anyhow::{Result, bail};
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use crate::net::Cost;
+use crate::space::SearchSpace;
+
+/// Optional lower and upper bound on one cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bound {
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+}
+
+impl Bound {
+    fn holds(&self, v: u64) -> bool {
+        let v = v as f64;
+        self.min.is_none_or(|m| v >= m) && self.max.is_none_or(|m| v <= m)
+    }
+
+    fn describe(&self, what: &str) -> String {
+        match (self.min, self.max) {
+            (Some(a), Some(b)) => format!("{a:.0} <= {what} <= {b:.0}"),
+            (Some(a), None) => format!("{what} >= {a:.0}"),
+            (None, Some(b)) => format!("{what} <= {b:.0}"),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// Constraints on the evaluation network's cost (`constraints:`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constraints {
+    #[serde(default)]
+    pub params: Bound,
+    #[serde(default)]
+    pub macs: Bound,
+    /// Proposals tried before giving up on meeting the constraints.
+    #[serde(default = "d_tries")]
+    pub max_tries: usize,
+}
+
+fn d_tries() -> usize {
+    10_000
+}
+
+impl Default for Constraints {
+    fn default() -> Self {
+        Self { params: Bound::default(), macs: Bound::default(), max_tries: d_tries() }
+    }
+}
+
+impl Constraints {
+    pub fn holds(&self, c: Cost) -> bool {
+        self.params.holds(c.params) && self.macs.holds(c.macs)
+    }
+
+    fn describe(&self) -> String {
+        let parts: Vec<String> = [self.params.describe("params"), self.macs.describe("MACs")]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        parts.join(" and ")
+    }
+
+    /// Draws proposals from `propose` until one meets the constraints
+    /// (rejection sampling), failing after `max_tries`.
+    pub fn draw<S: SearchSpace>(
+        &self,
+        space: &S,
+        rng: &mut StdRng,
+        mut propose: impl FnMut(&mut StdRng) -> S::Genotype,
+    ) -> Result<S::Genotype> {
+        let mut closest: Option<Cost> = None;
+        for _ in 0..self.max_tries.max(1) {
+            let g = propose(rng);
+            let c = space.cost(&g);
+            if self.holds(c) {
+                return Ok(g);
+            }
+            closest = Some(closest.map_or(c, |b: Cost| if c.params < b.params { c } else { b }));
+        }
+        let c = closest.unwrap_or_default();
+        bail!(
+            "constraints: no architecture with {} in {} tries (the smallest seen had {} params, {} MACs); loosen constraints or raise constraints.max_tries",
+            self.describe(),
+            self.max_tries,
+            c.params,
+            c.macs
+        )
+    }
+}
+
+/// Scores genotypes (higher is better); the evolution's fitness.
+pub trait Fitness<G> {
+    fn score(&mut self, genotypes: &[G]) -> Vec<f64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::nb201::OPS;
+    use crate::space::nb201_space::{Nb201Space, Nb201SpaceConfig};
+    use rand::SeedableRng;
+
+    fn space() -> Nb201Space {
+        let ops = OPS.iter().map(|s| s.to_string()).collect();
+        Nb201Space::new(Nb201SpaceConfig { ops, channels: 16, cells_per_stage: 5, classes: 10 }).unwrap()
+    }
+
+    #[test]
+    fn rejection_sampling_meets_bounds_or_says_why() {
+        let s = space();
+        let mut rng = StdRng::seed_from_u64(0);
+        let c = Constraints { params: Bound { min: Some(4e5), max: Some(8e5) }, ..Default::default() };
+        for _ in 0..50 {
+            let g = c.draw(&s, &mut rng, |r| s.sample(r)).unwrap();
+            let p = s.cost(&g).params;
+            assert!((400_000..=800_000).contains(&p), "{p}");
+        }
+        let impossible =
+            Constraints { params: Bound { min: None, max: Some(1000.0) }, max_tries: 50, ..Default::default() };
+        let err = impossible.draw(&s, &mut rng, |r| s.sample(r)).unwrap_err().to_string();
+        assert!(err.contains("params <= 1000") && err.contains("50 tries"), "{err}");
+    }
+}

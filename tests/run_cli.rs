@@ -1,0 +1,249 @@
+//! End-to-end tests of `nas-search run`: the run directory, resuming after
+//! SIGKILL at several points to the same result, and bad inputs.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A small NAS-Bench-201 run: 12 architectures for the predictor, 2 rounds of top-3.
+fn small_config(dir: &Path, evaluator: &str) -> PathBuf {
+    let text = format!(
+        "name: small
+seed: 4
+space: {space}
+strategy: nar-former-evolution
+evaluator:
+{evaluator}
+predictor:
+  train_archs: 12
+  val_fraction: 0.2
+  model:
+    kind: nar-former
+    tokenizer: {{ lx: 4, lp: 4, lr: 4 }}
+    transformer: {{ depths: [1, 1, 1, 1], heads: 2, d_ff: 32 }}
+  train: {{ epochs: 6, batch_size: 8, lr: 0.002 }}
+search:
+  evolution: {{ population: 20, generations: 12 }}
+  top_k: 3
+  rounds: 2
+  checkpoint_every: 2
+",
+        space = repo().join("search_spaces/nb201.yaml").display()
+    );
+    write(dir, "small.yaml", &text)
+}
+
+fn tabular() -> String {
+    "  kind: tabular".to_string()
+}
+
+fn command_evaluator(extra: &str, log: &Path) -> String {
+    format!(
+        "  kind: command\n  command: python3 {} --json {{json}} --nb201-csv {} --log {} {extra}\n  timeout_s: 60\n  retries: 0\n  workers: 2",
+        repo().join("scripts/example_evaluator.py").display(),
+        nb201_csv().display(),
+        log.display()
+    )
+}
+
+/// evaluations.csv without its `seconds` column.
+fn evaluations(run: &Path) -> Vec<Vec<String>> {
+    let mut r = csv::Reader::from_path(run.join("evaluations.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let skip = h.iter().position(|c| c == "seconds").unwrap();
+    let mut rows: Vec<Vec<String>> = r
+        .records()
+        .map(|rec| rec.unwrap().iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, v)| v.to_string()).collect())
+        .collect();
+    // parallel workers finish in any order
+    rows.sort();
+    rows
+}
+
+/// summary.csv without its timing columns.
+fn summary(run: &Path) -> Vec<String> {
+    let mut r = csv::Reader::from_path(run.join("summary.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let rec = r.records().next().unwrap().unwrap();
+    h.iter()
+        .zip(rec.iter())
+        .filter(|(k, _)| !k.contains("seconds") && !k.starts_with("search_gpu"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
+}
+
+#[test]
+fn nb201_run_writes_every_file() {
+    let dir = temp_dir("run-e2e");
+    let cfg = small_config(&dir, &tabular());
+    let run = dir.join("run");
+    let out = run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nar-former-evolution on nb201"));
+    for f in [
+        "config.yaml",
+        "evaluations.csv",
+        "generations.csv",
+        "topk.csv",
+        "summary.csv",
+        "summary.md",
+        "run.log",
+        "checkpoint.json",
+        "predictor/train_log.csv",
+        "predictor/round-0/best.json",
+        "predictor/round-1/test_metrics.csv",
+    ] {
+        if f.ends_with("test_metrics.csv") {
+            continue; // only predictor experiments write it
+        }
+        assert!(run.join(f).exists(), "missing {f}");
+    }
+    let evals = evaluations(&run);
+    assert_eq!(evals.len(), 12 + 3 * 2);
+    let header = fs::read_to_string(run.join("evaluations.csv")).unwrap();
+    assert!(header.starts_with("phase,round,arch_key,genotype,params,macs,budget,accuracy,seconds,status,error,extra"));
+    let gens = fs::read_to_string(run.join("generations.csv")).unwrap();
+    assert_eq!(gens.lines().count(), 1 + 12 * 2);
+    let s = summary(&run);
+    assert!(s.contains(&"archs_trained=18".to_string()), "{s:?}");
+    let log = fs::read_to_string(run.join("run.log")).unwrap();
+    assert!(log.contains("archs/s"), "search speed is logged: {log}");
+    // a second `run` into the same directory is refused without --resume
+    let err = run_err(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run));
+    assert!(err.contains("--resume"), "{err}");
+    // resuming a finished run changes nothing
+    run_ok(bin().args(["resume"]).arg(&run).arg("--quiet"));
+    assert_eq!(evaluations(&run).len(), 18);
+}
+
+/// When to kill a run, judged from its directory.
+type KillPoint = Box<dyn Fn(&Path) -> bool>;
+
+/// Starts a run, SIGKILLs it once `ready` holds, then resumes it to the end.
+fn kill_and_resume(cfg: &Path, run: &Path, ready: impl Fn(&Path) -> bool) {
+    let mut child = bin().args(["run"]).arg(cfg).arg("--run-dir").arg(run).arg("--quiet").spawn().unwrap();
+    let start = Instant::now();
+    while !ready(run) {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before the kill point");
+        assert!(start.elapsed() < Duration::from_secs(120), "kill point never reached");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!run.join("summary.csv").exists(), "killed too late");
+    let out = run_ok(bin().args(["run"]).arg(cfg).arg("--run-dir").arg(run).arg("--resume").arg("--quiet"));
+    assert!(out.status.success());
+}
+
+fn lines_of(path: &Path) -> usize {
+    fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+fn rows_of(path: &Path) -> usize {
+    fs::read_to_string(path).map(|t| t.lines().count().saturating_sub(1)).unwrap_or(0)
+}
+
+#[test]
+fn killed_runs_resume_to_the_same_result() {
+    let dir = temp_dir("run-resume");
+    let whole_log = dir.join("whole.log");
+    let cfg = small_config(&dir, &command_evaluator("--sleep 0.05", &whole_log));
+    let whole = dir.join("whole");
+    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&whole).arg("--quiet"));
+    let reference = evaluations(&whole);
+    assert_eq!(lines_of(&whole_log), reference.len(), "each architecture evaluated once");
+
+    let points: [(&str, KillPoint); 3] = [
+        ("evaluating", Box::new(|r: &Path| rows_of(&r.join("evaluations.csv")) >= 5)),
+        ("training", Box::new(|r: &Path| r.join("predictor/round-0/checkpoint/latest").exists())),
+        ("searching", Box::new(|r: &Path| rows_of(&r.join("generations.csv")) >= 5)),
+    ];
+    for (name, ready) in points {
+        let log = dir.join(format!("{name}.log"));
+        fs::create_dir_all(dir.join(name)).unwrap();
+        let cfg = small_config(&dir.join(name), &command_evaluator("--sleep 0.05", &log));
+        let run = dir.join(format!("run-{name}"));
+        kill_and_resume(&cfg, &run, ready);
+        assert_eq!(evaluations(&run), reference, "killed while {name}: evaluations differ");
+        assert_eq!(summary(&run), summary(&whole), "killed while {name}: summary differs");
+        // no finished evaluation ran again: at most the one in flight per worker at the kill
+        let ran = lines_of(&log);
+        assert!(ran <= reference.len() + 2, "killed while {name}: {ran} evaluations ran for {}", reference.len());
+    }
+}
+
+#[test]
+fn failing_evaluations_are_recorded_and_the_run_finishes() {
+    let dir = temp_dir("run-failures");
+    for mode in ["crash", "hang", "garbage", "nan"] {
+        let log = dir.join(format!("{mode}.log"));
+        let sub = dir.join(mode);
+        fs::create_dir_all(&sub).unwrap();
+        let mut ev = command_evaluator(&format!("--fail-fraction 0.3 --fail-mode {mode}"), &log);
+        // a short limit for the hanging evaluator; room for slow machines otherwise
+        if mode == "hang" {
+            ev = ev.replace("timeout_s: 60", "timeout_s: 2");
+        }
+        let cfg = small_config(&sub, &ev);
+        let run = sub.join("run");
+        run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+        let text = fs::read_to_string(run.join("evaluations.csv")).unwrap();
+        let failed: Vec<&str> = text.lines().filter(|l| l.contains(",failed,")).collect();
+        assert!(!failed.is_empty(), "{mode}: no failure recorded");
+        let expect = match mode {
+            "crash" => "CUDA out of memory",
+            "hang" => "timed out",
+            "garbage" => "not JSON",
+            _ => "not JSON",
+        };
+        assert!(failed.iter().all(|l| l.contains(expect)), "{mode}: {failed:?}");
+        assert!(run.join("summary.csv").exists());
+    }
+}
+
+#[test]
+fn bad_inputs_name_the_key_or_file() {
+    let dir = temp_dir("run-bad");
+    let cfg = small_config(&dir, &tabular());
+    let text = fs::read_to_string(&cfg).unwrap();
+
+    let typo = write(&dir, "typo.yaml", &text.replace("top_k: 3", "topk: 3"));
+    let err = run_err(bin().args(["run"]).arg(&typo).arg("--run-dir").arg(dir.join("r1")));
+    assert!(err.contains("typo.yaml") && err.contains("topk"), "{err}");
+
+    let wrong = write(&dir, "wrong.yaml", &text.replace("rounds: 2", "rounds: two"));
+    let err = run_err(bin().args(["run"]).arg(&wrong).arg("--run-dir").arg(dir.join("r2")));
+    assert!(err.contains("search.rounds"), "{err}");
+
+    let missing = write(
+        &dir,
+        "missing.yaml",
+        &text.replace("  kind: tabular", "  kind: tabular\n  nb201_csv: /no/such/file.csv"),
+    );
+    let err = run_err(bin().args(["run"]).arg(&missing).arg("--run-dir").arg(dir.join("r3")));
+    assert!(err.contains("/no/such/file.csv"), "{err}");
+
+    // an unsatisfiable constraint fails clearly; the run resumes once it is fixed
+    let run = dir.join("r4");
+    let err = run_err(
+        bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).args(["--set", "constraints.params.max=1000"]),
+    );
+    assert!(err.contains("params <= 1000") && err.contains("max_tries"), "{err}");
+    let err = run_err(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--resume"));
+    assert!(err.contains("changed keys: constraints.params.max"), "{err}");
+    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).args(["--resume", "--force", "--quiet"]));
+    assert!(run.join("summary.csv").exists());
+
+    let err = run_err(bin().args(["resume"]).arg(dir.join("nowhere")));
+    assert!(err.contains("checkpoint.json"), "{err}");
+    fs::write(run.join("checkpoint.json"), b"{ broken").unwrap();
+    let err = run_err(bin().args(["resume"]).arg(&run));
+    assert!(err.contains("checkpoint.json") && err.contains("corrupt"), "{err}");
+}
