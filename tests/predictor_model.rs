@@ -96,3 +96,34 @@ fn training_steps_lower_the_loss_on_a_fixed_batch() {
     let (before, after) = fit(ModelConfig::Mlp { mlp: MlpConfig { hidden: vec![32, 32] } });
     assert!(after < before * 0.5, "mlp: {before} -> {after}");
 }
+
+#[test]
+fn padded_batches_of_different_lengths_score_like_single_architectures() {
+    use nas_search::predictor::dataset::encode_graphs;
+    use nas_search::space::SearchSpace;
+    use nas_search::space::mobilenet::{MobileNetSpace, MobileNetSpaceConfig};
+    use rand::SeedableRng;
+
+    let space = MobileNetSpace::new(MobileNetSpaceConfig {
+        kernel_sizes: vec![3, 5, 7],
+        expand_ratios: vec![3, 4, 6],
+        depths: vec![2, 3, 4],
+        resolutions: vec![160, 224],
+        mutation: Default::default(),
+        network: Default::default(),
+    })
+    .unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let graphs: Vec<_> = (0..6).map(|_| space.to_graph(&space.sample(&mut rng))).collect();
+    let lens: std::collections::HashSet<usize> = graphs.iter().map(|g| g.len()).collect();
+    assert!(lens.len() > 1, "the sample should mix depths");
+    let dev = Default::default();
+    let cfg = small(vec![2, 1, 1]);
+    let model: Predictor<NdArray<f32>> = cfg.init(width(&cfg), &dev);
+    let set = encode_graphs(&graphs, &cfg).unwrap();
+    let together = model.forward(&set.batch(&[0, 1, 2, 3, 4, 5], &dev)).into_data().to_vec::<f32>().unwrap();
+    for (i, t) in together.iter().enumerate() {
+        let alone = model.forward(&set.batch(&[i], &dev)).into_data().to_vec::<f32>().unwrap()[0];
+        assert!((alone - t).abs() < 1e-5, "architecture {i}: {alone} alone, {t} in a padded batch");
+    }
+}

@@ -14,14 +14,16 @@ use crate::encode::tokenizer::tokenize;
 use crate::graph::ArchGraph;
 use crate::space::nb201::Nb201Cell;
 
-/// Encodings of architectures, all of the same shape [len, width].
+/// Encodings of architectures: each a number of tokens of `width` values.
+/// Architectures may differ in token count (MobileNetV3 depths); a batch of
+/// them is left-padded to its longest member with a mask (see [`FeatureBatch`]).
 #[derive(Clone, Debug)]
 pub struct EncodedSet {
-    len: usize,
     width: usize,
     values: Vec<f32>,
+    /// Start of each row in `values`, and its token count.
+    rows: Vec<(usize, usize)>,
     depth: Option<Vec<f32>>,
-    count: usize,
 }
 
 /// One architecture's encoding.
@@ -33,46 +35,44 @@ pub struct Encoded {
 
 impl EncodedSet {
     fn from_encoded(items: Vec<Encoded>, width: usize) -> Self {
-        let len = items.first().map_or(1, |e| e.len);
         let has_depth = items.first().is_some_and(|e| e.depth.is_some());
-        let mut set = Self {
-            len,
-            width,
-            values: Vec::with_capacity(items.len() * len * width),
-            depth: has_depth.then(Vec::new),
-            count: 0,
-        };
+        let mut set = Self { width, values: Vec::new(), rows: Vec::new(), depth: has_depth.then(Vec::new) };
         set.extend(items);
         set
     }
 
     /// Appends encodings; returns the row index of the first one.
     pub fn extend(&mut self, items: Vec<Encoded>) -> usize {
-        let first = self.count;
+        let first = self.rows.len();
         for e in items {
-            assert_eq!(e.len, self.len, "all architectures in a set must have the same token count");
-            assert_eq!(e.values.len(), self.len * self.width);
+            assert_eq!(e.values.len(), e.len * self.width, "an encoding must be len x width values");
+            self.rows.push((self.values.len(), e.len));
             self.values.extend_from_slice(&e.values);
             if let (Some(d), Some(v)) = (&mut self.depth, &e.depth) {
                 d.extend_from_slice(v);
             }
-            self.count += 1;
         }
         first
     }
 
     pub fn count(&self) -> usize {
-        self.count
+        self.rows.len()
     }
 
-    /// Gathers `rows` into a batch on `device`.
+    /// Gathers `rows` into a batch on `device`, left-padding shorter ones.
     pub fn batch<B: Backend>(&self, rows: &[usize], device: &B::Device) -> FeatureBatch<B> {
-        let step = self.len * self.width;
-        let mut tokens = Vec::with_capacity(rows.len() * step);
-        for &r in rows {
-            tokens.extend_from_slice(&self.values[r * step..(r + 1) * step]);
+        let t = rows.iter().map(|&r| self.rows[r].1).max().unwrap_or(1);
+        let padded = rows.iter().any(|&r| self.rows[r].1 != t);
+        let mut tokens = vec![0f32; rows.len() * t * self.width];
+        let mut mask = vec![1f32; rows.len() * t];
+        for (i, &r) in rows.iter().enumerate() {
+            let (start, len) = self.rows[r];
+            let pad = t - len;
+            let dst = (i * t + pad) * self.width;
+            tokens[dst..dst + len * self.width].copy_from_slice(&self.values[start..start + len * self.width]);
+            mask[i * t..i * t + pad].fill(0.0);
         }
-        let tokens = Tensor::from_data(TensorData::new(tokens, [rows.len(), self.len, self.width]), device);
+        let tokens = Tensor::from_data(TensorData::new(tokens, [rows.len(), t, self.width]), device);
         let depth = self.depth.as_ref().map(|d| {
             let mut v = Vec::with_capacity(rows.len() * self.width);
             for &r in rows {
@@ -80,7 +80,8 @@ impl EncodedSet {
             }
             Tensor::from_data(TensorData::new(v, [rows.len(), self.width]), device)
         });
-        FeatureBatch { tokens, depth }
+        let mask = padded.then(|| Tensor::from_data(TensorData::new(mask, [rows.len(), t]), device));
+        FeatureBatch { tokens, depth, mask }
     }
 }
 
@@ -100,7 +101,7 @@ pub fn encode_cell(cell: &Nb201Cell, model: &ModelConfig) -> Encoded {
     encode_graph(&cell.to_graph(), model).unwrap_or_else(|| Encoded { values: nb201_onehot(cell), len: 1, depth: None })
 }
 
-/// Encodes graphs (all of one token length) in parallel for a graph model.
+/// Encodes graphs in parallel for a graph model.
 pub fn encode_graphs(graphs: &[ArchGraph], model: &ModelConfig) -> anyhow::Result<EncodedSet> {
     let items: Vec<Encoded> = graphs
         .par_iter()
@@ -109,11 +110,6 @@ pub fn encode_graphs(graphs: &[ArchGraph], model: &ModelConfig) -> anyhow::Resul
                 .ok_or_else(|| anyhow::anyhow!("the {} model does not read architecture graphs", model.name()))
         })
         .collect::<anyhow::Result<_>>()?;
-    if let Some(first) = items.first()
-        && items.iter().any(|e| e.len != first.len)
-    {
-        anyhow::bail!("architectures of different token lengths in one set are not supported yet (MobileNetV3 depths)");
-    }
     Ok(EncodedSet::from_encoded(items, width(model)))
 }
 

@@ -42,8 +42,10 @@ impl<B: Backend> Attention<B> {
         }
     }
 
-    /// `query`: [b, tq, d]; `context`: [b, tk, d] (keys and values). Returns [b, tq, d].
-    pub fn forward(&self, query: Tensor<B, 3>, context: Tensor<B, 3>) -> Tensor<B, 3> {
+    /// `query`: [b, tq, d]; `context`: [b, tk, d] (keys and values);
+    /// `key_bias`: [b, 1, 1, tk], added to the attention scores (a large
+    /// negative value hides padded keys). Returns [b, tq, d].
+    pub fn forward(&self, query: Tensor<B, 3>, context: Tensor<B, 3>, key_bias: Option<&Tensor<B, 4>>) -> Tensor<B, 3> {
         let [b, tq, d] = query.dims();
         let tk = context.dims()[1];
         let (h, dh) = (self.heads, d / self.heads);
@@ -56,6 +58,10 @@ impl<B: Backend> Attention<B> {
         let heads = |t: Tensor<B, 3>, len: usize| t.reshape([b, len, h, dh]).swap_dims(1, 2);
         let (q, k, v) = (heads(q, tq), heads(k, tk), heads(v, tk));
         let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (dh as f64).sqrt());
+        let scores = match key_bias {
+            Some(bias) => scores + bias.clone(),
+            None => scores,
+        };
         let attn = self.drop.forward(softmax(scores, 3));
         let o = attn.matmul(v).swap_dims(1, 2).reshape([b * tq, d]);
         self.out.forward(o).reshape([b, tq, d])
@@ -148,9 +154,9 @@ impl<B: Backend> EncoderBlock<B> {
         }
     }
 
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    pub fn forward(&self, x: Tensor<B, 3>, key_bias: Option<&Tensor<B, 4>>) -> Tensor<B, 3> {
         let h = self.norm.forward(x.clone());
-        let x = x + drop_path(self.attn.forward(h.clone(), h), self.drop_path);
+        let x = x + drop_path(self.attn.forward(h.clone(), h, key_bias), self.drop_path);
         self.ffn.forward(x)
     }
 }
@@ -177,12 +183,12 @@ impl<B: Backend> CrossBlock<B> {
         }
     }
 
-    pub fn forward(&self, query: Tensor<B, 3>, context: Tensor<B, 3>) -> Tensor<B, 3> {
+    pub fn forward(&self, query: Tensor<B, 3>, context: Tensor<B, 3>, key_bias: Option<&Tensor<B, 4>>) -> Tensor<B, 3> {
         let query = match &self.query_norm {
             Some(n) => n.forward(query),
             None => query,
         };
-        let x = self.attn.forward(query, self.context_norm.forward(context));
+        let x = self.attn.forward(query, self.context_norm.forward(context), key_bias);
         self.ffn.forward(x)
     }
 }

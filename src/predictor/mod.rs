@@ -25,12 +25,14 @@ use crate::encode::tokenizer::TokenizerConfig;
 use mlp::{Mlp, MlpConfig};
 use model::{NarFormer, NarFormerConfig};
 
-/// A batch of encoded architectures: tokens [b, t, d] and, for models with a
-/// depth token, the depth encodings [b, d].
+/// A batch of encoded architectures: tokens [b, t, d], for models with a
+/// depth token the depth encodings [b, d], and, when architectures of
+/// different lengths were left-padded, a mask [b, t] (1 real token, 0 padding).
 #[derive(Clone, Debug)]
 pub struct FeatureBatch<B: Backend> {
     pub tokens: Tensor<B, 3>,
     pub depth: Option<Tensor<B, 2>>,
+    pub mask: Option<Tensor<B, 2>>,
 }
 
 /// Which predictor, with its settings (`model:` in a config file).

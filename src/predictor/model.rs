@@ -142,25 +142,30 @@ impl<B: Backend> NarFormer<B> {
     pub fn forward(&self, batch: &FeatureBatch<B>) -> Tensor<B, 1> {
         let mut x = batch.tokens.clone();
         let b = x.dims()[0];
+        let mut mask = batch.mask.clone();
         if let Some(embed) = &self.depth_embed {
             let depth = batch.depth.clone().expect("the model uses a depth token but the batch has none");
             let d = relu(embed.forward(depth)).unsqueeze_dim::<3>(1);
             x = Tensor::cat(vec![d, x], 1);
+            mask = mask.map(|m| Tensor::cat(vec![m.ones_like().narrow(1, 0, 1), m], 1));
         }
+        // padded keys get -1e9 before the softmax: [b, 1, 1, t]
+        let bias = mask.map(|m| (m - 1.0).mul_scalar(1e9).unsqueeze_dims::<4>(&[1, 2]));
+        let bias = bias.as_ref();
         for block in &self.encoder {
-            x = block.forward(x);
+            x = block.forward(x, bias);
         }
         let memory = x;
         let mut q: Option<Tensor<B, 3>> = None;
         for stage in &self.stages {
-            let context = match (&stage.fuse, q.take()) {
-                (Some(fuse), Some(prev)) => fuse.forward(prev, memory.clone()),
-                _ => memory.clone(),
+            let (context, context_bias) = match (&stage.fuse, q.take()) {
+                (Some(fuse), Some(prev)) => (fuse.forward(prev, memory.clone(), bias), None),
+                _ => (memory.clone(), bias),
             };
             let learnt = stage.queries.val().unsqueeze_dim::<3>(0).repeat_dim(0, b);
-            let mut h = stage.cross.forward(learnt, context);
+            let mut h = stage.cross.forward(learnt, context, context_bias);
             for block in &stage.extra {
-                h = block.forward(h);
+                h = block.forward(h, None);
             }
             q = Some(h);
         }
