@@ -72,6 +72,10 @@ pub struct SearchSection {
     /// measurements join the next round's training data.
     #[serde(default = "d_rounds")]
     pub rounds: usize,
+    /// Best measured architectures put into each round's initial population
+    /// (0: a random population, as Once-for-All's evolution starts).
+    #[serde(default)]
+    pub seed_measured: usize,
     /// Generations between search checkpoints.
     #[serde(default = "d_every")]
     pub checkpoint_every: usize,
@@ -98,6 +102,7 @@ impl Default for SearchSection {
             evolution: EvolutionConfig::default(),
             top_k: d_topk(),
             rounds: d_rounds(),
+            seed_measured: 0,
             checkpoint_every: d_every(),
             queries: None,
             regularized: RegularizedConfig::default(),

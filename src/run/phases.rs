@@ -352,7 +352,17 @@ impl<S: SearchSpace> BackendTask for SearchTask<'_, '_, S> {
             }
             None => {
                 wf.dir.truncate_generations(round, 0)?;
-                let st = evo.init(&mut rng_for(wf.cfg.seed, "search", round, 0), &mut fitness)?;
+                // the best measured architectures start the population (search.seed_measured)
+                let mut measured: Vec<&EvalRecord> = wf.evals.iter().filter(|e| e.accuracy.is_some()).collect();
+                measured.sort_by(|a, b| {
+                    b.accuracy.partial_cmp(&a.accuracy).expect("finite").then(a.arch_key.cmp(&b.arch_key))
+                });
+                let seeds = measured
+                    .iter()
+                    .take(s.seed_measured)
+                    .map(|e| wf.space.parse(&e.genotype))
+                    .collect::<Result<Vec<_>>>()?;
+                let st = evo.init(seeds, &mut rng_for(wf.cfg.seed, "search", round, 0), &mut fitness)?;
                 wf.state.evolution = Some(st.clone());
                 wf.state.save(&wf.dir.path("checkpoint.json"))?;
                 st

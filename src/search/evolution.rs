@@ -119,12 +119,19 @@ impl<S: SearchSpace> Evolution<'_, S> {
         st.hall_of_fame.truncate(self.hall_size);
     }
 
-    /// The initial population (generation 0).
-    pub fn init(&self, rng: &mut StdRng, fitness: &mut dyn Fitness<S::Genotype>) -> Result<EvolutionState> {
+    /// The initial population (generation 0): `seeds` first, then random
+    /// architectures meeting the constraints.
+    pub fn init(
+        &self,
+        seeds: Vec<S::Genotype>,
+        rng: &mut StdRng,
+        fitness: &mut dyn Fitness<S::Genotype>,
+    ) -> Result<EvolutionState> {
         let mut st = EvolutionState::default();
-        let gs = (0..self.cfg.population)
-            .map(|_| self.constraints.draw(self.space, rng, |r| self.space.sample(r)))
-            .collect::<Result<Vec<_>>>()?;
+        let mut gs: Vec<S::Genotype> = seeds.into_iter().take(self.cfg.population).collect();
+        while gs.len() < self.cfg.population {
+            gs.push(self.constraints.draw(self.space, rng, |r| self.space.sample(r))?);
+        }
         st.population = self.members(gs, fitness, &mut st);
         sort_desc(&mut st.population);
         Ok(st)
@@ -194,7 +201,7 @@ mod tests {
         let constraints = Constraints::default();
         let evo = Evolution { space: &space, cfg: &cfg, constraints: &constraints, hall_size: 10 };
         let mut rng = StdRng::seed_from_u64(3);
-        let mut st = evo.init(&mut rng, &mut Convs).unwrap();
+        let mut st = evo.init(Vec::new(), &mut rng, &mut Convs).unwrap();
         let first = st.hall_of_fame[0].score;
         let mut last = None;
         for _ in 0..cfg.generations {
@@ -207,5 +214,22 @@ mod tests {
         assert!(st.hall_of_fame.windows(2).all(|w| w[0].score >= w[1].score));
         let keys: HashSet<_> = st.hall_of_fame.iter().map(|m| &m.key).collect();
         assert_eq!(keys.len(), 10);
+    }
+
+    #[test]
+    fn seeds_start_the_population() {
+        let ops = OPS.iter().map(|s| s.to_string()).collect();
+        let space = Nb201Space::new(Nb201SpaceConfig { ops, channels: 16, cells_per_stage: 5, classes: 10 }).unwrap();
+        let cfg = EvolutionConfig { population: 8, generations: 1, ..Default::default() };
+        let constraints = Constraints::default();
+        let evo = Evolution { space: &space, cfg: &cfg, constraints: &constraints, hall_size: 4 };
+        let best: Nb201Cell =
+            "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+                .parse()
+                .unwrap();
+        let st = evo.init(vec![best], &mut StdRng::seed_from_u64(1), &mut Convs).unwrap();
+        assert_eq!(st.population.len(), 8);
+        assert_eq!(st.population[0].genotype, space.format(&best));
+        assert_eq!(st.population[0].score, 6.0);
     }
 }

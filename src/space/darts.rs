@@ -86,20 +86,37 @@ impl DartsSpace {
         DartsCell { edges }
     }
 
+    /// Gives edge `k` another of the space's ops; false when there is none.
+    fn change_op(&self, cell: &mut DartsCell, k: usize, rng: &mut StdRng) -> bool {
+        let ops = &self.cfg.ops;
+        if ops.len() < 2 {
+            return false;
+        }
+        let cur = ops.iter().position(|&o| o == cell.edges[k].op).unwrap_or(0);
+        cell.edges[k].op = ops[other_index(rng, ops.len(), cur)];
+        true
+    }
+
+    /// Gives edge `k` another input, distinct from its sibling's; false when there is none.
+    fn change_input(cell: &mut DartsCell, k: usize, rng: &mut StdRng) -> bool {
+        let node = k / 2 + 2;
+        let (sibling, current) = (cell.edges[k ^ 1].input, cell.edges[k].input);
+        let choices: Vec<usize> = (0..node).filter(|&i| i != sibling && i != current).collect();
+        if choices.is_empty() {
+            return false;
+        }
+        cell.edges[k].input = choices[rng.random_range(0..choices.len())];
+        true
+    }
+
     fn mutate_cell(&self, c: &DartsCell, rng: &mut StdRng) -> DartsCell {
         let mut out = *c;
         for k in 0..EDGES {
-            if self.cfg.ops.len() > 1 && rng.random_bool(self.cfg.mutate_prob) {
-                let cur = self.cfg.ops.iter().position(|&o| o == out.edges[k].op).unwrap_or(0);
-                out.edges[k].op = self.cfg.ops[other_index(rng, self.cfg.ops.len(), cur)];
+            if rng.random_bool(self.cfg.mutate_prob) {
+                self.change_op(&mut out, k, rng);
             }
             if rng.random_bool(self.cfg.mutate_prob) {
-                let node = k / 2 + 2;
-                let sibling = out.edges[k ^ 1].input;
-                let choices: Vec<usize> = (0..node).filter(|&i| i != sibling && i != out.edges[k].input).collect();
-                if !choices.is_empty() {
-                    out.edges[k].input = choices[rng.random_range(0..choices.len())];
-                }
+                Self::change_input(&mut out, k, rng);
             }
         }
         out
@@ -164,19 +181,13 @@ impl SearchSpace for DartsSpace {
         }
         // mutate_prob is tiny: change one random edge's op or input for sure
         let mut m = *g;
-        let cell = if rng.random_bool(0.5) { &mut m.normal } else { &mut m.reduce };
-        let k = rng.random_range(0..EDGES);
-        if self.cfg.ops.len() > 1 {
-            let cur = self.cfg.ops.iter().position(|&o| o == cell.edges[k].op).unwrap_or(0);
-            cell.edges[k].op = self.cfg.ops[other_index(rng, self.cfg.ops.len(), cur)];
-        } else {
-            let node = k / 2 + 2;
-            let sibling = cell.edges[k ^ 1].input;
-            if let Some(i) = (0..node).find(|&i| i != sibling && i != cell.edges[k].input) {
-                cell.edges[k].input = i;
+        loop {
+            let cell = if rng.random_bool(0.5) { &mut m.normal } else { &mut m.reduce };
+            let k = rng.random_range(0..EDGES);
+            if self.change_op(cell, k, rng) || Self::change_input(cell, k, rng) {
+                return m;
             }
         }
-        m
     }
 
     fn crossover(&self, a: &DartsGenotype, b: &DartsGenotype, rng: &mut StdRng) -> DartsGenotype {
