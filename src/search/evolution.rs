@@ -193,10 +193,14 @@ mod tests {
         }
     }
 
+    fn space() -> Nb201Space {
+        let ops = OPS.iter().map(|s| s.to_string()).collect();
+        Nb201Space::new(Nb201SpaceConfig { ops, channels: 16, cells_per_stage: 5, classes: 10 }).unwrap()
+    }
+
     #[test]
     fn evolution_climbs_to_the_optimum() {
-        let ops = OPS.iter().map(|s| s.to_string()).collect();
-        let space = Nb201Space::new(Nb201SpaceConfig { ops, channels: 16, cells_per_stage: 5, classes: 10 }).unwrap();
+        let space = space();
         let cfg = EvolutionConfig { population: 30, generations: 30, ..Default::default() };
         let constraints = Constraints::default();
         let evo = Evolution { space: &space, cfg: &cfg, constraints: &constraints, hall_size: 10 };
@@ -218,8 +222,7 @@ mod tests {
 
     #[test]
     fn seeds_start_the_population() {
-        let ops = OPS.iter().map(|s| s.to_string()).collect();
-        let space = Nb201Space::new(Nb201SpaceConfig { ops, channels: 16, cells_per_stage: 5, classes: 10 }).unwrap();
+        let space = space();
         let cfg = EvolutionConfig { population: 8, generations: 1, ..Default::default() };
         let constraints = Constraints::default();
         let evo = Evolution { space: &space, cfg: &cfg, constraints: &constraints, hall_size: 4 };
