@@ -228,7 +228,7 @@ fn bad_inputs_name_the_key_or_file() {
         &text.replace("  kind: tabular", "  kind: tabular\n  nb201_csv: /no/such/file.csv"),
     );
     let err = run_err(bin().args(["run"]).arg(&missing).arg("--run-dir").arg(dir.join("r3")));
-    assert!(err.contains("/no/such/file.csv"), "{err}");
+    assert!(err.contains("/no/such/file.csv") && err.contains("evaluator.nb201_csv"), "{err}");
 
     // an unsatisfiable constraint fails clearly; the run resumes once it is fixed
     let run = dir.join("r4");

@@ -43,14 +43,14 @@ pub struct Nb201Table {
 
 /// Picks the CSV path: the config's value (relative to the config file's
 /// folder), else the environment variable, else the conventional path.
-pub fn resolve_path(configured: Option<&Path>, config_dir: &Path) -> Result<PathBuf> {
-    let mut tried = Vec::new();
+/// `key` is the config key that names it, for error messages.
+pub fn resolve_path(configured: Option<&Path>, key: &str, config_dir: &Path) -> Result<PathBuf> {
     if let Some(p) = configured {
         let p = if p.is_absolute() { p.to_path_buf() } else { config_dir.join(p) };
         if p.is_file() {
             return Ok(p);
         }
-        bail!("NAS-Bench-201 CSV not found at {} (from the config key data.nb201_csv)", p.display());
+        bail!("NAS-Bench-201 CSV not found at {} (from the config key {key})", p.display());
     }
     if let Ok(v) = std::env::var(ENV_VAR) {
         let p = PathBuf::from(v);
@@ -59,12 +59,11 @@ pub fn resolve_path(configured: Option<&Path>, config_dir: &Path) -> Result<Path
         }
         bail!("NAS-Bench-201 CSV not found at {} (from {ENV_VAR})", p.display());
     }
-    tried.push(CONVENTIONAL_PATH);
     let p = PathBuf::from(CONVENTIONAL_PATH);
     if p.is_file() {
         return Ok(p);
     }
-    bail!("no NAS-Bench-201 CSV: set data.nb201_csv in the config or {ENV_VAR}; {} does not exist", tried.join(", "))
+    bail!("no NAS-Bench-201 CSV: set {key} in the config or {ENV_VAR}; {CONVENTIONAL_PATH} does not exist")
 }
 
 /// Reads the table and checks that it is the full benchmark.

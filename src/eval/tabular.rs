@@ -29,7 +29,7 @@ pub struct TabularEvaluator {
 
 impl TabularEvaluator {
     pub fn new(cfg: &TabularConfig, config_dir: &Path) -> Result<Self> {
-        let path = nb201::resolve_path(cfg.nb201_csv.as_deref(), config_dir)?;
+        let path = nb201::resolve_path(cfg.nb201_csv.as_deref(), "evaluator.nb201_csv", config_dir)?;
         let table = nb201::load(&path, cfg.label)?;
         Ok(Self { accuracy: table.cells.into_iter().zip(table.accuracy).collect() })
     }

@@ -112,10 +112,6 @@ impl LayerSeq {
             })
             .collect()
     }
-
-    pub fn params(&self) -> u64 {
-        self.0.iter().map(Layer::params).sum()
-    }
 }
 
 #[cfg(test)]

@@ -126,7 +126,7 @@ struct Prepared {
 
 fn prepare(cfg: &PredictorExperiment, config_path: &Path) -> Result<Prepared> {
     let dir = config_path.parent().unwrap_or(Path::new("."));
-    let path = nb201::resolve_path(cfg.data.nb201_csv.as_deref(), dir)?;
+    let path = nb201::resolve_path(cfg.data.nb201_csv.as_deref(), "data.nb201_csv", dir)?;
     let table = nb201::load(&path, cfg.data.label)?;
     let labels = table.accuracy.iter().map(|a| (a / 100.0) as f32).collect();
     let set = dataset::encode_cells(&table.cells, &cfg.model);

@@ -4,7 +4,7 @@
 //! whole files (`checkpoint.json`, `topk.csv`, summaries) are replaced
 //! atomically.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -194,13 +194,5 @@ impl RunDir {
             w.serialize(r)?;
         }
         self.write(name, &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
-    }
-
-    pub fn file_exists(&self, name: &str) -> bool {
-        self.path(name).exists()
-    }
-
-    pub fn open(&self, name: &str) -> Result<File> {
-        File::open(self.path(name)).with_context(|| format!("opening {}", self.path(name).display()))
     }
 }

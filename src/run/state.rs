@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use crate::predictor::checkpoint::write_atomic;
-use crate::search::evolution::{EvolutionState, Member};
+use crate::search::evolution::EvolutionState;
 
 /// Where the workflow is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,10 +86,6 @@ impl RunState {
 
     pub fn save(&self, path: &Path) -> Result<()> {
         write_atomic(path, &serde_json::to_vec(self)?)
-    }
-
-    pub fn hall_of_fame(&self) -> &[Member] {
-        self.evolution.as_ref().map_or(&[], |e| &e.hall_of_fame)
     }
 }
 
