@@ -91,9 +91,5 @@ impl RunState {
 
 /// The generator for one step of one stage.
 pub fn rng_for(seed: u64, stage: &str, round: usize, step: usize) -> StdRng {
-    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    for b in stage.bytes().chain(round.to_le_bytes()).chain(step.to_le_bytes()) {
-        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-    }
-    StdRng::seed_from_u64(h)
+    StdRng::seed_from_u64(crate::seed::derive(seed, &[stage.as_bytes(), &round.to_le_bytes(), &step.to_le_bytes()]))
 }
