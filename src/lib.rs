@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: a search space yields genotypes (`space`), `encode`
 //! turns their graphs (`graph`) into tokens, the `predictor` scores tokens.
-//! `config` reads YAML, `data` reads benchmark files, `backend` picks where
+//! `trainer` trains networks for real (the `builtin` evaluator);
+//! `config` reads YAML, `data` reads benchmark files and image sets, `backend` picks where
 //! models run, `bench` measures speed.
 
 pub mod backend;
@@ -17,4 +18,6 @@ pub mod predictor;
 pub mod report;
 pub mod run;
 pub mod search;
+pub mod seed;
 pub mod space;
+pub mod trainer;

@@ -56,6 +56,18 @@ enum Command {
     /// Print speed figures.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Fetch and check data sets.
+    #[command(subcommand)]
+    Data(DataCmd),
+}
+
+#[derive(Subcommand)]
+enum DataCmd {
+    /// Download CIFAR-10 (binary version), verify its MD5 sum and unpack it into DIR.
+    Cifar10 {
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +131,20 @@ enum BenchCmd {
         device: DeviceKind,
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+    },
+    /// Training throughput (images/s) of the built-in trainer on a DARTS network.
+    Train {
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: DeviceKind,
+        #[arg(long, default_value_t = 16)]
+        channels: usize,
+        #[arg(long, default_value_t = 8)]
+        cells: usize,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Timed steps (after one warm-up step).
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
     },
 }
 
@@ -212,6 +238,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Bench(BenchCmd::Train { device, channels, cells, batch, steps }) => {
+            bench::train(bench::TrainBench { device, channels, cells, batch, steps })?;
+        }
+        Command::Data(DataCmd::Cifar10 { dir }) => nas_search::data::cifar10::download(&dir)?,
         Command::Bench(BenchCmd::Predictor { device, repeats }) => {
             bench::predictor(bench::PredictorBench { device, infer_batch: 1024, train_batch: 128, repeats })?;
         }

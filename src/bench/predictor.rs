@@ -1,5 +1,5 @@
-//! `nas-search bench ...`: speed figures printed for humans, measured as
-//! medians of repeated runs within one process.
+//! `nas-search bench predictor`: NAR-Former inference throughput and
+//! training-step time.
 
 use std::time::Instant;
 
@@ -9,15 +9,11 @@ use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 
+use super::median;
 use crate::backend::{BackendTask, DeviceKind, cpu_threads, dispatch};
 use crate::predictor::dataset::{encode_cells, width};
 use crate::predictor::{ModelConfig, Predictor};
 use crate::space::nb201::Nb201Cell;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Settings of `bench predictor`.
 pub struct PredictorBench {

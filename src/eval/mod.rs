@@ -4,6 +4,7 @@
 //! evaluation (crash, timeout, garbage output) is a failed result, never an
 //! error that stops the run.
 
+pub mod builtin;
 pub mod command;
 pub mod tabular;
 
@@ -81,15 +82,17 @@ pub trait Evaluator: Send + Sync {
 pub enum EvaluatorConfig {
     Tabular(tabular::TabularConfig),
     Command(command::CommandConfig),
+    Builtin(Box<builtin::BuiltinConfig>),
 }
 
 impl EvaluatorConfig {
     /// Builds the evaluator; relative paths are resolved against `config_dir`,
     /// scratch files go under `run_dir`.
-    pub fn build(&self, config_dir: &Path, run_dir: &Path) -> Result<Box<dyn Evaluator>> {
+    pub fn build(&self, config_dir: &Path, run_dir: &Path, ctx: &builtin::RunContext) -> Result<Box<dyn Evaluator>> {
         Ok(match self {
             Self::Tabular(c) => Box::new(tabular::TabularEvaluator::new(c, config_dir)?),
             Self::Command(c) => Box::new(command::CommandEvaluator::new(c.clone(), config_dir, run_dir)?),
+            Self::Builtin(c) => Box::new(builtin::BuiltinEvaluator::new(c, config_dir, ctx)?),
         })
     }
 }

@@ -123,6 +123,36 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
         ss = row.search_seconds,
         f = row.failed,
     );
+    let mut md = md;
+    if r.all_compete {
+        md.push_str(&search_vs_random(r.evals));
+    }
     dir.write("summary.md", md.as_bytes())?;
     Ok(row)
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    (n > 0).then(|| if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+/// With one budget for all evaluations: the final top-K against the
+/// randomly sampled architectures the predictor learnt from, at equal cost.
+fn search_vs_random(evals: &[EvalRecord]) -> String {
+    let acc = |phase: &str| evals.iter().filter(|e| e.phase == phase).filter_map(|e| e.accuracy).collect::<Vec<_>>();
+    let (sampled, top) = (acc("data"), acc("final"));
+    match (median(sampled.clone()), top.is_empty()) {
+        (Some(med), false) => {
+            let mean = top.iter().sum::<f64>() / top.len() as f64;
+            format!(
+                "\nSearch against random sampling, same budget: the {} searched top-K architectures average \
+                 {mean:.2}%; the {} randomly sampled ones have median {med:.2}% ({}).\n",
+                top.len(),
+                sampled.len(),
+                if mean > med { "the search found better networks" } else { "the search did not beat random sampling" }
+            )
+        }
+        _ => String::new(),
+    }
 }

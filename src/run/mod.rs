@@ -70,8 +70,9 @@ pub fn run(req: RunRequest) -> Result<PathBuf> {
     };
     let space_path = state.config_dir.join(&cfg.space);
     let space = SpaceConfig::load(&space_path).context("loading the space (key `space`)")?;
+    let ctx = crate::eval::builtin::RunContext { space: &space, device: cfg.device, seed: cfg.seed };
     let evaluator =
-        cfg.evaluator.build(&state.config_dir, &run_dir).context("setting up the evaluator (key `evaluator`)")?;
+        cfg.evaluator.build(&state.config_dir, &run_dir, &ctx).context("setting up the evaluator (key `evaluator`)")?;
     let evals = dir.load_evaluations()?;
     if !req.quiet && !evals.is_empty() {
         eprintln!("resuming {}: {} evaluations already finished", run_dir.display(), evals.len());
