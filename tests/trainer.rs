@@ -53,7 +53,7 @@ fn budget(channels: usize, cells: usize, aux: bool) -> TrainBudget {
         channels: Some(channels),
         cells: Some(cells),
         auxiliary_weight: if aux { 0.4 } else { 0.0 },
-        ..TrainBudget::small(1)
+        ..TrainBudget::new(1)
     }
 }
 
@@ -95,7 +95,7 @@ fn built_mobilenets_have_the_cost_models_parameter_count() {
         let b = TrainBudget {
             resolution: Some(64),
             width_mult: Some(if i == 2 { 1.2 } else { 1.0 }),
-            ..TrainBudget::small(1)
+            ..TrainBudget::new(1)
         };
         let spec = NetSpec::from_genotype(&cfg, &text, &b, 10).unwrap();
         let net = Network::<B>::new(&spec, &mut StdRng::seed_from_u64(1), &dev);

@@ -71,7 +71,7 @@ impl BackendTask for Task<'_> {
             Tensor::<B, 4>::from_data(TensorData::new(batch(&set, &idx, &norm, None), [b.batch, 3, 32, 32]), &device);
         let labels: Vec<i64> = set.labels.iter().map(|&l| l as i64).collect();
         let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [b.batch]), &device);
-        let budget = TrainBudget::small(1);
+        let budget = TrainBudget::new(1);
         let mut trainer = Trainer::<B>::new(&budget, device.clone());
         let mut model = Network::<B>::new(&self.spec, &mut StdRng::seed_from_u64(0), &device);
         let mut times = Vec::new();

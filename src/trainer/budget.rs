@@ -85,21 +85,8 @@ fn d_true() -> bool {
 }
 
 impl TrainBudget {
-    /// The DARTS paper's CIFAR-10 evaluation settings.
-    pub fn darts_final() -> Self {
-        Self {
-            epochs: 600,
-            cutout: 16,
-            drop_path: 0.2,
-            auxiliary_weight: 0.4,
-            channels: Some(36),
-            cells: Some(20),
-            ..Self::small(600)
-        }
-    }
-
-    /// Defaults with `epochs` epochs.
-    pub fn small(epochs: usize) -> Self {
+    /// The defaults (as a config gets them) with `epochs` epochs.
+    pub fn new(epochs: usize) -> Self {
         Self {
             epochs,
             batch_size: d_batch(),
