@@ -10,7 +10,7 @@ use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use nas_search::data::{ImageData, ImageSet, cifar10, image_folder, synthetic};
 use nas_search::net::darts::op_layers;
 use nas_search::space::darts::DartsSpace;
-use nas_search::space::darts_genotype::DartsOp;
+use nas_search::space::darts_genotype::{DartsGenotype, DartsOp};
 use nas_search::space::mobilenet::MobileNetSpace;
 use nas_search::space::{SearchSpace, SpaceConfig};
 use nas_search::trainer::darts_net::{DropPath, OpModule};
@@ -46,6 +46,12 @@ fn every_darts_op_keeps_or_halves_the_map() {
             assert_eq!(layers.cost(8).1, 8 / stride, "the description's output size for {op:?}");
         }
     }
+}
+
+/// DARTS V2 in the text form of `cfg` (a DARTS space).
+fn darts_v2_text(cfg: &SpaceConfig) -> String {
+    let SpaceConfig::Darts(c) = cfg else { panic!("not a DARTS space") };
+    DartsSpace::new(c.clone()).unwrap().format(&DartsGenotype::darts_v2())
 }
 
 fn budget(channels: usize, cells: usize, aux: bool) -> TrainBudget {
@@ -111,9 +117,7 @@ fn built_mobilenets_have_the_cost_models_parameter_count() {
 fn one_sgd_step_lowers_the_loss_on_a_fixed_batch() {
     let cfg = space("darts.yaml");
     let dev = Default::default();
-    let g = nas_search::space::darts_genotype::DartsGenotype::darts_v2();
-    let SpaceConfig::Darts(c) = &cfg else { panic!() };
-    let text = DartsSpace::new(c.clone()).unwrap().format(&g);
+    let text = darts_v2_text(&cfg);
     let b = TrainBudget { learning_rate: 0.05, ..budget(4, 3, true) };
     let spec = NetSpec::from_genotype(&cfg, &text, &b, 10).unwrap();
     let mut model = Network::<B>::new(&spec, &mut StdRng::seed_from_u64(1), &dev);
@@ -136,9 +140,7 @@ fn one_sgd_step_lowers_the_loss_on_a_fixed_batch() {
 #[test]
 fn a_diverging_training_is_reported_not_hidden() {
     let cfg = space("darts.yaml");
-    let SpaceConfig::Darts(c) = &cfg else { panic!() };
-    let text =
-        DartsSpace::new(c.clone()).unwrap().format(&nas_search::space::darts_genotype::DartsGenotype::darts_v2());
+    let text = darts_v2_text(&cfg);
     let b = TrainBudget {
         learning_rate: 1e12,
         grad_clip: None,
@@ -156,9 +158,7 @@ fn a_diverging_training_is_reported_not_hidden() {
 #[test]
 fn a_short_training_is_deterministic_and_beats_chance_on_its_training_images() {
     let cfg = space("darts.yaml");
-    let SpaceConfig::Darts(c) = &cfg else { panic!() };
-    let text =
-        DartsSpace::new(c.clone()).unwrap().format(&nas_search::space::darts_genotype::DartsGenotype::darts_v2());
+    let text = darts_v2_text(&cfg);
     let b = TrainBudget {
         epochs: 6,
         batch_size: 16,
