@@ -142,17 +142,27 @@ impl CheckpointDir {
     /// Writes the state, syncs the directory and makes it the latest; removes older ones.
     pub fn commit(&self, dir: &Path, state: &TrainState) -> Result<()> {
         fs::write(dir.join("state.json"), serde_json::to_vec_pretty(state)?)?;
-        sync_files_in(dir)?;
         let name = dir.file_name().expect("checkpoint dir has a name").to_string_lossy().to_string();
-        write_atomic(&self.root.join("latest"), name.as_bytes())?;
-        for entry in fs::read_dir(&self.root)? {
-            let p = entry?.path();
-            if p.is_dir() && p != dir {
-                let _ = fs::remove_dir_all(&p);
-            }
-        }
-        Ok(())
+        publish(dir, &self.root.join("latest"), name.as_bytes(), |_| true)
     }
+}
+
+/// Makes the finished directory `dir` the current one: syncs its files,
+/// atomically writes `pointer` (whose content names it), then removes the
+/// other directories beside it that `is_old` selects. A crash at any point
+/// leaves the pointer naming a complete directory.
+fn publish(dir: &Path, pointer: &Path, content: &[u8], is_old: impl Fn(&str) -> bool) -> Result<()> {
+    sync_files_in(dir)?;
+    write_atomic(pointer, content)?;
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    for entry in fs::read_dir(parent)? {
+        let p = entry?.path();
+        let name = p.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        if p.is_dir() && p != dir && is_old(&name) {
+            let _ = fs::remove_dir_all(&p);
+        }
+    }
+    Ok(())
 }
 
 /// Saves `model` as the best weights of the training in `out_dir`.
@@ -167,17 +177,8 @@ pub fn save_best<B: Backend>(
     let dir = out_dir.join(&name);
     fs::create_dir_all(&dir)?;
     save_module(model, &dir, "model")?;
-    sync_files_in(&dir)?;
-    let info = BestInfo { epoch: info_epoch, source: source.to_string(), val_tau: tau, dir: name.clone() };
-    write_atomic(&out_dir.join("best.json"), &serde_json::to_vec_pretty(&info)?)?;
-    for entry in fs::read_dir(out_dir)? {
-        let p = entry?.path();
-        let fname = p.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
-        if p.is_dir() && fname.starts_with("best-") && fname != name {
-            let _ = fs::remove_dir_all(&p);
-        }
-    }
-    Ok(())
+    let info = BestInfo { epoch: info_epoch, source: source.to_string(), val_tau: tau, dir: name };
+    publish(&dir, &out_dir.join("best.json"), &serde_json::to_vec_pretty(&info)?, |n| n.starts_with("best-"))
 }
 
 /// Reads `best.json` of a training directory.
