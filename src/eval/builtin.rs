@@ -48,6 +48,8 @@ pub struct BuiltinEvaluator {
     space: SpaceConfig,
     device: DeviceKind,
     seed: u64,
+    /// Classes of the data (the networks' outputs).
+    classes: usize,
     /// Loaded image sets by image size.
     data: Mutex<HashMap<usize, Arc<ImageData>>>,
 }
@@ -63,20 +65,20 @@ impl BuiltinEvaluator {
                 "evaluator.kind: builtin trains DARTS and MobileNetV3 networks; use `kind: tabular` for NAS-Bench-201"
             );
         }
-        let ev = Self {
+        let size = match ctx.space {
+            SpaceConfig::Darts(c) => cfg.budgets.proxy.resolution.unwrap_or(c.network.input_size),
+            _ => cfg.budgets.proxy.resolution.or(cfg.data.native_size()).unwrap_or(224),
+        };
+        let data = Arc::new(cfg.data.load(config_dir, size)?);
+        Ok(Self {
             cfg: cfg.clone(),
             config_dir: config_dir.to_path_buf(),
             space: ctx.space.clone(),
             device: ctx.device,
             seed: ctx.seed,
-            data: Mutex::new(HashMap::new()),
-        };
-        let size = match ctx.space {
-            SpaceConfig::Darts(c) => cfg.budgets.proxy.resolution.unwrap_or(c.network.input_size),
-            _ => cfg.budgets.proxy.resolution.or(cfg.data.native_size()).unwrap_or(224),
-        };
-        ev.data_at(size)?;
-        Ok(ev)
+            classes: data.train.classes,
+            data: Mutex::new(HashMap::from([(size, data)])),
+        })
     }
 
     fn data_at(&self, size: usize) -> Result<Arc<ImageData>> {
@@ -99,8 +101,7 @@ impl BuiltinEvaluator {
     fn evaluate_one(&self, job: &EvalJob) -> EvalOutcome {
         let start = Instant::now();
         let budget = self.budget(job.budget);
-        let classes = self.data.lock().expect("data cache lock").values().next().map_or(10, |d| d.train.classes);
-        let spec = match NetSpec::from_genotype(&self.space, &job.genotype, budget, classes) {
+        let spec = match NetSpec::from_genotype(&self.space, &job.genotype, budget, self.classes) {
             Ok(s) => s,
             Err(e) => return EvalOutcome::failed(format!("cannot build the network: {e:#}"), 0.0),
         };
