@@ -76,6 +76,11 @@ pub struct SearchSection {
     /// (0: a random population, as Once-for-All's evolution starts).
     #[serde(default)]
     pub seed_measured: usize,
+    /// Of each round's top_k, how many are the best-predicted unmeasured
+    /// single mutations of the best measured architecture (a local search
+    /// the predictor ranks); the rest come from the evolution. 0: all from it.
+    #[serde(default)]
+    pub local_picks: usize,
     /// Generations between search checkpoints.
     #[serde(default = "d_every")]
     pub checkpoint_every: usize,
@@ -103,6 +108,7 @@ impl Default for SearchSection {
             top_k: d_topk(),
             rounds: d_rounds(),
             seed_measured: 0,
+            local_picks: 0,
             checkpoint_every: d_every(),
             queries: None,
             regularized: RegularizedConfig::default(),
@@ -166,6 +172,9 @@ impl RunConfig {
                     bail!(
                         "search.top_k, search.rounds, search.checkpoint_every must be positive and search.evolution.population >= 2"
                     );
+                }
+                if s.local_picks > s.top_k {
+                    bail!("search.local_picks ({}) must not exceed search.top_k ({})", s.local_picks, s.top_k);
                 }
                 if !(0.0..=1.0).contains(&s.evolution.parent_ratio)
                     || !(0.0..=1.0).contains(&s.evolution.mutation_ratio)

@@ -21,9 +21,13 @@ use crate::eval::{Budget, EvalJob, Evaluator};
 use crate::predictor::dataset::{append_twins, encode_graphs};
 use crate::predictor::train::{self, TrainData};
 use crate::predictor::{Predictor, checkpoint};
-use crate::search::evolution::Evolution;
+use crate::search::evolution::{Evolution, Member};
+use crate::search::local::LocalSearch;
 use crate::search::{random, regularized};
 use crate::space::SearchSpace;
+
+/// Mutations of the best measured architecture drawn to find its neighbours (search.local_picks).
+const NEIGHBOUR_DRAWS: usize = 1000;
 
 pub struct Workflow<'a, S: SearchSpace> {
     pub cfg: &'a RunConfig,
@@ -63,6 +67,13 @@ impl<S: SearchSpace> Workflow<'_, S> {
 
     fn evaluated_keys(&self) -> HashSet<String> {
         self.evals.iter().map(|e| e.arch_key.clone()).collect()
+    }
+
+    /// Successful evaluations, most accurate first (ties by key).
+    fn measured_best_first(&self) -> Vec<&EvalRecord> {
+        let mut measured: Vec<&EvalRecord> = self.evals.iter().filter(|e| e.accuracy.is_some()).collect();
+        measured.sort_by(|a, b| b.accuracy.partial_cmp(&a.accuracy).expect("finite").then(a.arch_key.cmp(&b.arch_key)));
+        measured
     }
 
     /// Runs until the run is done.
@@ -353,11 +364,8 @@ impl<S: SearchSpace> BackendTask for SearchTask<'_, '_, S> {
             None => {
                 wf.dir.truncate_generations(round, 0)?;
                 // the best measured architectures start the population (search.seed_measured)
-                let mut measured: Vec<&EvalRecord> = wf.evals.iter().filter(|e| e.accuracy.is_some()).collect();
-                measured.sort_by(|a, b| {
-                    b.accuracy.partial_cmp(&a.accuracy).expect("finite").then(a.arch_key.cmp(&b.arch_key))
-                });
-                let seeds = measured
+                let seeds = wf
+                    .measured_best_first()
                     .iter()
                     .take(s.seed_measured)
                     .map(|e| wf.space.parse(&e.genotype))
@@ -392,14 +400,27 @@ impl<S: SearchSpace> BackendTask for SearchTask<'_, '_, S> {
             fitness.inferred,
             (st.scored - scored_before) as f64 / secs.max(1e-9)
         ));
-        let evaluated = wf.evaluated_keys();
-        let picks: Vec<Pick> = st
-            .hall_of_fame
-            .iter()
-            .filter(|m| !evaluated.contains(&m.key))
-            .take(s.top_k)
-            .map(|m| Pick { key: m.key.clone(), genotype: m.genotype.clone(), score: Some(m.score) })
-            .collect();
+        let mut taken = wf.evaluated_keys();
+        // search.local_picks: the best-predicted unmeasured neighbours of the best measured architecture
+        let mut chosen: Vec<Member> = match wf.measured_best_first().first() {
+            Some(best) if s.local_picks > 0 => {
+                let local = LocalSearch { space: wf.space, constraints: &wf.cfg.constraints, draws: NEIGHBOUR_DRAWS };
+                let mut rng = rng_for(wf.cfg.seed, "local", round, 0);
+                local.best_neighbours(
+                    &wf.space.parse(&best.genotype)?,
+                    &taken,
+                    s.local_picks,
+                    &mut rng,
+                    &mut fitness,
+                )?
+            }
+            _ => Vec::new(),
+        };
+        taken.extend(chosen.iter().map(|m| m.key.clone()));
+        // the rest: the evolution's best predicted
+        chosen.extend(st.hall_of_fame.iter().filter(|m| !taken.contains(&m.key)).take(s.top_k - chosen.len()).cloned());
+        let picks: Vec<Pick> =
+            chosen.into_iter().map(|m| Pick { key: m.key, genotype: m.genotype, score: Some(m.score) }).collect();
         wf.state.all_top_k.extend(picks.iter().cloned());
         wf.state.top_k = picks;
         wf.state.evolution = None;

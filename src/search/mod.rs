@@ -1,12 +1,14 @@
 //! Search strategies: Once-for-All-style evolution guided by a fitness
-//! function (the predictor), and, as baselines on real evaluations,
-//! regularized (aging) evolution and random search. Also the cost
-//! constraints every proposal must meet.
+//! function (the predictor), a predictor-ranked local search around the best
+//! measured architecture, and, as baselines on real evaluations, regularized
+//! (aging) evolution and random search. Also the cost constraints every
+//! proposal must meet.
 //!
 //! Strategies are pure: randomness comes from generators the caller seeds,
 //! and their state is plain data the run checkpoints.
 
 pub mod evolution;
+pub mod local;
 pub mod random;
 pub mod regularized;
 

@@ -1,0 +1,112 @@
+//! Predictor-ranked local search around the incumbent: the single mutations
+//! of the best measured architecture that were not measured yet, ordered by
+//! the fitness function. A round spends part of its real evaluations here so
+//! the search keeps refining its best real result even where the predictor
+//! is unsure (it ranks the whole space well but the few best cells poorly).
+
+use std::collections::HashSet;
+
+use anyhow::Result;
+use rand::rngs::StdRng;
+
+use super::evolution::Member;
+use super::{Constraints, Fitness};
+use crate::space::SearchSpace;
+
+/// Neighbourhoods in one space under the run's constraints. Neighbours are
+/// found by drawing `draws` mutations that meet the constraints, so spaces
+/// too large to enumerate work the same way.
+pub struct LocalSearch<'a, S: SearchSpace> {
+    pub space: &'a S,
+    pub constraints: &'a Constraints,
+    pub draws: usize,
+}
+
+impl<S: SearchSpace> LocalSearch<'_, S> {
+    /// Up to `n` neighbours of `incumbent` whose keys are not in `exclude`,
+    /// best predicted first (ties by key).
+    pub fn best_neighbours(
+        &self,
+        incumbent: &S::Genotype,
+        exclude: &HashSet<String>,
+        n: usize,
+        rng: &mut StdRng,
+        fitness: &mut dyn Fitness<S::Genotype>,
+    ) -> Result<Vec<Member>> {
+        let space = self.space;
+        let mut seen = HashSet::new();
+        let mut found = Vec::new();
+        for _ in 0..self.draws {
+            let g = self.constraints.draw(space, rng, |r| space.mutate(incumbent, r))?;
+            let key = space.key(&g);
+            if !exclude.contains(&key) && seen.insert(key) {
+                found.push(g);
+            }
+        }
+        let scores = fitness.score(&found);
+        let mut members: Vec<Member> = found
+            .iter()
+            .zip(scores)
+            .map(|(g, score)| Member { key: space.key(g), genotype: space.format(g), score })
+            .collect();
+        members.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
+        members.truncate(n);
+        Ok(members)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::nb201::{Nb201Cell, OPS};
+    use crate::space::nb201_space::{Nb201Space, Nb201SpaceConfig};
+    use rand::SeedableRng;
+
+    /// Fitness = number of 3x3 convolutions.
+    struct Convs;
+    impl Fitness<Nb201Cell> for Convs {
+        fn score(&mut self, gs: &[Nb201Cell]) -> Vec<f64> {
+            gs.iter().map(|g| (0..6).filter(|&e| g.op_name(e) == "nor_conv_3x3").count() as f64).collect()
+        }
+    }
+
+    #[test]
+    fn neighbours_are_single_unmeasured_mutations_best_first() {
+        let ops = OPS.iter().map(|s| s.to_string()).collect();
+        let space = Nb201Space::new(Nb201SpaceConfig { ops, channels: 16, cells_per_stage: 5, classes: 10 }).unwrap();
+        let inc: Nb201Cell =
+            "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+                .parse()
+                .unwrap();
+        let constraints = Constraints::default();
+        let local = LocalSearch { space: &space, constraints: &constraints, draws: 500 };
+        let mut rng = StdRng::seed_from_u64(0);
+        let all = local.best_neighbours(&inc, &HashSet::new(), 100, &mut rng, &mut Convs).unwrap();
+        // every distinct cell one edit away (6 edges x 4 other ops, isomorphic ones merged)
+        let mut keys = HashSet::new();
+        for e in 0..6 {
+            for op in 0..OPS.len() as u8 {
+                let mut c = inc;
+                c.edges[e] = op;
+                if c != inc {
+                    keys.insert(space.key(&c));
+                }
+            }
+        }
+        assert!(keys.len() >= 20, "{}", keys.len());
+        assert_eq!(all.iter().map(|m| m.key.clone()).collect::<HashSet<_>>(), keys);
+        for m in &all {
+            let g = space.parse(&m.genotype).unwrap();
+            assert_eq!((0..6).filter(|&e| g.edges[e] != inc.edges[e]).count(), 1, "{}", m.genotype);
+        }
+        assert!(all.windows(2).all(|w| w[0].score >= w[1].score));
+        // the two that add a 3x3 convolution come first; a measured one is left out
+        assert_eq!(all[0].score, 5.0);
+        assert_eq!(all[1].score, 5.0);
+        let exclude: HashSet<String> = [all[0].key.clone()].into();
+        let top = local.best_neighbours(&inc, &exclude, 2, &mut rng, &mut Convs).unwrap();
+        assert_eq!(top.len(), 2);
+        assert_eq!(top[0].key, all[1].key);
+        assert_eq!(top[1].score, 4.0);
+    }
+}
