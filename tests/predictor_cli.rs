@@ -64,35 +64,41 @@ fn train_writes_log_metrics_results_and_eval_reloads_best() {
 
 #[test]
 fn killed_training_resumes_to_the_same_result() {
-    let dir = temp_dir("resume");
-    let cfg = write(&dir, "tiny.yaml", &TINY_CONFIG.replace("epochs: 4", "epochs: 6"));
-    let whole = dir.join("whole");
-    run_ok(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&whole).arg("--quiet"));
+    // a checkpoint after every epoch, and one every 2 (the kill may then lose a logged epoch)
+    for every in [1, 2] {
+        let dir = temp_dir(&format!("resume-{every}"));
+        let text = TINY_CONFIG.replace("epochs: 4", &format!("epochs: 7, checkpoint_every: {every}"));
+        let cfg = write(&dir, "tiny.yaml", &text);
+        let whole = dir.join("whole");
+        run_ok(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&whole).arg("--quiet"));
 
-    let cut = dir.join("cut");
-    let mut child = bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&cut).arg("--quiet").spawn().unwrap();
-    let latest = cut.join("checkpoint/latest");
-    let start = Instant::now();
-    loop {
-        if fs::read_to_string(&latest).map(|s| s.trim() >= "ckpt-000002").unwrap_or(false) {
-            break;
+        let cut = dir.join("cut");
+        let mut child =
+            bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&cut).arg("--quiet").spawn().unwrap();
+        let latest = cut.join("checkpoint/latest");
+        let start = Instant::now();
+        loop {
+            if fs::read_to_string(&latest).map(|s| s.trim() >= "ckpt-000002").unwrap_or(false) {
+                break;
+            }
+            if child.try_wait().unwrap().is_some() || start.elapsed() > Duration::from_secs(120) {
+                panic!("training ended before it could be killed");
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        if child.try_wait().unwrap().is_some() || start.elapsed() > Duration::from_secs(120) {
-            panic!("training ended before it could be killed");
-        }
-        std::thread::sleep(Duration::from_millis(5));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let done_before: usize = fs::read_to_string(&latest).unwrap().trim()[5..].parse().unwrap();
+        assert!(done_before < 7, "the kill came too late to test resuming");
+        assert_eq!(done_before % every, 0, "checkpoints every {every} epochs");
+
+        let resumed = run_ok(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&cut));
+        let stderr = String::from_utf8_lossy(&resumed.stderr).to_string();
+        assert!(stderr.contains("resumed from the checkpoint"), "{stderr}");
+        assert_eq!(log_rows_without_time(&whole), log_rows_without_time(&cut), "checkpoint_every {every}");
+        let m = |d: &std::path::Path| fs::read_to_string(d.join("test_metrics.csv")).unwrap();
+        assert_eq!(m(&whole), m(&cut), "checkpoint_every {every}");
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let done_before: usize = fs::read_to_string(&latest).unwrap().trim()[5..].parse().unwrap();
-    assert!(done_before < 6, "the kill came too late to test resuming");
-
-    let resumed = run_ok(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&cut));
-    let stderr = String::from_utf8_lossy(&resumed.stderr).to_string();
-    assert!(stderr.contains("resumed from the checkpoint"), "{stderr}");
-    assert_eq!(log_rows_without_time(&whole), log_rows_without_time(&cut));
-    let m = |d: &std::path::Path| fs::read_to_string(d.join("test_metrics.csv")).unwrap();
-    assert_eq!(m(&whole), m(&cut));
 }
 
 #[test]

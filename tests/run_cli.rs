@@ -13,7 +13,8 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A small NAS-Bench-201 run: 12 architectures for the predictor, 2 rounds of top-3.
+/// A small NAS-Bench-201 run: 12 architectures for the predictor, 2 rounds of top-3
+/// (one of them a neighbour of the best measured).
 fn small_config(dir: &Path, evaluator: &str) -> PathBuf {
     let text = format!(
         "name: small
@@ -34,6 +35,7 @@ search:
   evolution: {{ population: 20, generations: 12 }}
   top_k: 3
   rounds: 2
+  local_picks: 1
   checkpoint_every: 2
 ",
         space = repo().join("search_spaces/nb201.yaml").display()
@@ -221,6 +223,11 @@ fn bad_inputs_name_the_key_or_file() {
     let wrong = write(&dir, "wrong.yaml", &text.replace("rounds: 2", "rounds: two"));
     let err = run_err(bin().args(["run"]).arg(&wrong).arg("--run-dir").arg(dir.join("r2")));
     assert!(err.contains("search.rounds"), "{err}");
+
+    let err = run_err(
+        bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(dir.join("r5")).args(["--set", "search.local_picks=4"]),
+    );
+    assert!(err.contains("search.local_picks (4)") && err.contains("small.yaml"), "{err}");
 
     let missing = write(
         &dir,

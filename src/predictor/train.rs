@@ -53,6 +53,10 @@ pub struct TrainConfig {
     pub augment_permutations: usize,
     #[serde(default)]
     pub seed: u64,
+    /// Epochs between checkpoints (an interrupted training repeats at most
+    /// this many); small trainings spend most of their time writing them.
+    #[serde(default = "d_every")]
+    pub checkpoint_every: usize,
 }
 
 fn d_batch() -> usize {
@@ -79,14 +83,17 @@ fn d_sr() -> f64 {
 fn d_ac() -> f64 {
     0.5
 }
+fn d_every() -> usize {
+    1
+}
 fn d_perm() -> usize {
     crate::encode::augment::DEFAULT_PERMUTATIONS
 }
 
 impl TrainConfig {
     pub fn validate(&self) -> Result<(), String> {
-        if self.epochs == 0 || self.batch_size == 0 {
-            return Err("train.epochs and train.batch_size must be positive".into());
+        if self.epochs == 0 || self.batch_size == 0 || self.checkpoint_every == 0 {
+            return Err("train.epochs, train.batch_size and train.checkpoint_every must be positive".into());
         }
         if self.lr.is_nan()
             || self.lr <= 0.0
@@ -278,11 +285,13 @@ pub fn train<B: AutodiffBackend>(
         };
         log.serialize(&row)?;
         log.flush()?;
-        let dir = ckpts.begin(state.epochs_done)?;
-        checkpoint::save_module(model.clone(), &dir, "model")?;
-        checkpoint::save_module(ema.clone(), &dir, "ema")?;
-        checkpoint::save_record::<B, _>(optim.to_record(), &dir)?;
-        ckpts.commit(&dir, &state)?;
+        if state.epochs_done.is_multiple_of(cfg.checkpoint_every) || state.epochs_done == cfg.epochs {
+            let dir = ckpts.begin(state.epochs_done)?;
+            checkpoint::save_module(model.clone(), &dir, "model")?;
+            checkpoint::save_module(ema.clone(), &dir, "ema")?;
+            checkpoint::save_record::<B, _>(optim.to_record(), &dir)?;
+            ckpts.commit(&dir, &state)?;
+        }
         on_epoch(&row);
     }
     Ok(TrainOutcome { state, resumed_from })
