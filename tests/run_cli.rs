@@ -115,6 +115,27 @@ fn nb201_run_writes_every_file() {
     assert_eq!(gens.lines().count(), 1 + 12 * 2);
     let s = summary(&run);
     assert!(s.contains(&"archs_trained=18".to_string()), "{s:?}");
+    // each round's local pick is one edit away from the best cell measured before that round
+    let mut topk = csv::Reader::from_path(run.join("topk.csv")).unwrap();
+    let h = topk.headers().unwrap().clone();
+    assert_eq!(
+        h.iter().collect::<Vec<_>>(),
+        ["round", "rank", "source", "arch_key", "genotype", "predicted", "params", "macs", "accuracy"]
+    );
+    let picks: Vec<csv::StringRecord> = topk.records().map(|r| r.unwrap()).collect();
+    assert_eq!(picks.len(), 6);
+    let ops = |g: &str| g.split('|').filter(|t| t.contains('~')).map(str::to_string).collect::<Vec<_>>();
+    for round in 0..2 {
+        let local: Vec<_> = picks.iter().filter(|p| p[0] == *round.to_string() && &p[2] == "local").collect();
+        assert_eq!(local.len(), 1, "round {round}: {picks:?}");
+        let before =
+            evals.iter().filter(|e| e[0] == "data" || (e[0] == "final" && e[1].parse::<usize>().unwrap() < round));
+        // the most accurate, ties by key (as the workflow breaks them)
+        let acc = |e: &Vec<String>| e[7].parse::<f64>().unwrap();
+        let best = before.min_by(|a, b| acc(b).total_cmp(&acc(a)).then(a[2].cmp(&b[2]))).unwrap();
+        let (a, b) = (ops(&best[3]), ops(&local[0][4]));
+        assert_eq!(a.iter().zip(&b).filter(|(x, y)| x != y).count(), 1, "{a:?} vs {b:?}");
+    }
     let log = fs::read_to_string(run.join("run.log")).unwrap();
     assert!(log.contains("archs/s"), "search speed is logged: {log}");
     // a second `run` into the same directory is refused without --resume

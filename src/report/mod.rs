@@ -44,7 +44,9 @@ pub struct SummaryRow {
 
 #[derive(Serialize)]
 struct TopKRow<'a> {
+    round: usize,
     rank: usize,
+    source: &'a str,
     arch_key: &'a str,
     genotype: &'a str,
     predicted: Option<f64>,
@@ -62,8 +64,12 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
         .enumerate()
         .map(|(i, p)| {
             let e = final_eval(&p.key);
+            // rank within the round: the picks of a round are consecutive
+            let first_of_round = r.top_k.iter().position(|q| q.round == p.round).unwrap_or(i);
             TopKRow {
-                rank: i + 1,
+                round: p.round,
+                rank: i - first_of_round + 1,
+                source: &p.source,
                 arch_key: &p.key,
                 genotype: &p.genotype,
                 predicted: p.score.map(|s| s * 100.0),

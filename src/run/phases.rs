@@ -141,7 +141,7 @@ impl<S: SearchSpace> Workflow<'_, S> {
             let g = random::propose(self.space, &self.cfg.constraints, &mut rng, &seen)?;
             let key = self.space.key(&g);
             seen.insert(key.clone());
-            picks.push(Pick { key, genotype: self.space.format(&g), score: None });
+            picks.push(Pick::unscored(key, self.space.format(&g)));
         }
         self.say(&format!("sampled {n} architectures for the predictor's training data"));
         self.state.data = picks;
@@ -242,7 +242,7 @@ impl<S: SearchSpace> Workflow<'_, S> {
                     )?
                 }
             };
-            let pick = Pick { key: self.space.key(&g), genotype: self.space.format(&g), score: None };
+            let pick = Pick::unscored(self.space.key(&g), self.space.format(&g));
             self.evaluate(std::slice::from_ref(&pick), name, Budget::Final)?;
         }
         self.state.stage = Stage::Report;
@@ -417,10 +417,27 @@ impl<S: SearchSpace> BackendTask for SearchTask<'_, '_, S> {
             _ => Vec::new(),
         };
         taken.extend(chosen.iter().map(|m| m.key.clone()));
+        let n_local = chosen.len();
         // the rest: the evolution's best predicted
-        chosen.extend(st.hall_of_fame.iter().filter(|m| !taken.contains(&m.key)).take(s.top_k - chosen.len()).cloned());
-        let picks: Vec<Pick> =
-            chosen.into_iter().map(|m| Pick { key: m.key, genotype: m.genotype, score: Some(m.score) }).collect();
+        chosen.extend(st.hall_of_fame.iter().filter(|m| !taken.contains(&m.key)).take(s.top_k - n_local).cloned());
+        if s.local_picks > 0 {
+            wf.say(&format!(
+                "round {round}: top-{} = {n_local} neighbours of the best measured + {} from the evolution",
+                chosen.len(),
+                chosen.len() - n_local
+            ));
+        }
+        let picks: Vec<Pick> = chosen
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| Pick {
+                key: m.key,
+                genotype: m.genotype,
+                score: Some(m.score),
+                round,
+                source: if i < n_local { "local" } else { "evolution" }.to_string(),
+            })
+            .collect();
         wf.state.all_top_k.extend(picks.iter().cloned());
         wf.state.top_k = picks;
         wf.state.evolution = None;

@@ -35,6 +35,19 @@ pub struct Pick {
     pub genotype: String,
     /// Predicted score (top-K picks only).
     pub score: Option<f64>,
+    /// Round of a top-K pick.
+    #[serde(default)]
+    pub round: usize,
+    /// Where a top-K pick came from: `evolution` or `local` (empty otherwise).
+    #[serde(default)]
+    pub source: String,
+}
+
+impl Pick {
+    /// An architecture picked without the predictor (random or baseline).
+    pub fn unscored(key: String, genotype: String) -> Self {
+        Self { key, genotype, score: None, round: 0, source: String::new() }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
