@@ -181,22 +181,9 @@ impl<S: SearchSpace> Evolution<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::space::nb201::{Nb201Cell, OPS};
-    use crate::space::nb201_space::{Nb201Space, Nb201SpaceConfig};
+    use crate::search::testing::{Convs, nb201 as space};
+    use crate::space::nb201::Nb201Cell;
     use rand::SeedableRng;
-
-    /// Fitness = number of 3x3 convolutions: the optimum is all six.
-    struct Convs;
-    impl Fitness<Nb201Cell> for Convs {
-        fn score(&mut self, gs: &[Nb201Cell]) -> Vec<f64> {
-            gs.iter().map(|g| (0..6).filter(|&e| g.op_name(e) == "nor_conv_3x3").count() as f64).collect()
-        }
-    }
-
-    fn space() -> Nb201Space {
-        let ops = OPS.iter().map(|s| s.to_string()).collect();
-        Nb201Space::new(Nb201SpaceConfig { ops, channels: 16, cells_per_stage: 5, classes: 10 }).unwrap()
-    }
 
     #[test]
     fn evolution_climbs_to_the_optimum() {

@@ -58,22 +58,13 @@ impl<S: SearchSpace> LocalSearch<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::search::testing::{Convs, nb201};
     use crate::space::nb201::{Nb201Cell, OPS};
-    use crate::space::nb201_space::{Nb201Space, Nb201SpaceConfig};
     use rand::SeedableRng;
-
-    /// Fitness = number of 3x3 convolutions.
-    struct Convs;
-    impl Fitness<Nb201Cell> for Convs {
-        fn score(&mut self, gs: &[Nb201Cell]) -> Vec<f64> {
-            gs.iter().map(|g| (0..6).filter(|&e| g.op_name(e) == "nor_conv_3x3").count() as f64).collect()
-        }
-    }
 
     #[test]
     fn neighbours_are_single_unmeasured_mutations_best_first() {
-        let ops = OPS.iter().map(|s| s.to_string()).collect();
-        let space = Nb201Space::new(Nb201SpaceConfig { ops, channels: 16, cells_per_stage: 5, classes: 10 }).unwrap();
+        let space = nb201();
         let inc: Nb201Cell =
             "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_3x3~1|nor_conv_3x3~2|"
                 .parse()

@@ -11,6 +11,8 @@ pub mod evolution;
 pub mod local;
 pub mod random;
 pub mod regularized;
+#[cfg(test)]
+mod testing;
 
 use anyhow::{Result, bail};
 use rand::rngs::StdRng;
@@ -117,14 +119,8 @@ pub trait Fitness<G> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::space::nb201::OPS;
-    use crate::space::nb201_space::{Nb201Space, Nb201SpaceConfig};
+    use crate::search::testing::nb201 as space;
     use rand::SeedableRng;
-
-    fn space() -> Nb201Space {
-        let ops = OPS.iter().map(|s| s.to_string()).collect();
-        Nb201Space::new(Nb201SpaceConfig { ops, channels: 16, cells_per_stage: 5, classes: 10 }).unwrap()
-    }
 
     #[test]
     fn rejection_sampling_meets_bounds_or_says_why() {

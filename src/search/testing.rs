@@ -1,0 +1,21 @@
+//! Test helpers shared by the strategies' unit tests: the full NAS-Bench-201
+//! space and a fitness with a known optimum.
+
+use super::Fitness;
+use crate::space::nb201::{Nb201Cell, OPS};
+use crate::space::nb201_space::{Nb201Space, Nb201SpaceConfig};
+
+/// NAS-Bench-201 with all five ops.
+pub fn nb201() -> Nb201Space {
+    let ops = OPS.iter().map(|s| s.to_string()).collect();
+    Nb201Space::new(Nb201SpaceConfig { ops, channels: 16, cells_per_stage: 5, classes: 10 }).unwrap()
+}
+
+/// Fitness = number of 3x3 convolutions: the optimum is all six.
+pub struct Convs;
+
+impl Fitness<Nb201Cell> for Convs {
+    fn score(&mut self, gs: &[Nb201Cell]) -> Vec<f64> {
+        gs.iter().map(|g| (0..6).filter(|&e| g.op_name(e) == "nor_conv_3x3").count() as f64).collect()
+    }
+}
