@@ -54,8 +54,8 @@ pub struct TrainConfig {
     #[serde(default)]
     pub seed: u64,
     /// Epochs between checkpoints (an interrupted training repeats at most
-    /// this many); a run's small trainings spent about 40% of their time
-    /// writing one every epoch.
+    /// this many); a run's small trainings spent about a third of their
+    /// time writing one every epoch.
     #[serde(default = "d_every")]
     pub checkpoint_every: usize,
 }
