@@ -3,9 +3,10 @@
 //! Data flows one way: a search space yields genotypes (`space`), `encode`
 //! turns their graphs (`graph`) into tokens, the `predictor` scores tokens.
 //! `trainer` trains networks for real (the `builtin` evaluator);
-//! `config` reads YAML, `data` reads benchmark files and image sets, `backend` picks where
+//! `config` reads YAML, `atomic_file` writes crash-safe files, `data` reads benchmark files and image sets, `backend` picks where
 //! models run, `bench` measures speed.
 
+pub mod atomic_file;
 pub mod backend;
 pub mod bench;
 pub mod config;

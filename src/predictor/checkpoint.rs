@@ -10,7 +10,6 @@
 //! - `best-<epoch>/model.mpk` and `best.json` (switched the same way).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -20,6 +19,7 @@ use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
 use super::Predictor;
+use crate::atomic_file::{sync_files_in, write_atomic};
 
 /// The recorder every file here is written with.
 pub fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
@@ -45,36 +45,6 @@ pub struct BestInfo {
     pub source: String,
     pub val_tau: f64,
     pub dir: String,
-}
-
-/// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync dir.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")));
-    Ok(())
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
-fn sync_files_in(dir: &Path) -> Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let p = entry?.path();
-        if p.is_file() {
-            fs::File::open(&p)?.sync_all()?;
-        }
-    }
-    sync_dir(dir);
-    Ok(())
 }
 
 /// Saves a module to `dir/name.mpk`.

@@ -160,7 +160,7 @@ pub fn run_train(req: TrainRequest) -> Result<TestMetrics> {
             );
         }
     } else {
-        checkpoint::write_atomic(&frozen_path, frozen.as_bytes())?;
+        crate::atomic_file::write_atomic(&frozen_path, frozen.as_bytes())?;
     }
     let prepared = prepare(&cfg, &req.config_path)?;
     dispatch(cfg.device, TrainTask { cfg: &cfg, prepared, out_dir: &out_dir, req: &req })?
@@ -267,7 +267,7 @@ fn write_test_metrics(out_dir: &Path, m: &TestMetrics, best: &checkpoint::BestIn
         best.val_tau.to_string(),
     ])?;
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    checkpoint::write_atomic(&out_dir.join("test_metrics.csv"), &bytes)
+    crate::atomic_file::write_atomic(&out_dir.join("test_metrics.csv"), &bytes)
 }
 
 /// One row of `experiments/results/nb201_predictor.csv`.
@@ -306,7 +306,7 @@ pub fn upsert_result(path: &Path, row: &ResultRow) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
-    checkpoint::write_atomic(path, &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    crate::atomic_file::write_atomic(path, &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
 }
 
 /// Evaluates the best weights in `checkpoint_dir` with the model of `config_path`.

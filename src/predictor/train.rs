@@ -317,7 +317,7 @@ fn open_log(path: &Path, epochs_done: usize) -> Result<csv::Writer<fs::File>> {
         w.serialize(row)?;
     }
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    checkpoint::write_atomic(path, &bytes)?;
+    crate::atomic_file::write_atomic(path, &bytes)?;
     let file = fs::OpenOptions::new().append(true).open(path)?;
     Ok(csv::WriterBuilder::new().has_headers(false).from_writer(file))
 }

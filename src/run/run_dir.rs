@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
-use crate::predictor::checkpoint::write_atomic;
+use crate::atomic_file::write_atomic;
 use crate::search::evolution::GenerationStats;
 
 /// One finished evaluation (a row of `evaluations.csv`).

@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::predictor::checkpoint::write_atomic;
+use crate::atomic_file::write_atomic;
 use crate::search::evolution::EvolutionState;
 
 /// Where the workflow is.
