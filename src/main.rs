@@ -174,8 +174,8 @@ fn command_line() -> String {
 
 fn print_metrics(m: &experiment::TestMetrics) {
     println!(
-        "tau_all {:.4} ({} archs)  tau_rest {:.4} ({} archs)  MAPE {:.4}  ErrBnd(0.1) {:.4}",
-        m.tau_all, m.archs_all, m.tau_rest, m.archs_rest, m.mape, m.errbnd
+        "tau_all {:.4} ({} archs)  tau_rest {:.4} ({} archs)  MAPE {:.4}  ErrBnd(0.1) {:.4}  tau_train {:.4} ({} archs)",
+        m.tau_all, m.archs_all, m.tau_rest, m.archs_rest, m.mape, m.errbnd, m.tau_train, m.archs_train
     );
 }
 

@@ -37,8 +37,11 @@ fn train_writes_log_metrics_results_and_eval_reloads_best() {
     assert_eq!(lines.next().unwrap(), "epoch,loss,mse,sr,ac,lr,train_tau,val_tau,ema_val_tau,seconds");
     assert_eq!(lines.count(), 4);
     let metrics = fs::read_to_string(out.join("test_metrics.csv")).unwrap();
-    assert!(metrics.starts_with("tau_all,tau_rest,mape,errbnd_0.1"), "{metrics}");
-    assert!(metrics.contains(",15625,15529,"), "{metrics}");
+    assert!(
+        metrics.starts_with("tau_all,tau_rest,mape,errbnd_0.1,tau_train,archs_all,archs_rest,archs_train,"),
+        "{metrics}"
+    );
+    assert!(metrics.contains(",15625,15529,64,"), "{metrics}");
 
     let table = fs::read_to_string(&results).unwrap();
     let mut rows = table.lines();

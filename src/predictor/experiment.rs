@@ -88,13 +88,18 @@ pub struct TestMetrics {
     pub mape: f64,
     #[serde(rename = "errbnd_0.1")]
     pub errbnd: f64,
+    /// Kendall's tau over the training architectures: how closely the model
+    /// fits what it was trained on (part of `tau_all`, not a test figure).
+    pub tau_train: f64,
     pub archs_all: usize,
     pub archs_rest: usize,
+    pub archs_train: usize,
 }
 
 /// Metrics of `pred` (scores of all architectures by index) against `label`;
-/// "rest" leaves out the first `used` indices (training and validation).
-pub fn test_metrics(pred: &[f64], label: &[f64], used: usize) -> TestMetrics {
+/// "train" is the first `train` indices, "rest" leaves out the first `used`
+/// (training and validation).
+pub fn test_metrics(pred: &[f64], label: &[f64], train: usize, used: usize) -> TestMetrics {
     TestMetrics {
         tau_all: kendall_tau(pred, label),
         tau_rest: kendall_tau(&pred[used..], &label[used..]),
@@ -102,6 +107,8 @@ pub fn test_metrics(pred: &[f64], label: &[f64], used: usize) -> TestMetrics {
         errbnd: err_bound(pred, label, 0.1),
         archs_all: pred.len(),
         archs_rest: pred.len() - used,
+        tau_train: kendall_tau(&pred[..train], &label[..train]),
+        archs_train: train,
     }
 }
 
@@ -214,7 +221,7 @@ impl BackendTask for TrainTask<'_> {
         }
         let model: Predictor<B::InnerBackend> = cfg.model.init(dataset::width(&cfg.model), &device);
         let (model, best) = checkpoint::load_best(model, out_dir, &device)?;
-        let metrics = evaluate(&model, &prepared, n + v, &device);
+        let metrics = evaluate(&model, &prepared, &cfg.split, &device);
         write_test_metrics(out_dir, &metrics, &best)?;
         if let Some(results) = &req.results {
             let row = ResultRow {
@@ -235,11 +242,11 @@ impl BackendTask for TrainTask<'_> {
     }
 }
 
-fn evaluate<B: Backend>(model: &Predictor<B>, p: &Prepared, used: usize, device: &B::Device) -> TestMetrics {
+fn evaluate<B: Backend>(model: &Predictor<B>, p: &Prepared, split: &SplitConfig, device: &B::Device) -> TestMetrics {
     let all: Vec<usize> = (0..p.set.count().min(p.labels.len())).collect();
     let pred: Vec<f64> = train::predict(model, &p.set, &all, 1024, device).iter().map(|&x| x as f64).collect();
     let label: Vec<f64> = p.labels.iter().map(|&x| x as f64).collect();
-    test_metrics(&pred, &label, used)
+    test_metrics(&pred, &label, split.train_archs, split.train_archs + split.val_archs)
 }
 
 fn write_test_metrics(out_dir: &Path, m: &TestMetrics, best: &checkpoint::BestInfo) -> Result<()> {
@@ -249,8 +256,10 @@ fn write_test_metrics(out_dir: &Path, m: &TestMetrics, best: &checkpoint::BestIn
         "tau_rest",
         "mape",
         "errbnd_0.1",
+        "tau_train",
         "archs_all",
         "archs_rest",
+        "archs_train",
         "best_epoch",
         "best_source",
         "best_val_tau",
@@ -260,8 +269,10 @@ fn write_test_metrics(out_dir: &Path, m: &TestMetrics, best: &checkpoint::BestIn
         m.tau_rest.to_string(),
         m.mape.to_string(),
         m.errbnd.to_string(),
+        m.tau_train.to_string(),
         m.archs_all.to_string(),
         m.archs_rest.to_string(),
+        m.archs_train.to_string(),
         best.epoch.to_string(),
         best.source.clone(),
         best.val_tau.to_string(),
@@ -328,7 +339,25 @@ impl BackendTask for EvalTask<'_> {
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<TestMetrics> {
         let model: Predictor<B::InnerBackend> = self.cfg.model.init(dataset::width(&self.cfg.model), &device);
         let (model, _) = checkpoint::load_best(model, self.dir, &device)?;
-        let used = self.cfg.split.train_archs + self.cfg.split.val_archs;
-        Ok(evaluate(&model, &self.prepared, used, &device))
+        Ok(evaluate(&model, &self.prepared, &self.cfg.split, &device))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_metrics_split_training_from_the_rest() {
+        // 10 architectures: the first 4 trained (ranked right), the next 2
+        // validation, the last 4 ranked backwards.
+        let label: Vec<f64> = (0..10).map(|i| 0.5 + i as f64 / 100.0).collect();
+        let mut pred = label.clone();
+        pred[6..].reverse();
+        let m = test_metrics(&pred, &label, 4, 6);
+        assert_eq!((m.archs_all, m.archs_train, m.archs_rest), (10, 4, 4));
+        assert!((m.tau_train - 1.0).abs() < 1e-12, "{}", m.tau_train);
+        assert!((m.tau_rest + 1.0).abs() < 1e-12, "{}", m.tau_rest);
+        assert!(m.tau_all < 1.0 && m.tau_all > m.tau_rest);
     }
 }
