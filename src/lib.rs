@@ -4,7 +4,7 @@
 //! turns their graphs (`graph`) into tokens, the `predictor` scores tokens.
 //! `trainer` trains networks for real (the `builtin` evaluator);
 //! `config` reads YAML, `atomic_file` writes crash-safe files, `data` reads benchmark files and image sets, `backend` picks where
-//! models run, `bench` measures speed.
+//! models run, `bench` measures speed, `stats` holds the shared summaries.
 
 pub mod atomic_file;
 pub mod backend;
@@ -21,4 +21,5 @@ pub mod run;
 pub mod search;
 pub mod seed;
 pub mod space;
+pub mod stats;
 pub mod trainer;

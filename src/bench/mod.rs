@@ -7,7 +7,7 @@ pub mod train;
 pub use predictor::{PredictorBench, PredictorBenchResult, predictor};
 pub use train::{TrainBench, TrainBenchResult, train};
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+/// The median of repeated timings; benchmarks always take at least one.
+fn median(v: Vec<f64>) -> f64 {
+    crate::stats::median(&v).expect("a benchmark measures at least one run")
 }

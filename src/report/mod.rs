@@ -137,18 +137,12 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
     Ok(row)
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    (n > 0).then(|| if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
-}
-
 /// With one budget for all evaluations: the final top-K against the
 /// randomly sampled architectures the predictor learnt from, at equal cost.
 fn search_vs_random(evals: &[EvalRecord]) -> String {
     let acc = |phase: &str| evals.iter().filter(|e| e.phase == phase).filter_map(|e| e.accuracy).collect::<Vec<_>>();
     let (sampled, top) = (acc("data"), acc("final"));
-    match (median(sampled.clone()), top.is_empty()) {
+    match (crate::stats::median(&sampled), top.is_empty()) {
         (Some(med), false) => {
             let mean = top.iter().sum::<f64>() / top.len() as f64;
             format!(

@@ -165,13 +165,12 @@ impl<S: SearchSpace> Evolution<'_, S> {
         st.population.extend(children);
         sort_desc(&mut st.population);
         st.generation += 1;
-        let mut scores: Vec<f64> = st.population.iter().map(|m| m.score).collect();
-        scores.sort_by(f64::total_cmp);
+        let scores: Vec<f64> = st.population.iter().map(|m| m.score).collect();
         Ok(GenerationStats {
             generation: st.generation,
             best_score: st.hall_of_fame.first().map_or(f64::NAN, |m| m.score),
             mean_score: scores.iter().sum::<f64>() / scores.len() as f64,
-            median_score: scores[scores.len() / 2],
+            median_score: crate::stats::median(&scores).unwrap_or(f64::NAN),
             best_key: st.hall_of_fame.first().map(|m| m.key.clone()).unwrap_or_default(),
             scored: st.scored,
         })
