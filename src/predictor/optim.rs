@@ -1,11 +1,13 @@
 //! Optimisation pieces burn does not provide as NAR-Former needs them: the
 //! warm-up + linear-decay schedule, AdamW's decoupled weight decay restricted
-//! to weight matrices (no decay on biases and LayerNorm weights), and an
-//! exponential moving average of the weights.
+//! to weight matrices (no decay on biases and LayerNorm weights), an
+//! exponential moving average of the weights, and optional clipping of the
+//! gradients' global norm (burn's own clipping works tensor by tensor).
 
 use std::collections::HashMap;
 
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
@@ -65,6 +67,44 @@ pub fn ema_update<B: Backend, M: Module<B>>(ema: M, current: &M, decay: f64) -> 
     ema.map(&mut Blend(collect.0, decay))
 }
 
+/// Scales every gradient by min(1, `max_norm` / g), g the L2 norm of all of
+/// `module`'s gradients together (PyTorch's `clip_grad_norm_`), so a spike
+/// shortens the step without turning it. Stays on the device: the norm is
+/// never read back.
+pub fn clip_global_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
+    mut grads: GradientsParams,
+    module: &M,
+    max_norm: f64,
+) -> GradientsParams {
+    struct SumSquares<'a, B: AutodiffBackend>(&'a GradientsParams, Option<Tensor<B::InnerBackend, 1>>);
+    impl<B: AutodiffBackend> ModuleVisitor<B> for SumSquares<'_, B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.0.get::<B::InnerBackend, D>(param.id) {
+                let s = g.square().sum();
+                self.1 = Some(match self.1.take() {
+                    Some(total) => total + s,
+                    None => s,
+                });
+            }
+        }
+    }
+    struct Scale<'a, B: AutodiffBackend>(&'a mut GradientsParams, Tensor<B::InnerBackend, 1>);
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.0.remove::<B::InnerBackend, D>(param.id) {
+                let scaled = g.mul(self.1.clone().unsqueeze());
+                self.0.register::<B::InnerBackend, D>(param.id, scaled);
+            }
+        }
+    }
+    let mut sum = SumSquares::<B>(&grads, None);
+    module.visit(&mut sum);
+    let Some(total) = sum.1 else { return grads };
+    let coef = total.sqrt().add_scalar(1e-6).recip().mul_scalar(max_norm).clamp_max(1.0);
+    module.visit(&mut Scale::<B>(&mut grads, coef));
+    grads
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +154,47 @@ mod tests {
         let (we, be) = values(&ema);
         for (a, e) in w.iter().chain(&b).zip(we.iter().chain(&be)) {
             assert!((a * 0.25 - e).abs() < 1e-7);
+        }
+    }
+
+    /// Gradients of `sum(w * x) + sum(b)` for a 3-to-2 Linear: the weight
+    /// gradient is x in every row, the bias gradient is all ones.
+    fn linear_grads(x: [f32; 3]) -> (Linear<Autodiff<B>>, GradientsParams) {
+        let dev = Default::default();
+        let lin: Linear<Autodiff<B>> = LinearConfig::new(3, 2).init(&dev);
+        let input = Tensor::<Autodiff<B>, 2>::from_floats([x], &dev);
+        let grads = GradientsParams::from_grads(lin.forward(input).sum().backward(), &lin);
+        (lin, grads)
+    }
+
+    fn grad_values(lin: &Linear<Autodiff<B>>, grads: &GradientsParams) -> Vec<f32> {
+        let w = grads.get::<B, 2>(lin.weight.id).unwrap().into_data().to_vec::<f32>().unwrap();
+        let b = grads.get::<B, 1>(lin.bias.as_ref().unwrap().id).unwrap().into_data().to_vec::<f32>().unwrap();
+        w.into_iter().chain(b).collect()
+    }
+
+    #[test]
+    fn global_clip_scales_all_gradients_by_one_factor() {
+        // Weight gradient rows (3, 4, 0) twice and bias (1, 1): norm sqrt(52).
+        let (lin, grads) = linear_grads([3.0, 4.0, 0.0]);
+        let before = grad_values(&lin, &grads);
+        let norm = before.iter().map(|g| g * g).sum::<f32>().sqrt();
+        assert!((norm - 52f32.sqrt()).abs() < 1e-4);
+        let after = grad_values(&lin, &clip_global_norm(grads, &lin, 2.0));
+        let clipped = after.iter().map(|g| g * g).sum::<f32>().sqrt();
+        assert!((clipped - 2.0).abs() < 1e-4, "clipped norm {clipped}");
+        for (a, b) in before.iter().zip(&after) {
+            assert!((a * 2.0 / norm - b).abs() < 1e-5, "one factor for weights and biases: {a} -> {b}");
+        }
+    }
+
+    #[test]
+    fn global_clip_leaves_small_gradients_alone() {
+        let (lin, grads) = linear_grads([0.1, 0.2, 0.0]);
+        let before = grad_values(&lin, &grads);
+        let after = grad_values(&lin, &clip_global_norm(grads, &lin, 100.0));
+        for (a, b) in before.iter().zip(&after) {
+            assert!((a - b).abs() < 1e-6);
         }
     }
 

@@ -24,7 +24,7 @@ use super::checkpoint::{self, CheckpointDir, TrainState};
 use super::dataset::EncodedSet;
 use super::loss::{LossIndices, LossWeights, loss};
 use super::metrics::kendall_tau;
-use super::optim::{decay_weights, ema_update, lr_at};
+use super::optim::{clip_global_norm, decay_weights, ema_update, lr_at};
 use super::{ModelConfig, Predictor};
 
 /// Training hyper-parameters (`train:` in a config file; defaults: the paper's).
@@ -58,6 +58,11 @@ pub struct TrainConfig {
     /// time writing one every epoch.
     #[serde(default = "d_every")]
     pub checkpoint_every: usize,
+    /// Clip the global L2 norm of the gradients to this before each step
+    /// (off by default: the paper does not clip). Tames the loss spikes of
+    /// long runs at the CPU configs' high learning rate.
+    #[serde(default)]
+    pub grad_clip_norm: Option<f64>,
 }
 
 fn d_batch() -> usize {
@@ -102,6 +107,9 @@ impl TrainConfig {
             || !(0.0..1.0).contains(&self.ema_decay)
         {
             return Err("train.lr must be > 0, train.warmup_fraction in [0, 1], train.ema_decay in [0, 1)".into());
+        }
+        if self.grad_clip_norm.is_some_and(|c| c.is_nan() || c <= 0.0) {
+            return Err("train.grad_clip_norm must be > 0 (leave it out to not clip)".into());
         }
         Ok(())
     }
@@ -248,7 +256,10 @@ pub fn train<B: AutodiffBackend>(
                 *s += v;
             }
             batches += 1;
-            let grads = GradientsParams::from_grads(l.total.backward(), &model);
+            let mut grads = GradientsParams::from_grads(l.total.backward(), &model);
+            if let Some(max_norm) = cfg.grad_clip_norm {
+                grads = clip_global_norm(grads, &model, max_norm);
+            }
             model = optim.step(lr, model, grads);
             if cfg.weight_decay > 0.0 {
                 model = decay_weights(model, 1.0 - lr * cfg.weight_decay);
