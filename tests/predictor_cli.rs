@@ -34,7 +34,7 @@ fn train_writes_log_metrics_results_and_eval_reloads_best() {
 
     let log = fs::read_to_string(out.join("train_log.csv")).unwrap();
     let mut lines = log.lines();
-    assert_eq!(lines.next().unwrap(), "epoch,loss,mse,sr,ac,lr,train_tau,val_tau,ema_val_tau,seconds");
+    assert_eq!(lines.next().unwrap(), "epoch,loss,mse,sr,ac,lr,grad_norm,train_tau,val_tau,ema_val_tau,seconds");
     assert_eq!(lines.count(), 4);
     let metrics = fs::read_to_string(out.join("test_metrics.csv")).unwrap();
     assert!(

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Tensor};
 
 /// Learning rate at `step` of `total`: linear warm-up from 0 over the first
 /// `warmup` fraction of steps, then linear decay to 0.
@@ -67,15 +67,8 @@ pub fn ema_update<B: Backend, M: Module<B>>(ema: M, current: &M, decay: f64) -> 
     ema.map(&mut Blend(collect.0, decay))
 }
 
-/// Scales every gradient by min(1, `max_norm` / g), g the L2 norm of all of
-/// `module`'s gradients together (PyTorch's `clip_grad_norm_`), so a spike
-/// shortens the step without turning it. Stays on the device: the norm is
-/// never read back.
-pub fn clip_global_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
-    mut grads: GradientsParams,
-    module: &M,
-    max_norm: f64,
-) -> GradientsParams {
+/// The L2 norm of all of `module`'s gradients together (0 when it has none).
+pub fn global_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(grads: &GradientsParams, module: &M) -> f64 {
     struct SumSquares<'a, B: AutodiffBackend>(&'a GradientsParams, Option<Tensor<B::InnerBackend, 1>>);
     impl<B: AutodiffBackend> ModuleVisitor<B> for SumSquares<'_, B> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
@@ -88,20 +81,32 @@ pub fn clip_global_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
             }
         }
     }
-    struct Scale<'a, B: AutodiffBackend>(&'a mut GradientsParams, Tensor<B::InnerBackend, 1>);
-    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
+    let mut sum = SumSquares::<B>(grads, None);
+    module.visit(&mut sum);
+    sum.1.map_or(0.0, |total| total.into_scalar().elem::<f64>().sqrt())
+}
+
+/// Clips the gradients' global norm `norm` (from [`global_grad_norm`]) to
+/// `max_norm`, as PyTorch's `clip_grad_norm_` does: every gradient is scaled
+/// by the same factor, so a spike shortens the step without turning it
+/// (burn's own clipping works tensor by tensor).
+pub fn clip_global_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
+    mut grads: GradientsParams,
+    module: &M,
+    norm: f64,
+    max_norm: f64,
+) -> GradientsParams {
+    struct Scale<'a>(&'a mut GradientsParams, f64);
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
             if let Some(g) = self.0.remove::<B::InnerBackend, D>(param.id) {
-                let scaled = g.mul(self.1.clone().unsqueeze());
-                self.0.register::<B::InnerBackend, D>(param.id, scaled);
+                self.0.register::<B::InnerBackend, D>(param.id, g.mul_scalar(self.1));
             }
         }
     }
-    let mut sum = SumSquares::<B>(&grads, None);
-    module.visit(&mut sum);
-    let Some(total) = sum.1 else { return grads };
-    let coef = total.sqrt().add_scalar(1e-6).recip().mul_scalar(max_norm).clamp_max(1.0);
-    module.visit(&mut Scale::<B>(&mut grads, coef));
+    if norm > max_norm {
+        module.visit(&mut Scale(&mut grads, max_norm / norm));
+    }
     grads
 }
 
@@ -180,7 +185,9 @@ mod tests {
         let before = grad_values(&lin, &grads);
         let norm = before.iter().map(|g| g * g).sum::<f32>().sqrt();
         assert!((norm - 52f32.sqrt()).abs() < 1e-4);
-        let after = grad_values(&lin, &clip_global_norm(grads, &lin, 2.0));
+        let measured = global_grad_norm(&grads, &lin);
+        assert!((measured - 52f64.sqrt()).abs() < 1e-4, "global norm {measured}");
+        let after = grad_values(&lin, &clip_global_norm(grads, &lin, measured, 2.0));
         let clipped = after.iter().map(|g| g * g).sum::<f32>().sqrt();
         assert!((clipped - 2.0).abs() < 1e-4, "clipped norm {clipped}");
         for (a, b) in before.iter().zip(&after) {
@@ -192,7 +199,8 @@ mod tests {
     fn global_clip_leaves_small_gradients_alone() {
         let (lin, grads) = linear_grads([0.1, 0.2, 0.0]);
         let before = grad_values(&lin, &grads);
-        let after = grad_values(&lin, &clip_global_norm(grads, &lin, 100.0));
+        let norm = global_grad_norm(&grads, &lin);
+        let after = grad_values(&lin, &clip_global_norm(grads, &lin, norm, 100.0));
         for (a, b) in before.iter().zip(&after) {
             assert!((a - b).abs() < 1e-6);
         }

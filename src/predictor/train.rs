@@ -24,7 +24,7 @@ use super::checkpoint::{self, CheckpointDir, TrainState};
 use super::dataset::EncodedSet;
 use super::loss::{LossIndices, LossWeights, loss};
 use super::metrics::kendall_tau;
-use super::optim::{clip_global_norm, decay_weights, ema_update, lr_at};
+use super::optim::{clip_global_norm, decay_weights, ema_update, global_grad_norm, lr_at};
 use super::{ModelConfig, Predictor};
 
 /// Training hyper-parameters (`train:` in a config file; defaults: the paper's).
@@ -135,6 +135,10 @@ pub struct EpochLog {
     pub sr: f64,
     pub ac: f64,
     pub lr: f64,
+    /// Mean over the epoch's steps of the gradients' global L2 norm, before
+    /// any clipping (empty in logs written before this column existed).
+    #[serde(default = "nan")]
+    pub grad_norm: f64,
     pub train_tau: f64,
     pub val_tau: f64,
     pub ema_val_tau: f64,
@@ -145,6 +149,10 @@ pub struct EpochLog {
 pub struct TrainOutcome {
     pub state: TrainState,
     pub resumed_from: usize,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
@@ -219,7 +227,7 @@ pub fn train<B: AutodiffBackend>(
         let mut rng = StdRng::seed_from_u64(seed);
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut rng);
-        let (mut sums, mut batches) = ([0f64; 4], 0usize);
+        let (mut sums, mut batches, mut grad_norm_sum) = ([0f64; 4], 0usize, 0f64);
         let mut train_pred = vec![0f32; n];
         let mut lr = 0.0;
         for chunk in order.chunks(cfg.batch_size) {
@@ -257,8 +265,10 @@ pub fn train<B: AutodiffBackend>(
             }
             batches += 1;
             let mut grads = GradientsParams::from_grads(l.total.backward(), &model);
+            let norm = global_grad_norm(&grads, &model);
+            grad_norm_sum += norm;
             if let Some(max_norm) = cfg.grad_clip_norm {
-                grads = clip_global_norm(grads, &model, max_norm);
+                grads = clip_global_norm(grads, &model, norm, max_norm);
             }
             model = optim.step(lr, model, grads);
             if cfg.weight_decay > 0.0 {
@@ -290,6 +300,7 @@ pub fn train<B: AutodiffBackend>(
             sr: sums[2] / b,
             ac: sums[3] / b,
             lr,
+            grad_norm: grad_norm_sum / b,
             train_tau: tau(&train_pred, &data.train_labels),
             val_tau,
             ema_val_tau,
@@ -323,7 +334,19 @@ fn open_log(path: &Path, epochs_done: usize) -> Result<csv::Writer<fs::File>> {
         }
     }
     let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-    w.write_record(["epoch", "loss", "mse", "sr", "ac", "lr", "train_tau", "val_tau", "ema_val_tau", "seconds"])?;
+    w.write_record([
+        "epoch",
+        "loss",
+        "mse",
+        "sr",
+        "ac",
+        "lr",
+        "grad_norm",
+        "train_tau",
+        "val_tau",
+        "ema_val_tau",
+        "seconds",
+    ])?;
     for row in &kept {
         w.serialize(row)?;
     }
@@ -331,4 +354,30 @@ fn open_log(path: &Path, epochs_done: usize) -> Result<csv::Writer<fs::File>> {
     crate::atomic_file::write_atomic(path, &bytes)?;
     let file = fs::OpenOptions::new().append(true).open(path)?;
     Ok(csv::WriterBuilder::new().has_headers(false).from_writer(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resuming_a_log_written_before_grad_norm_keeps_its_rows() {
+        let dir = std::env::temp_dir().join(format!("nas-search-old-log-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("train_log.csv");
+        fs::write(
+            &path,
+            "epoch,loss,mse,sr,ac,lr,train_tau,val_tau,ema_val_tau,seconds\n\
+             1,0.5,0.1,0.2,0.3,0.001,0.4,0.45,0.44,30.0\n\
+             2,0.4,0.1,0.2,0.3,0.001,0.5,0.55,0.54,31.0\n",
+        )
+        .unwrap();
+        drop(open_log(&path, 1).unwrap());
+        let text = fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "epoch,loss,mse,sr,ac,lr,grad_norm,train_tau,val_tau,ema_val_tau,seconds");
+        assert_eq!(lines[1], "1,0.5,0.1,0.2,0.3,0.001,NaN,0.4,0.45,0.44,30.0", "epoch 2 is past the checkpoint");
+        assert_eq!(lines.len(), 2);
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
