@@ -63,6 +63,32 @@ pub fn load_yaml<T: DeserializeOwned>(path: &Path, overrides: &[String]) -> Resu
     parse_yaml(&text, &path.display().to_string(), overrides)
 }
 
+/// Dotted keys whose values differ between two YAML documents. A key missing
+/// on one side counts as null, so a key added to the tool later with a null
+/// default (an option left off) does not make an old run's config differ.
+pub fn changed_keys(old: &Value, new: &Value) -> Vec<String> {
+    fn walk(old: &Value, new: &Value, prefix: &str, out: &mut Vec<String>) {
+        match (old, new) {
+            (Value::Mapping(a), Value::Mapping(b)) => {
+                let mut keys: Vec<String> =
+                    a.keys().chain(b.keys()).filter_map(|k| k.as_str().map(String::from)).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let (x, y) = (a.get(k.as_str()).unwrap_or(&Value::Null), b.get(k.as_str()).unwrap_or(&Value::Null));
+                    walk(x, y, &p, out);
+                }
+            }
+            (a, b) if a != b => out.push(if prefix.is_empty() { "(root)".into() } else { prefix.to_string() }),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(old, new, "", &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +121,30 @@ mod tests {
             parse_yaml("train:\n  epochs: 3\n", "x", &["train.epochs=7".into(), "train.lr=0.5".into()]).unwrap();
         assert_eq!(o, Outer { train: Inner { epochs: 7, lr: 0.5 } });
         assert!(parse_yaml::<Outer>("train:\n  epochs: 3\n", "x", &["train.epochs".into()]).is_err());
+    }
+
+    #[test]
+    fn changed_keys_names_dotted_paths_and_treats_missing_as_null() {
+        let old: Value = serde_yaml::from_str(
+            "train: { epochs: 3, lr: 0.1 }
+seed: 1
+",
+        )
+        .unwrap();
+        let new: Value = serde_yaml::from_str(
+            "train: { epochs: 5, lr: 0.1, clip: null }
+seed: 1
+",
+        )
+        .unwrap();
+        assert_eq!(changed_keys(&old, &new), vec!["train.epochs".to_string()]);
+        let added: Value = serde_yaml::from_str(
+            "train: { epochs: 3, lr: 0.1, clip: 1.0 }
+seed: 1
+",
+        )
+        .unwrap();
+        assert_eq!(changed_keys(&old, &added), vec!["train.clip".to_string()]);
+        assert!(changed_keys(&old, &old).is_empty());
     }
 }

@@ -62,7 +62,7 @@ fn train_writes_log_metrics_results_and_eval_reloads_best() {
     // a second training into the same directory with another config is refused
     let err =
         run_err(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&out).args(["--set", "train.epochs=5"]));
-    assert!(err.contains("another config") && err.contains("--restart"), "{err}");
+    assert!(err.contains("another config") && err.contains("train.epochs") && err.contains("--restart"), "{err}");
 }
 
 #[test]

@@ -158,12 +158,15 @@ pub fn run_train(req: TrainRequest) -> Result<TestMetrics> {
     let frozen = serde_yaml::to_string(&cfg)?;
     let frozen_path = out_dir.join("config.yaml");
     if frozen_path.exists() {
-        let old = fs::read_to_string(&frozen_path)?;
-        if old != frozen {
+        let old: serde_yaml::Value = serde_yaml::from_str(&fs::read_to_string(&frozen_path)?)
+            .with_context(|| format!("{} is corrupt", frozen_path.display()))?;
+        let changed = crate::config::changed_keys(&old, &serde_yaml::from_str(&frozen)?);
+        if !changed.is_empty() {
             bail!(
-                "{} holds a training with another config (see {}); pass --restart to discard it or --out to use another directory",
+                "{} holds a training with another config (see {}; changed keys: {}); pass --restart to discard it or --out to use another directory",
                 out_dir.display(),
-                frozen_path.display()
+                frozen_path.display(),
+                changed.join(", ")
             );
         }
     } else {

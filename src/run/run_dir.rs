@@ -40,24 +40,6 @@ pub struct RunDir {
     pub root: PathBuf,
 }
 
-/// Dotted keys whose values differ between two YAML documents.
-pub fn changed_keys(old: &Value, new: &Value, prefix: &str, out: &mut Vec<String>) {
-    match (old, new) {
-        (Value::Mapping(a), Value::Mapping(b)) => {
-            let mut keys: Vec<String> = a.keys().chain(b.keys()).filter_map(|k| k.as_str().map(String::from)).collect();
-            keys.sort();
-            keys.dedup();
-            for k in keys {
-                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                let (x, y) = (a.get(k.as_str()).unwrap_or(&Value::Null), b.get(k.as_str()).unwrap_or(&Value::Null));
-                changed_keys(x, y, &p, out);
-            }
-        }
-        (a, b) if a != b => out.push(if prefix.is_empty() { "(root)".into() } else { prefix.to_string() }),
-        _ => {}
-    }
-}
-
 impl RunDir {
     pub fn new(root: &Path) -> Result<Self> {
         fs::create_dir_all(root).with_context(|| format!("creating run directory {}", root.display()))?;
@@ -76,8 +58,7 @@ impl RunDir {
             let old: Value = serde_yaml::from_str(&fs::read_to_string(&path)?)
                 .with_context(|| format!("{} is corrupt", path.display()))?;
             let new: Value = serde_yaml::from_str(yaml)?;
-            let mut changed = Vec::new();
-            changed_keys(&old, &new, "", &mut changed);
+            let changed = crate::config::changed_keys(&old, &new);
             if !changed.is_empty() && !force {
                 bail!(
                     "the config differs from the one this run started with ({}): changed keys: {}; pass --force to resume anyway",
