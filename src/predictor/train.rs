@@ -309,11 +309,15 @@ pub fn train<B: AutodiffBackend>(
         log.serialize(&row)?;
         log.flush()?;
         if state.epochs_done.is_multiple_of(cfg.checkpoint_every) || state.epochs_done == cfg.epochs {
+            let writing = Instant::now();
             let dir = ckpts.begin(state.epochs_done)?;
             checkpoint::save_module(model.clone(), &dir, "model")?;
             checkpoint::save_module(ema.clone(), &dir, "ema")?;
             checkpoint::save_record::<B, _>(optim.to_record(), &dir)?;
             ckpts.commit(&dir, &state)?;
+            // The training's cost includes its checkpoints (counted from the
+            // next one on; a resume loses only the last write's seconds).
+            state.train_seconds += writing.elapsed().as_secs_f64();
         }
         on_epoch(&row);
     }
