@@ -125,25 +125,11 @@ mod tests {
 
     #[test]
     fn changed_keys_names_dotted_paths_and_treats_missing_as_null() {
-        let old: Value = serde_yaml::from_str(
-            "train: { epochs: 3, lr: 0.1 }
-seed: 1
-",
-        )
-        .unwrap();
-        let new: Value = serde_yaml::from_str(
-            "train: { epochs: 5, lr: 0.1, clip: null }
-seed: 1
-",
-        )
-        .unwrap();
+        let yaml = |text: &str| -> Value { serde_yaml::from_str(text).unwrap() };
+        let old = yaml("train: { epochs: 3, lr: 0.1 }\nseed: 1\n");
+        let new = yaml("train: { epochs: 5, lr: 0.1, clip: null }\nseed: 1\n");
         assert_eq!(changed_keys(&old, &new), vec!["train.epochs".to_string()]);
-        let added: Value = serde_yaml::from_str(
-            "train: { epochs: 3, lr: 0.1, clip: 1.0 }
-seed: 1
-",
-        )
-        .unwrap();
+        let added = yaml("train: { epochs: 3, lr: 0.1, clip: 1.0 }\nseed: 1\n");
         assert_eq!(changed_keys(&old, &added), vec!["train.clip".to_string()]);
         assert!(changed_keys(&old, &old).is_empty());
     }
