@@ -89,6 +89,15 @@ pub fn changed_keys(old: &Value, new: &Value) -> Vec<String> {
     out
 }
 
+/// The keys in which `yaml` differs from the config frozen in the file at
+/// `path` (see [`changed_keys`]); a frozen file that does not parse is
+/// reported as corrupt.
+pub fn changed_since_frozen(path: &Path, yaml: &str) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let old: Value = serde_yaml::from_str(&text).with_context(|| format!("{} is corrupt", path.display()))?;
+    Ok(changed_keys(&old, &serde_yaml::from_str(yaml)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

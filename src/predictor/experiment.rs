@@ -158,9 +158,7 @@ pub fn run_train(req: TrainRequest) -> Result<TestMetrics> {
     let frozen = serde_yaml::to_string(&cfg)?;
     let frozen_path = out_dir.join("config.yaml");
     if frozen_path.exists() {
-        let old: serde_yaml::Value = serde_yaml::from_str(&fs::read_to_string(&frozen_path)?)
-            .with_context(|| format!("{} is corrupt", frozen_path.display()))?;
-        let changed = crate::config::changed_keys(&old, &serde_yaml::from_str(&frozen)?);
+        let changed = crate::config::changed_since_frozen(&frozen_path, &frozen)?;
         if !changed.is_empty() {
             bail!(
                 "{} holds a training with another config (see {}; changed keys: {}); pass --restart to discard it or --out to use another directory",

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
-use serde_yaml::Value;
 
 use crate::atomic_file::write_atomic;
 use crate::search::evolution::GenerationStats;
@@ -55,10 +54,7 @@ impl RunDir {
     pub fn freeze_config(&self, yaml: &str, force: bool) -> Result<()> {
         let path = self.path("config.yaml");
         if path.exists() {
-            let old: Value = serde_yaml::from_str(&fs::read_to_string(&path)?)
-                .with_context(|| format!("{} is corrupt", path.display()))?;
-            let new: Value = serde_yaml::from_str(yaml)?;
-            let changed = crate::config::changed_keys(&old, &new);
+            let changed = crate::config::changed_since_frozen(&path, yaml)?;
             if !changed.is_empty() && !force {
                 bail!(
                     "the config differs from the one this run started with ({}): changed keys: {}; pass --force to resume anyway",
