@@ -32,18 +32,19 @@ impl DeviceKind {
     }
 }
 
-/// Work that runs on whichever backend the config names.
+/// A command's work, generic over the backend: each command picks its
+/// backend once, by handing its whole work to [`dispatch`].
 pub trait BackendTask {
     type Output;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output;
+    fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Self::Output;
 }
 
 /// Runs `task` on the backend for `kind`.
 pub fn dispatch<T: BackendTask>(kind: DeviceKind, task: T) -> anyhow::Result<T::Output> {
     match kind {
-        DeviceKind::Cpu => Ok(task.run::<Autodiff<Cpu>>(Default::default())),
+        DeviceKind::Cpu => Ok(task.with_backend::<Autodiff<Cpu>>(Default::default())),
         #[cfg(feature = "cuda")]
-        DeviceKind::Cuda => Ok(task.run::<Autodiff<Gpu>>(Default::default())),
+        DeviceKind::Cuda => Ok(task.with_backend::<Autodiff<Gpu>>(Default::default())),
         #[cfg(not(feature = "cuda"))]
         DeviceKind::Cuda => anyhow::bail!("device: cuda needs a build with `--features cuda`"),
     }

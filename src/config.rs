@@ -98,6 +98,23 @@ pub fn changed_since_frozen(path: &Path, yaml: &str) -> Result<Vec<String>> {
     Ok(changed_keys(&old, &serde_yaml::from_str(yaml)?))
 }
 
+/// The frozen-config policy of run and training directories: the resolved
+/// config `yaml` is written to `path` when there is none; a differing one is
+/// refused with the error `refuse` makes from the changed keys, unless
+/// `force` (then it replaces the frozen one).
+pub fn freeze(path: &Path, yaml: &str, force: bool, refuse: impl FnOnce(&[String]) -> anyhow::Error) -> Result<()> {
+    if path.exists() {
+        let changed = changed_since_frozen(path, yaml)?;
+        if changed.is_empty() {
+            return Ok(());
+        }
+        if !force {
+            return Err(refuse(&changed));
+        }
+    }
+    crate::atomic_file::write_atomic(path, yaml.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

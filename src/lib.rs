@@ -1,10 +1,14 @@
 //! nas-search: neural architecture search driven by a NAR-Former predictor.
 //!
-//! Data flows one way: a search space yields genotypes (`space`), `encode`
-//! turns their graphs (`graph`) into tokens, the `predictor` scores tokens.
-//! `trainer` trains networks for real (the `builtin` evaluator);
-//! `config` reads YAML, `atomic_file` writes crash-safe files, `data` reads benchmark files and image sets, `backend` picks where
-//! models run, `bench` measures speed, `stats` holds the shared summaries.
+//! Data flows one way: a search space (`space`) yields genotypes and
+//! describes their networks (`net`); `encode` turns their graphs (`graph`)
+//! into tokens; the `predictor` scores tokens; a `search` strategy asks for
+//! scores and proposes genotypes; an evaluator (`eval`, with the built-in
+//! `trainer`) measures them for real; `run` sequences the workflow and owns
+//! the run directory; `report` writes what happened. Around them: `config`
+//! reads YAML, `atomic_file` writes crash-safe files, `data` reads benchmark
+//! tables and image sets, `backend` picks where models run, `bench` measures
+//! speed, `seed` derives seeds, `stats` holds the shared summaries.
 
 pub mod atomic_file;
 pub mod backend;

@@ -185,7 +185,7 @@ fn print_summary(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn handle(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Predictor(PredictorCmd::Train { config, out, overrides, results, restart, quiet }) => {
             let req = TrainRequest {
@@ -204,11 +204,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Run { config, run_dir, seed, resume, force, overrides, quiet } => {
             let dir =
-                run::run(run::RunRequest { config: Some(config), overrides, run_dir, seed, resume, force, quiet })?;
+                run::execute(run::RunRequest { config: Some(config), overrides, run_dir, seed, resume, force, quiet })?;
             print_summary(&dir)?;
         }
         Command::Resume { run_dir, quiet } => {
-            let dir = run::run(run::RunRequest {
+            let dir = run::execute(run::RunRequest {
                 config: None,
                 overrides: Vec::new(),
                 run_dir: Some(run_dir),
@@ -250,7 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    match handle(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

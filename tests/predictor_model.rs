@@ -6,7 +6,7 @@ use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::{Tensor, TensorData};
 use nas_search::encode::tokenizer::TokenizerConfig;
-use nas_search::predictor::dataset::{encode_cells, width};
+use nas_search::predictor::dataset::encode_cells;
 use nas_search::predictor::mlp::MlpConfig;
 use nas_search::predictor::model::NarFormerConfig;
 use nas_search::predictor::{ModelConfig, Predictor};
@@ -30,7 +30,7 @@ fn init<Bk: burn::tensor::backend::Backend>(cfg: &ModelConfig, seed: u64) -> Pre
     let _held = RNG.lock().unwrap_or_else(|e| e.into_inner());
     let dev = Default::default();
     Bk::seed(&dev, seed);
-    let model: Predictor<Bk> = cfg.init(width(cfg), &dev);
+    let model: Predictor<Bk> = cfg.init(&dev);
     model.visit(&mut Draw);
     model
 }

@@ -317,3 +317,45 @@ fn builtin_evaluator_trains_darts_networks_in_the_workflow() {
     let err = run_err(bin().args(["run"]).arg(&cifar).arg("--run-dir").arg(dir.join("r-cifar")));
     assert!(err.contains("data_batch_1.bin") && err.contains("evaluator.data.dir"), "{err}");
 }
+
+#[test]
+fn an_evaluator_that_cannot_measure_the_space_is_refused_naming_both() {
+    let dir = temp_dir("run-mismatch");
+    let text = fs::read_to_string(small_config(&dir, &tabular())).unwrap();
+    let darts =
+        write(&dir, "tabular-darts.yaml", &text.replace("search_spaces/nb201.yaml", "search_spaces/darts.yaml"));
+    let run = dir.join("r1");
+    let err = run_err(bin().args(["run"]).arg(&darts).arg("--run-dir").arg(&run));
+    assert!(err.contains("`tabular`") && err.contains("darts space") && err.contains("darts.yaml"), "{err}");
+    assert!(!run.join("evaluations.csv").exists(), "refused before evaluating anything");
+
+    let builtin = builtin_config(&dir, "{ kind: synthetic, train_images: 8, test_images: 8 }");
+    let text = fs::read_to_string(builtin).unwrap().replace("search_spaces/darts.yaml", "search_spaces/nb201.yaml");
+    let nb201 = write(&dir, "builtin-nb201.yaml", &text);
+    let err = run_err(bin().args(["run"]).arg(&nb201).arg("--run-dir").arg(dir.join("r2")));
+    assert!(err.contains("`builtin`") && err.contains("nb201 space") && err.contains("tabular"), "{err}");
+}
+
+#[test]
+fn a_command_evaluators_relative_paths_resolve_against_the_config_folder() {
+    let dir = temp_dir("run-command-cwd");
+    let cfg_dir = dir.join("configs");
+    fs::create_dir_all(&cfg_dir).unwrap();
+    // A script beside the config, named by a relative path; it scores a genotype by its characters.
+    write(
+        &cfg_dir,
+        "score.py",
+        "import json, sys\n\
+         g = json.load(open(sys.argv[1]))['genotype']\n\
+         print(json.dumps({'accuracy': 40 + sum(map(ord, g)) % 5000 / 100}))\n",
+    );
+    let ev = "  kind: command\n  command: python3 score.py {json}\n  retries: 0";
+    let cfg = small_config(&cfg_dir, ev);
+    let run = dir.join("run");
+    // started from another folder: the script is found all the same
+    let elsewhere = dir.join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    run_ok(bin().current_dir(&elsewhere).args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+    let text = fs::read_to_string(run.join("evaluations.csv")).unwrap();
+    assert_eq!(text.lines().filter(|l| l.contains(",ok,")).count(), 18, "{text}");
+}

@@ -63,4 +63,10 @@ fn a_run_directory_of_the_first_format_resumes_to_the_uninterrupted_result() {
         rows_without_seconds(&run.join("summary.csv")),
         rows_without_seconds(&fixtures().join("run-v1-uninterrupted-summary.csv"))
     );
+    // predicted scores survive the checkpoint to the last bit (the first
+    // format's own resume lost one in the last digit of a topk.csv score)
+    assert_eq!(
+        fs::read_to_string(run.join("topk.csv")).unwrap(),
+        fs::read_to_string(fixtures().join("run-v1-uninterrupted-topk.csv")).unwrap()
+    );
 }

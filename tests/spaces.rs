@@ -13,7 +13,7 @@ use nas_search::encode::augment::augmented;
 use nas_search::encode::tokenizer::{TokenizerConfig, tokenize};
 use nas_search::space::darts::{DartsSpace, DartsSpaceConfig};
 use nas_search::space::mobilenet::{MobileNetSpace, MobileNetSpaceConfig};
-use nas_search::space::nb201_space::{Nb201Space, Nb201SpaceConfig};
+use nas_search::space::nb201::{Nb201Space, Nb201SpaceConfig};
 use nas_search::space::{SearchSpace, SpaceConfig};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -86,7 +86,7 @@ fn nb201_space_samples_mutates_and_crosses_validly() {
 #[test]
 fn darts_key_finds_swapped_edges_and_reordered_nodes() {
     let s = darts();
-    let v2 = s.parse(&nas_search::space::darts_genotype::DartsGenotype::darts_v2().to_string()).unwrap();
+    let v2 = s.parse(&nas_search::space::darts::genotype::DartsGenotype::darts_v2().to_string()).unwrap();
     let mut swapped = v2;
     swapped.normal.edges.swap(0, 1);
     assert_ne!(swapped, v2);
@@ -141,7 +141,7 @@ fn narrowed_space_yaml_is_respected() {
         let g = s.sample(&mut rng);
         assert!(g.normal.edges.iter().chain(&g.reduce.edges).all(|e| e.op.name().starts_with("sep_conv")));
     }
-    let err = s.parse(&nas_search::space::darts_genotype::DartsGenotype::darts_v2().to_string()).unwrap_err();
+    let err = s.parse(&nas_search::space::darts::genotype::DartsGenotype::darts_v2().to_string()).unwrap_err();
     assert!(err.to_string().contains("not in this space's ops"), "{err}");
 
     let mut mcfg: MobileNetSpaceConfig = match space_file("mobilenetv3.yaml") {
@@ -176,7 +176,7 @@ fn nb201_key_is_the_benchmarks_unique_string() {
 
 #[test]
 fn space_cost_cli_prints_exact_json() {
-    let v2 = nas_search::space::darts_genotype::DartsGenotype::darts_v2().to_string();
+    let v2 = nas_search::space::darts::genotype::DartsGenotype::darts_v2().to_string();
     let out = run_ok(bin().args(["space", "cost", "search_spaces/darts.yaml"]).arg(&v2).arg("--json"));
     let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();

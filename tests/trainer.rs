@@ -8,14 +8,15 @@ use std::path::Path;
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use nas_search::data::{ImageData, ImageSet, cifar10, image_folder, synthetic};
+use nas_search::net::NetSpec;
 use nas_search::net::darts::op_layers;
 use nas_search::space::darts::DartsSpace;
-use nas_search::space::darts_genotype::{DartsGenotype, DartsOp};
+use nas_search::space::darts::genotype::{DartsGenotype, DartsOp};
 use nas_search::space::mobilenet::MobileNetSpace;
 use nas_search::space::{SearchSpace, SpaceConfig};
 use nas_search::trainer::darts_net::{DropPath, OpModule};
 use nas_search::trainer::train::Trainer;
-use nas_search::trainer::{NetSpec, Network, TrainBudget, TrainError, train_and_test};
+use nas_search::trainer::{Network, TrainBudget, TrainError, train_and_test};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -54,6 +55,11 @@ fn darts_v2_text(cfg: &SpaceConfig) -> String {
     DartsSpace::new(c.clone()).unwrap().format(&DartsGenotype::darts_v2())
 }
 
+/// The network the space of `cfg` describes for `text`, as budget `b` trains it (10 classes).
+fn network(cfg: &SpaceConfig, text: &str, b: &TrainBudget) -> NetSpec {
+    cfg.build().unwrap().network_of(text, &b.overrides(10)).expect("the space has networks").unwrap()
+}
+
 fn budget(channels: usize, cells: usize, aux: bool) -> TrainBudget {
     TrainBudget {
         channels: Some(channels),
@@ -74,7 +80,7 @@ fn built_darts_networks_have_the_cost_models_parameter_count() {
         [(8, 5, false), (6, 8, true), (16, 6, false), (36, 20, true)].into_iter().enumerate()
     {
         let text = s.format(&s.sample(&mut rng));
-        let spec = NetSpec::from_genotype(&cfg, &text, &budget(channels, cells, aux), 10).unwrap();
+        let spec = network(&cfg, &text, &budget(channels, cells, aux));
         let net = Network::<B>::new(&spec, &mut StdRng::seed_from_u64(1), &dev);
         assert_eq!(net.trainable_params() as u64, spec.cost().params, "genotype {i}: {text}");
         if channels <= 8 {
@@ -103,7 +109,7 @@ fn built_mobilenets_have_the_cost_models_parameter_count() {
             width_mult: Some(if i == 2 { 1.2 } else { 1.0 }),
             ..TrainBudget::new(1)
         };
-        let spec = NetSpec::from_genotype(&cfg, &text, &b, 10).unwrap();
+        let spec = network(&cfg, &text, &b);
         let net = Network::<B>::new(&spec, &mut StdRng::seed_from_u64(1), &dev);
         assert_eq!(net.trainable_params() as u64, spec.cost().params, "arch {i}: {text}");
         if i == 0 {
@@ -119,7 +125,7 @@ fn one_sgd_step_lowers_the_loss_on_a_fixed_batch() {
     let dev = Default::default();
     let text = darts_v2_text(&cfg);
     let b = TrainBudget { learning_rate: 0.05, ..budget(4, 3, true) };
-    let spec = NetSpec::from_genotype(&cfg, &text, &b, 10).unwrap();
+    let spec = network(&cfg, &text, &b);
     let mut model = Network::<B>::new(&spec, &mut StdRng::seed_from_u64(1), &dev);
     let set = synthetic::generate(16, 32, 1, 0);
     let x = Tensor::<B, 4>::from_data(
@@ -149,7 +155,7 @@ fn a_diverging_training_is_reported_not_hidden() {
         resolution: Some(8),
         ..budget(4, 3, false)
     };
-    let spec = NetSpec::from_genotype(&cfg, &text, &b, 10).unwrap();
+    let spec = network(&cfg, &text, &b);
     let data = ImageData { train: synthetic::generate(64, 8, 0, 0), test: synthetic::generate(16, 8, 0, 1) };
     let r = train_and_test::<B>(&spec, &data, &b, 0, &Default::default(), &mut |_, _| {});
     assert!(matches!(r, Err(TrainError::Diverged { .. })), "{r:?}");
@@ -167,7 +173,7 @@ fn a_short_training_is_deterministic_and_beats_chance_on_its_training_images() {
         resolution: Some(16),
         ..budget(8, 5, false)
     };
-    let spec = NetSpec::from_genotype(&cfg, &text, &b, 10).unwrap();
+    let spec = network(&cfg, &text, &b);
     let train = synthetic::generate(160, 16, 0, 0);
     // Measured on the training images themselves: the point is that it learns.
     let data = ImageData { train: train.clone(), test: train };

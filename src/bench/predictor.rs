@@ -11,7 +11,7 @@ use burn::tensor::{Tensor, TensorData};
 
 use super::median;
 use crate::backend::{BackendTask, DeviceKind, cpu_threads, dispatch};
-use crate::predictor::dataset::{encode_cells, width};
+use crate::predictor::dataset::encode_cells;
 use crate::predictor::{ModelConfig, Predictor};
 use crate::space::nb201::Nb201Cell;
 
@@ -55,10 +55,10 @@ struct BenchTask<'a>(&'a PredictorBench);
 impl BackendTask for BenchTask<'_> {
     type Output = PredictorBenchResult;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> PredictorBenchResult {
+    fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> PredictorBenchResult {
         let b = self.0;
         let cfg = ModelConfig::default();
-        let model: Predictor<B> = cfg.init(width(&cfg), &device);
+        let model: Predictor<B> = cfg.init(&device);
         let cells: Vec<Nb201Cell> = Nb201Cell::enumerate().step_by(7).take(b.infer_batch).collect();
         let rows: Vec<usize> = (0..cells.len()).collect();
 

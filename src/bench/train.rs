@@ -14,10 +14,12 @@ use rand::rngs::StdRng;
 use super::median;
 use crate::backend::{BackendTask, DeviceKind, cpu_threads, dispatch};
 use crate::data::synthetic;
-use crate::space::darts_genotype::DartsGenotype;
+use crate::net::NetSpec;
+use crate::net::darts::{self as darts_net, DartsNetConfig};
+use crate::space::darts::DartsGenotype;
 use crate::trainer::augment::{Normalize, batch};
 use crate::trainer::train::Trainer;
-use crate::trainer::{NetSpec, Network, TrainBudget};
+use crate::trainer::{Network, TrainBudget};
 
 /// Settings of `bench train`.
 pub struct TrainBench {
@@ -35,7 +37,8 @@ pub struct TrainBenchResult {
 }
 
 pub fn train(b: TrainBench) -> Result<TrainBenchResult> {
-    let spec = NetSpec::darts(&DartsGenotype::darts_v2(), b.channels, b.cells);
+    let net = DartsNetConfig { channels: b.channels, cells: b.cells, ..Default::default() };
+    let spec = NetSpec::Darts(darts_net::build(&DartsGenotype::darts_v2(), &net));
     println!(
         "backend {} | threads {} | DARTS V2 network C={} cells={} ({:.2}M params, {:.1}M MACs) | batch {} | 32x32",
         b.device.backend_name(),
@@ -62,7 +65,7 @@ struct Task<'a> {
 impl BackendTask for Task<'_> {
     type Output = TrainBenchResult;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> TrainBenchResult {
+    fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> TrainBenchResult {
         let b = self.b;
         let set = synthetic::generate(b.batch, 32, 0, 0);
         let idx: Vec<usize> = (0..b.batch).collect();

@@ -197,12 +197,4 @@ impl ImageDataConfig {
         }
         Ok(data)
     }
-
-    /// The native image size (networks whose resolution is not set take it).
-    pub fn native_size(&self) -> Option<usize> {
-        match self {
-            Self::Synthetic { .. } | Self::Cifar10 { .. } => Some(32),
-            Self::ImageFolder { .. } => None,
-        }
-    }
 }

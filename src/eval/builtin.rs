@@ -1,52 +1,49 @@
-//! The `builtin` evaluator: trains each architecture's network with the
-//! built-in trainer (`crate::trainer`) on the configured images, with the
-//! named budget, on the run's device, and reports top-1 on the held-out
-//! split. A network that diverges (NaN loss) or panics (e.g. out of GPU
-//! memory) is a failed evaluation, not a failed run.
+//! The `builtin` evaluator: trains each architecture's network (as the space
+//! describes it, with the budget's overrides) with the built-in trainer
+//! (`crate::trainer`) on the configured images, on the run's device, and
+//! reports top-1 on the held-out split. A network that diverges (NaN loss)
+//! or panics (e.g. out of GPU memory) is a failed evaluation, not a failed run.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::tensor::backend::AutodiffBackend;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use super::{Budget, EvalJob, EvalOutcome, Evaluator};
-use crate::backend::{BackendTask, DeviceKind, dispatch};
+use super::{Budget, Budgets, EvalContext, EvalJob, EvalOutcome, Evaluator};
 use crate::data::{ImageData, ImageDataConfig};
-use crate::space::SpaceConfig;
-use crate::trainer::{NetSpec, TrainBudget, TrainReport, train_and_test};
+use crate::net::NetSpec;
+use crate::space::AnySpace;
+use crate::trainer::{TrainBudget, TrainReport, train_and_test};
+
+/// Why another space is refused.
+pub const MEASURES: &str = "the built-in trainer has no network description for it (NAS-Bench-201 cells are measured with `kind: tabular`; any space with `kind: command`)";
+
+/// Whether this evaluator can measure `space`'s genotypes.
+pub fn measures(space: &dyn AnySpace) -> bool {
+    space.has_network()
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuiltinConfig {
     /// The images (see [`ImageDataConfig`]).
     pub data: ImageDataConfig,
-    pub budgets: BuiltinBudgets,
+    pub budgets: Budgets<TrainBudget>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BuiltinBudgets {
-    pub proxy: TrainBudget,
-    pub r#final: TrainBudget,
-}
-
-/// What the evaluator needs from the run besides its own section.
-pub struct RunContext<'a> {
-    pub space: &'a SpaceConfig,
-    pub device: DeviceKind,
-    pub seed: u64,
-}
-
-pub struct BuiltinEvaluator {
+pub struct BuiltinEvaluator<B: AutodiffBackend> {
     cfg: BuiltinConfig,
     config_dir: PathBuf,
-    space: SpaceConfig,
-    device: DeviceKind,
+    /// The run's space, as genotype text: it builds each network.
+    space: Arc<dyn AnySpace>,
+    device: B::Device,
     seed: u64,
     /// Classes of the data (the networks' outputs).
     classes: usize,
@@ -54,27 +51,28 @@ pub struct BuiltinEvaluator {
     data: Mutex<HashMap<usize, Arc<ImageData>>>,
 }
 
-impl BuiltinEvaluator {
-    /// Checks the budgets and loads the data once, so a missing or corrupt
-    /// data file stops the run before any training.
-    pub fn new(cfg: &BuiltinConfig, config_dir: &Path, ctx: &RunContext) -> Result<Self> {
-        cfg.budgets.proxy.check("evaluator.budgets.proxy")?;
-        cfg.budgets.r#final.check("evaluator.budgets.final")?;
-        if matches!(ctx.space, SpaceConfig::Nb201(_)) {
-            anyhow::bail!(
-                "evaluator.kind: builtin trains DARTS and MobileNetV3 networks; use `kind: tabular` for NAS-Bench-201"
-            );
+impl<B: AutodiffBackend> BuiltinEvaluator<B> {
+    /// Checks the budgets against the space's network and loads the data
+    /// once, so a wrong key or a missing or corrupt data file stops the run
+    /// before any training.
+    pub fn new(cfg: &BuiltinConfig, ctx: &EvalContext, device: B::Device) -> Result<Self> {
+        let space = ctx.space.clone();
+        let sample = space.sample_text(&mut StdRng::seed_from_u64(0));
+        let mut sizes = Vec::new();
+        for b in [Budget::Proxy, Budget::Final] {
+            let key = format!("evaluator.budgets.{b}");
+            let budget = cfg.budgets.get(b);
+            budget.check(&key)?;
+            sizes.push(network(space.as_ref(), &sample, budget, 10).with_context(|| key.clone())?.input_size());
         }
-        let size = match ctx.space {
-            SpaceConfig::Darts(c) => cfg.budgets.proxy.resolution.unwrap_or(c.network.input_size),
-            _ => cfg.budgets.proxy.resolution.or(cfg.data.native_size()).unwrap_or(224),
-        };
-        let data = Arc::new(cfg.data.load(config_dir, size)?);
+        // Loaded now at the size of a proxy network (others load when first needed).
+        let size = sizes[0];
+        let data = Arc::new(cfg.data.load(ctx.config_dir, size)?);
         Ok(Self {
             cfg: cfg.clone(),
-            config_dir: config_dir.to_path_buf(),
-            space: ctx.space.clone(),
-            device: ctx.device,
+            config_dir: ctx.config_dir.to_path_buf(),
+            space,
+            device,
             seed: ctx.seed,
             classes: data.train.classes,
             data: Mutex::new(HashMap::from([(size, data)])),
@@ -91,17 +89,10 @@ impl BuiltinEvaluator {
         Ok(d)
     }
 
-    fn budget(&self, b: Budget) -> &TrainBudget {
-        match b {
-            Budget::Proxy => &self.cfg.budgets.proxy,
-            Budget::Final => &self.cfg.budgets.r#final,
-        }
-    }
-
     fn evaluate_one(&self, job: &EvalJob) -> EvalOutcome {
         let start = Instant::now();
-        let budget = self.budget(job.budget);
-        let spec = match NetSpec::from_genotype(&self.space, &job.genotype, budget, self.classes) {
+        let budget = self.cfg.budgets.get(job.budget);
+        let spec = match network(self.space.as_ref(), &job.genotype, budget, self.classes) {
             Ok(s) => s,
             Err(e) => return EvalOutcome::failed(format!("cannot build the network: {e:#}"), 0.0),
         };
@@ -110,13 +101,13 @@ impl BuiltinEvaluator {
             Err(e) => return EvalOutcome::failed(format!("cannot load the data: {e:#}"), 0.0),
         };
         let seed = crate::seed::derive(self.seed, &[job.key.as_bytes(), job.budget.name().as_bytes()]);
-        let task = TrainTask { spec: &spec, data: &data, budget, seed };
-        let result = catch_unwind(AssertUnwindSafe(|| dispatch(self.device, task)));
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            train_and_test::<B>(&spec, &data, budget, seed, &self.device, &mut |_, _| {})
+        }));
         let seconds = start.elapsed().as_secs_f64();
         match result {
-            Ok(Ok(Ok(r))) => outcome(&r, budget),
-            Ok(Ok(Err(e))) => EvalOutcome::failed(e.to_string(), seconds),
-            Ok(Err(e)) => EvalOutcome::failed(format!("{e:#}"), seconds),
+            Ok(Ok(r)) => outcome(&r, budget, &spec),
+            Ok(Err(e)) => EvalOutcome::failed(e.to_string(), seconds),
             Err(panic) => {
                 let msg = panic
                     .downcast_ref::<String>()
@@ -129,37 +120,28 @@ impl BuiltinEvaluator {
     }
 }
 
-fn outcome(r: &TrainReport, budget: &TrainBudget) -> EvalOutcome {
-    let extra = [
+/// The network of `genotype` as `budget` trains it, with `classes` outputs.
+fn network(space: &dyn AnySpace, genotype: &str, budget: &TrainBudget, classes: usize) -> Result<NetSpec> {
+    space.network_of(genotype, &budget.overrides(classes)).context(MEASURES)?
+}
+
+fn outcome(r: &TrainReport, budget: &TrainBudget, spec: &NetSpec) -> EvalOutcome {
+    let mut o = EvalOutcome::measured(r.accuracy, r.seconds);
+    o.extra = [
         ("epochs", budget.epochs.to_string()),
         ("train_loss", format!("{:.4}", r.final_loss)),
         ("images_per_s", format!("{:.1}", r.images_per_s)),
         ("train_images", r.train_images.to_string()),
         ("eval_images", r.eval_images.to_string()),
-    ];
-    EvalOutcome {
-        accuracy: Some(r.accuracy),
-        seconds: r.seconds,
-        error: String::new(),
-        extra: extra.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-    }
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    o.network = Some(spec.cost());
+    o
 }
 
-struct TrainTask<'a> {
-    spec: &'a NetSpec,
-    data: &'a ImageData,
-    budget: &'a TrainBudget,
-    seed: u64,
-}
-
-impl BackendTask for TrainTask<'_> {
-    type Output = Result<TrainReport, crate::trainer::TrainError>;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        train_and_test::<B>(self.spec, self.data, self.budget, self.seed, &device, &mut |_, _| {})
-    }
-}
-
-impl Evaluator for BuiltinEvaluator {
+impl<B: AutodiffBackend> Evaluator for BuiltinEvaluator<B> {
     fn evaluate(&self, jobs: &[EvalJob], done: &mut dyn FnMut(usize, EvalOutcome) -> Result<()>) -> Result<()> {
         for (i, job) in jobs.iter().enumerate() {
             done(i, self.evaluate_one(job))?;
@@ -168,6 +150,6 @@ impl Evaluator for BuiltinEvaluator {
     }
 
     fn budgets_equal(&self) -> bool {
-        self.cfg.budgets.proxy == self.cfg.budgets.r#final
+        self.cfg.budgets.equal()
     }
 }

@@ -1,10 +1,12 @@
 //! The `command` evaluator: runs a user command per architecture, e.g. a
 //! PyTorch training script or a cluster submit wrapper.
 //!
-//! The command runs under `sh -c` after substituting `{genotype}` (the
-//! genotype text, shell-quoted), `{json}` (a file holding the genotype, its
-//! key, the budget name and the budget's settings), `{workdir}` (a scratch
-//! folder for this evaluation), `{budget}` and `{key}` (shell-quoted). The
+//! The command runs under `sh -c`, in the config file's folder (so relative
+//! paths in it resolve as every other path in a config does), after
+//! substituting `{genotype}` (the genotype text, shell-quoted), `{json}` (a
+//! file holding the genotype, its key, the budget name and the budget's
+//! settings), `{workdir}` (a scratch folder for this evaluation; both
+//! absolute paths), `{budget}` and `{key}` (shell-quoted). The
 //! last non-empty line of its stdout must be a JSON object with `accuracy`
 //! (0..100) and optionally `seconds`; other fields are kept. A non-zero exit,
 //! a run past `timeout_s` (its whole process group is killed), or output
@@ -24,7 +26,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Budget, EvalJob, EvalOutcome, Evaluator};
+use super::{Budgets, EvalContext, EvalJob, EvalOutcome, Evaluator};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,16 +47,7 @@ pub struct CommandConfig {
     pub workers: usize,
     /// Settings written into the JSON file for each budget (free-form).
     #[serde(default)]
-    pub budgets: Budgets,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Budgets {
-    #[serde(default)]
-    pub proxy: Value,
-    #[serde(default)]
-    pub r#final: Value,
+    pub budgets: Budgets<Value>,
 }
 
 fn d_timeout() -> f64 {
@@ -72,25 +65,25 @@ fn d_workers() -> usize {
 
 pub struct CommandEvaluator {
     cfg: CommandConfig,
+    /// Where the command runs: the config file's folder.
+    cwd: PathBuf,
+    /// Per-evaluation scratch folders go here (absolute).
     scratch: PathBuf,
 }
 
 impl CommandEvaluator {
-    pub fn new(cfg: CommandConfig, _config_dir: &Path, run_dir: &Path) -> Result<Self> {
+    pub fn new(cfg: CommandConfig, ctx: &EvalContext) -> Result<Self> {
         if cfg.command.trim().is_empty() {
             bail!("evaluator.command is empty");
         }
-        if cfg.workers == 0 || cfg.timeout_s.is_nan() || cfg.timeout_s <= 0.0 {
-            bail!("evaluator.workers and evaluator.timeout_s must be positive");
+        if cfg.workers == 0 {
+            bail!("evaluator.workers must be positive");
         }
-        Ok(Self { cfg, scratch: run_dir.join("eval") })
-    }
-
-    fn budget_settings(&self, b: Budget) -> &Value {
-        match b {
-            Budget::Proxy => &self.cfg.budgets.proxy,
-            Budget::Final => &self.cfg.budgets.r#final,
+        if cfg.timeout_s.is_nan() || cfg.timeout_s <= 0.0 {
+            bail!("evaluator.timeout_s must be positive");
         }
+        let absolute = |p: &Path| std::path::absolute(p).with_context(|| format!("resolving {}", p.display()));
+        Ok(Self { cfg, cwd: absolute(ctx.config_dir)?, scratch: absolute(&ctx.run_dir.join("eval"))? })
     }
 
     fn run_one(&self, job: &EvalJob) -> EvalOutcome {
@@ -125,7 +118,7 @@ impl CommandEvaluator {
         let json_path = dir.join("arch.json");
         let payload = serde_json::json!({
             "genotype": job.genotype, "key": job.key, "budget": job.budget.name(),
-            "settings": self.budget_settings(job.budget),
+            "settings": self.cfg.budgets.get(job.budget),
         });
         std::fs::write(&json_path, serde_json::to_vec_pretty(&payload)?)?;
         let quote = |s: &str| shlex::try_quote(s).map(|q| q.to_string()).unwrap_or_else(|_| s.replace('\0', ""));
@@ -141,6 +134,7 @@ impl CommandEvaluator {
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(&cmd)
+            .current_dir(&self.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -217,7 +211,9 @@ pub fn parse_output(stdout: &str, wall: f64) -> Result<EvalOutcome> {
         .filter(|(k, _)| *k != "accuracy" && *k != "seconds")
         .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
         .collect();
-    Ok(EvalOutcome { accuracy: Some(acc), seconds, error: String::new(), extra })
+    let mut outcome = EvalOutcome::measured(acc, seconds);
+    outcome.extra = extra;
+    Ok(outcome)
 }
 
 impl Evaluator for CommandEvaluator {
@@ -252,7 +248,7 @@ impl Evaluator for CommandEvaluator {
     }
 
     fn budgets_equal(&self) -> bool {
-        self.cfg.budgets.proxy == self.cfg.budgets.r#final
+        self.cfg.budgets.equal()
     }
 }
 

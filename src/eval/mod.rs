@@ -1,18 +1,27 @@
 //! Real evaluation of architectures: the [`Evaluator`] trait and one
-//! implementation per file. An evaluator takes genotypes as text with a
-//! named budget and returns measured accuracies; a failure of one
-//! evaluation (crash, timeout, garbage output) is a failed result, never an
-//! error that stops the run.
+//! implementation per file. An evaluator takes genotypes as text (of the
+//! space it declared it can measure) with a named budget and returns
+//! measured accuracies; a failure of one evaluation (crash, timeout,
+//! garbage output) is a failed result, never an error that stops the run.
+//!
+//! Adding an evaluator: write its file, add a variant to [`EvaluatorConfig`]
+//! and an arm to each of its matches.
 
 pub mod builtin;
 pub mod command;
 pub mod tabular;
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Result;
+use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
+
+use crate::net::Cost;
+use crate::space::AnySpace;
 
 /// Which training budget an evaluation gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -30,6 +39,36 @@ impl Budget {
             Self::Proxy => "proxy",
             Self::Final => "final",
         }
+    }
+}
+
+impl fmt::Display for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An evaluator's settings for each budget (`budgets: { proxy: ..., final: ... }`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budgets<T> {
+    pub proxy: T,
+    #[serde(rename = "final")]
+    pub final_: T,
+}
+
+impl<T: PartialEq> Budgets<T> {
+    /// The settings of budget `b`.
+    pub fn get(&self, b: Budget) -> &T {
+        match b {
+            Budget::Proxy => &self.proxy,
+            Budget::Final => &self.final_,
+        }
+    }
+
+    /// True when the two budgets are one evaluation.
+    pub fn equal(&self) -> bool {
+        self.proxy == self.final_
     }
 }
 
@@ -52,11 +91,20 @@ pub struct EvalOutcome {
     pub error: String,
     /// Further fields the evaluator reported.
     pub extra: BTreeMap<String, String>,
+    /// Params and MACs of the network actually evaluated, when the evaluator
+    /// built it (the budget may shrink the space's standard network).
+    #[serde(default)]
+    pub network: Option<Cost>,
 }
 
 impl EvalOutcome {
+    /// A successful evaluation.
+    pub fn measured(accuracy: f64, seconds: f64) -> Self {
+        Self { accuracy: Some(accuracy), seconds, error: String::new(), extra: BTreeMap::new(), network: None }
+    }
+
     pub fn failed(error: impl Into<String>, seconds: f64) -> Self {
-        Self { accuracy: None, seconds, error: error.into(), extra: BTreeMap::new() }
+        Self { accuracy: None, seconds, error: error.into(), extra: BTreeMap::new(), network: None }
     }
 
     pub fn ok(&self) -> bool {
@@ -76,6 +124,18 @@ pub trait Evaluator: Send + Sync {
     fn budgets_equal(&self) -> bool;
 }
 
+/// What an evaluator is built with besides its own config section.
+pub struct EvalContext<'a> {
+    /// The run's space.
+    pub space: Arc<dyn AnySpace>,
+    /// Folder of the config file: relative paths in the section resolve against it.
+    pub config_dir: &'a Path,
+    /// The run directory (scratch files go under it).
+    pub run_dir: &'a Path,
+    /// The run seed (evaluators that draw random numbers derive from it).
+    pub seed: u64,
+}
+
 /// The `evaluator:` section of a run config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
@@ -86,13 +146,44 @@ pub enum EvaluatorConfig {
 }
 
 impl EvaluatorConfig {
-    /// Builds the evaluator; relative paths are resolved against `config_dir`,
-    /// scratch files go under `run_dir`.
-    pub fn build(&self, config_dir: &Path, run_dir: &Path, ctx: &builtin::RunContext) -> Result<Box<dyn Evaluator>> {
+    /// The `kind:` as configs spell it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Tabular(_) => "tabular",
+            Self::Command(_) => "command",
+            Self::Builtin(_) => "builtin",
+        }
+    }
+
+    /// Refuses a space this evaluator cannot measure, naming both.
+    pub fn check_space(&self, space: &dyn AnySpace) -> Result<()> {
+        let fits = match self {
+            Self::Tabular(_) => tabular::measures(space),
+            Self::Command(_) => true,
+            Self::Builtin(_) => builtin::measures(space),
+        };
+        anyhow::ensure!(
+            fits,
+            "evaluator.kind `{}` cannot measure the {} space: {}",
+            self.kind(),
+            space.name(),
+            match self {
+                Self::Tabular(_) => tabular::MEASURES,
+                Self::Builtin(_) => builtin::MEASURES,
+                Self::Command(_) => "",
+            }
+        );
+        Ok(())
+    }
+
+    /// Builds the evaluator for the space of `ctx` (checked with
+    /// [`EvaluatorConfig::check_space`] first); models train on `device`.
+    pub fn build<B: AutodiffBackend>(&self, ctx: &EvalContext, device: &B::Device) -> Result<Box<dyn Evaluator>> {
+        self.check_space(ctx.space.as_ref())?;
         Ok(match self {
-            Self::Tabular(c) => Box::new(tabular::TabularEvaluator::new(c, config_dir)?),
-            Self::Command(c) => Box::new(command::CommandEvaluator::new(c.clone(), config_dir, run_dir)?),
-            Self::Builtin(c) => Box::new(builtin::BuiltinEvaluator::new(c, config_dir, ctx)?),
+            Self::Tabular(c) => Box::new(tabular::TabularEvaluator::new(c, ctx)?),
+            Self::Command(c) => Box::new(command::CommandEvaluator::new(c.clone(), ctx)?),
+            Self::Builtin(c) => Box::new(builtin::BuiltinEvaluator::<B>::new(c, ctx, device.clone())?),
         })
     }
 }

@@ -3,14 +3,23 @@
 //! each query costs one unit: `seconds` is 0 and the summary counts queries.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use super::{EvalJob, EvalOutcome, Evaluator};
+use super::{EvalContext, EvalJob, EvalOutcome, Evaluator};
 use crate::data::nb201::{self, Nb201Label};
+use crate::space::AnySpace;
 use crate::space::nb201::Nb201Cell;
+
+/// Why another space is refused.
+pub const MEASURES: &str = "the tabular evaluator looks NAS-Bench-201 cells up in the benchmark's table (space: nb201)";
+
+/// Whether this evaluator can measure `space`'s genotypes.
+pub fn measures(space: &dyn AnySpace) -> bool {
+    space.name() == "nb201"
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,8 +37,8 @@ pub struct TabularEvaluator {
 }
 
 impl TabularEvaluator {
-    pub fn new(cfg: &TabularConfig, config_dir: &Path) -> Result<Self> {
-        let path = nb201::resolve_path(cfg.nb201_csv.as_deref(), "evaluator.nb201_csv", config_dir)?;
+    pub fn new(cfg: &TabularConfig, ctx: &EvalContext) -> Result<Self> {
+        let path = nb201::resolve_path(cfg.nb201_csv.as_deref(), "evaluator.nb201_csv", ctx.config_dir)?;
         let table = nb201::load(&path, cfg.label)?;
         Ok(Self { accuracy: table.cells.into_iter().zip(table.accuracy).collect() })
     }
@@ -40,9 +49,7 @@ impl Evaluator for TabularEvaluator {
         for (i, job) in jobs.iter().enumerate() {
             let outcome = match job.genotype.parse::<Nb201Cell>() {
                 Ok(cell) => match self.accuracy.get(&cell) {
-                    Some(&a) => {
-                        EvalOutcome { accuracy: Some(a), seconds: 0.0, error: String::new(), extra: Default::default() }
-                    }
+                    Some(&a) => EvalOutcome::measured(a, 0.0),
                     None => EvalOutcome::failed(format!("cell {} is not in the table", job.genotype), 0.0),
                 },
                 Err(e) => EvalOutcome::failed(format!("not a NAS-Bench-201 cell: {e}"), 0.0),

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::layer::{Cost, Layer, LayerSeq};
-use crate::space::darts_genotype::{DartsCell, DartsGenotype, DartsOp, NODES};
+use crate::space::darts::genotype::{DartsCell, DartsGenotype, DartsOp, NODES};
 
 /// Settings of the evaluation network (`network:` in `search_spaces/darts.yaml`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

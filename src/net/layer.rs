@@ -3,10 +3,10 @@
 //! and linear layers (`H_out * W_out * C_out * C_in / groups * k * k` and
 //! `in * out`; bias, BatchNorm, activations and pooling count none).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Parameters and multiply-accumulates of a network.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cost {
     pub params: u64,
     pub macs: u64,

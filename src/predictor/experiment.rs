@@ -12,8 +12,9 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
 use super::dataset::{self, EncodedSet};
+use super::fit::{self, FitData};
 use super::metrics::{err_bound, kendall_tau, mape};
-use super::train::{self, TrainConfig, TrainData};
+use super::train::{self, TrainConfig};
 use super::{ModelConfig, Predictor, checkpoint};
 use crate::backend::{BackendTask, DeviceKind, dispatch};
 use crate::data::nb201::{self, Nb201Label, Nb201Table};
@@ -155,75 +156,62 @@ pub fn run_train(req: TrainRequest) -> Result<TestMetrics> {
         fs::remove_dir_all(&out_dir).with_context(|| format!("removing {}", out_dir.display()))?;
     }
     fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let frozen = serde_yaml::to_string(&cfg)?;
     let frozen_path = out_dir.join("config.yaml");
-    if frozen_path.exists() {
-        let changed = crate::config::changed_since_frozen(&frozen_path, &frozen)?;
-        if !changed.is_empty() {
-            bail!(
-                "{} holds a training with another config (see {}; changed keys: {}); pass --restart to discard it or --out to use another directory",
-                out_dir.display(),
-                frozen_path.display(),
-                changed.join(", ")
-            );
-        }
-    } else {
-        crate::atomic_file::write_atomic(&frozen_path, frozen.as_bytes())?;
-    }
+    crate::config::freeze(&frozen_path, &serde_yaml::to_string(&cfg)?, false, |changed| {
+        anyhow::anyhow!(
+            "{} holds a training with another config (see {}; changed keys: {}); pass --restart to discard it or --out to use another directory",
+            out_dir.display(),
+            frozen_path.display(),
+            changed.join(", ")
+        )
+    })?;
     let prepared = prepare(&cfg, &req.config_path)?;
-    dispatch(cfg.device, TrainTask { cfg: &cfg, prepared, out_dir: &out_dir, req: &req })?
+    dispatch(cfg.device, Experiment { cfg: &cfg, prepared, dir: &out_dir, train: Some(&req) })?
 }
 
-struct TrainTask<'a> {
+/// A predictor experiment on one backend: train (when `train` is set) into
+/// `dir`, then measure the best weights there.
+struct Experiment<'a> {
     cfg: &'a PredictorExperiment,
     prepared: Prepared,
-    out_dir: &'a Path,
-    req: &'a TrainRequest,
+    dir: &'a Path,
+    train: Option<&'a TrainRequest>,
 }
 
-impl BackendTask for TrainTask<'_> {
+impl BackendTask for Experiment<'_> {
     type Output = Result<TestMetrics>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<TestMetrics> {
-        let Self { cfg, mut prepared, out_dir, req } = self;
+    fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Result<TestMetrics> {
+        let Self { cfg, mut prepared, dir, train } = self;
+        let Some(req) = train else {
+            let (model, _) = fit::load_best::<B::InnerBackend>(&cfg.model, dir, &device)?;
+            return Ok(evaluate(&model, &prepared, &cfg.split, &device));
+        };
         let (n, v) = (cfg.split.train_archs, cfg.split.val_archs);
-        let train_rows: Vec<usize> = (0..n).collect();
-        let graphs: Vec<_> = prepared.table.cells[..n].iter().map(|c| c.to_graph()).collect();
-        let twins = dataset::append_twins(&mut prepared.set, &graphs, &cfg.model, cfg.train.augment_permutations);
-        let data = TrainData {
-            set: &prepared.set,
+        let data = FitData {
+            train_rows: (0..n).collect(),
+            train_graphs: prepared.table.cells[..n].iter().map(|c| c.to_graph()).collect(),
             train_labels: prepared.labels[..n].to_vec(),
-            train_rows,
-            twins,
             val_rows: (n..n + v).collect(),
             val_labels: prepared.labels[n..n + v].to_vec(),
+            set: &mut prepared.set,
         };
         let every = (cfg.train.epochs / 50).max(1);
-        let quiet = req.quiet;
-        let epochs = cfg.train.epochs;
-        let outcome = train::train::<B>(
-            &cfg.model,
-            dataset::width(&cfg.model),
-            &cfg.train,
-            &data,
-            out_dir,
-            &device,
-            |row| {
-                if !quiet && (row.epoch % every == 0 || row.epoch == epochs || row.epoch == 1) {
-                    eprintln!(
-                        "epoch {:>5}/{epochs}  loss {:.5}  lr {:.2e}  train tau {:.4}  val tau {:.4}  ema val tau {:.4}  {:.1}s",
-                        row.epoch, row.loss, row.lr, row.train_tau, row.val_tau, row.ema_val_tau, row.seconds
-                    );
-                }
-            },
-        )?;
+        let (quiet, epochs) = (req.quiet, cfg.train.epochs);
+        let outcome = fit::fit::<B>(&cfg.model, &cfg.train, data, dir, &device, |row| {
+            if !quiet && (row.epoch % every == 0 || row.epoch == epochs || row.epoch == 1) {
+                eprintln!(
+                    "epoch {:>5}/{epochs}  loss {:.5}  lr {:.2e}  train tau {:.4}  val tau {:.4}  ema val tau {:.4}  {:.1}s",
+                    row.epoch, row.loss, row.lr, row.train_tau, row.val_tau, row.ema_val_tau, row.seconds
+                );
+            }
+        })?;
         if outcome.resumed_from > 0 && !quiet {
             eprintln!("resumed from the checkpoint after epoch {}", outcome.resumed_from);
         }
-        let model: Predictor<B::InnerBackend> = cfg.model.init(dataset::width(&cfg.model), &device);
-        let (model, best) = checkpoint::load_best(model, out_dir, &device)?;
+        let (model, best) = fit::load_best::<B::InnerBackend>(&cfg.model, dir, &device)?;
         let metrics = evaluate(&model, &prepared, &cfg.split, &device);
-        write_test_metrics(out_dir, &metrics, &best)?;
+        write_test_metrics(dir, &metrics, &best)?;
         if let Some(results) = &req.results {
             let row = ResultRow {
                 model: cfg.model.name().to_string(),
@@ -325,23 +313,7 @@ pub fn upsert_result(path: &Path, row: &ResultRow) -> Result<()> {
 pub fn run_eval(config_path: &Path, overrides: &[String], checkpoint_dir: &Path) -> Result<TestMetrics> {
     let cfg = PredictorExperiment::load(config_path, overrides)?;
     let prepared = prepare(&cfg, config_path)?;
-    dispatch(cfg.device, EvalTask { cfg: &cfg, prepared, dir: checkpoint_dir })?
-}
-
-struct EvalTask<'a> {
-    cfg: &'a PredictorExperiment,
-    prepared: Prepared,
-    dir: &'a Path,
-}
-
-impl BackendTask for EvalTask<'_> {
-    type Output = Result<TestMetrics>;
-
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<TestMetrics> {
-        let model: Predictor<B::InnerBackend> = self.cfg.model.init(dataset::width(&self.cfg.model), &device);
-        let (model, _) = checkpoint::load_best(model, self.dir, &device)?;
-        Ok(evaluate(&model, &self.prepared, &self.cfg.split, &device))
-    }
+    dispatch(cfg.device, Experiment { cfg: &cfg, prepared, dir: checkpoint_dir, train: None })?
 }
 
 #[cfg(test)]

@@ -2,12 +2,14 @@
 //! MLP baseline, their losses, training loop, metrics and checkpoints.
 //!
 //! Models read a [`FeatureBatch`] (tokens from `crate::encode`) and return a
-//! score in (0, 1) per architecture. This module does no file I/O except in
-//! `checkpoint` and `experiment`.
+//! score in (0, 1) per architecture. `fit` is the one way every caller
+//! trains one and loads its best weights. This module does no file I/O
+//! except in `checkpoint`, `train` (its log) and `experiment`.
 
 pub mod checkpoint;
 pub mod dataset;
 pub mod experiment;
+pub mod fit;
 pub mod layers;
 pub mod loss;
 pub mod metrics;
@@ -74,13 +76,14 @@ impl ModelConfig {
         }
     }
 
-    /// Builds the model; `flat_width` is the width of the flat encoding (MLP only).
-    pub fn init<B: Backend>(&self, flat_width: usize, device: &B::Device) -> Predictor<B> {
+    /// Builds the model (its input width is the width of its encoding,
+    /// [`dataset::width`]).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Predictor<B> {
         match self {
             Self::NarFormer { tokenizer, transformer } => {
                 Predictor::NarFormer(transformer.init(tokenizer.d_model(), device))
             }
-            Self::Mlp { mlp } => Predictor::Mlp(mlp.init(flat_width, device)),
+            Self::Mlp { mlp } => Predictor::Mlp(mlp.init(dataset::width(self), device)),
         }
     }
 }

@@ -190,7 +190,6 @@ fn int_tensor<B: Backend>(v: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> 
 /// when there is one. `on_epoch` sees every finished epoch.
 pub fn train<B: AutodiffBackend>(
     model_cfg: &ModelConfig,
-    flat_width: usize,
     cfg: &TrainConfig,
     data: &TrainData<'_>,
     out_dir: &Path,
@@ -200,7 +199,7 @@ pub fn train<B: AutodiffBackend>(
     fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let ckpts = CheckpointDir::new(out_dir);
     B::seed(device, epoch_seed(cfg.seed, usize::MAX));
-    let mut model: Predictor<B> = model_cfg.init(flat_width, device);
+    let mut model: Predictor<B> = model_cfg.init(device);
     let mut optim = AdamWConfig::new().with_epsilon(cfg.eps as f32).with_weight_decay(0.0).init::<B, Predictor<B>>();
     let mut ema = model.valid();
     let mut state = TrainState { best_val_tau: f64::NEG_INFINITY, ..Default::default() };
@@ -283,6 +282,9 @@ pub fn train<B: AutodiffBackend>(
         let ema_val_tau = tau(&predict(&ema, data.set, &data.val_rows, eval_batch, device), &data.val_labels);
         let (best_tau, source, best_model) =
             if ema_val_tau >= val_tau { (ema_val_tau, "ema", &ema) } else { (val_tau, "model", &valid) };
+        // Tau is undefined (NaN) when the labels or the scores are all tied:
+        // count it as the worst (-1), so a training always has best weights.
+        let best_tau = if best_tau.is_nan() { -1.0 } else { best_tau };
         if best_tau > state.best_val_tau {
             checkpoint::save_best(best_model.clone(), out_dir, epoch + 1, source, best_tau)?;
             state.best_val_tau = best_tau;

@@ -5,18 +5,20 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::run::run_dir::{EvalRecord, RunDir};
-use crate::run::state::Pick;
+use crate::run::config::Strategy;
+use crate::run::records::{EvalRecord, Phase};
+use crate::run::run_dir::RunDir;
+use crate::run::state::{Pick, PickSource};
 
 /// Everything the report is made from.
 pub struct ReportInput<'a> {
-    pub method: &'a str,
+    pub strategy: Strategy,
     pub space: &'a str,
     pub seed: u64,
     pub evals: &'a [EvalRecord],
     pub top_k: &'a [Pick],
-    /// When proxy and final budgets are one evaluation, every evaluation competes.
-    pub all_compete: bool,
+    /// Whether the evaluator's proxy and final budgets are one evaluation.
+    pub budgets_equal: bool,
     pub predictor_seconds: f64,
     pub search_seconds: f64,
     pub scored: usize,
@@ -46,7 +48,7 @@ pub struct SummaryRow {
 struct TopKRow<'a> {
     round: usize,
     rank: usize,
-    source: &'a str,
+    source: PickSource,
     arch_key: &'a str,
     genotype: &'a str,
     predicted: Option<f64>,
@@ -57,7 +59,10 @@ struct TopKRow<'a> {
 
 /// Writes `topk.csv`, `summary.csv` and `summary.md`; returns the summary row.
 pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
-    let final_eval = |key: &str| r.evals.iter().find(|e| e.arch_key == key && e.phase == "final");
+    // Which evaluations compete for the best architecture: all of them when
+    // one budget measured them all (baselines measure only with the final one).
+    let all_compete = r.budgets_equal || !r.strategy.uses_predictor();
+    let final_eval = |key: &str| r.evals.iter().find(|e| e.arch_key == key && e.phase == Phase::Final);
     let rows: Vec<TopKRow> = r
         .top_k
         .iter()
@@ -69,7 +74,7 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
             TopKRow {
                 round: p.round,
                 rank: i - first_of_round + 1,
-                source: &p.source,
+                source: p.source,
                 arch_key: &p.key,
                 genotype: &p.genotype,
                 predicted: p.score.map(|s| s * 100.0),
@@ -84,12 +89,12 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
     let best = r
         .evals
         .iter()
-        .filter(|e| e.accuracy.is_some() && (r.all_compete || e.phase != "data"))
+        .filter(|e| e.accuracy.is_some() && (all_compete || e.phase != Phase::Data))
         .fold(None::<&EvalRecord>, |b, e| if b.is_none_or(|b| e.accuracy > b.accuracy) { Some(e) } else { b });
     let eval_seconds: f64 = r.evals.iter().map(|e| e.seconds).sum();
     let gpu_seconds = eval_seconds + r.predictor_seconds;
     let row = SummaryRow {
-        method: r.method.to_string(),
+        method: r.strategy.name().to_string(),
         space: r.space.to_string(),
         seed: r.seed,
         best_genotype: best.map(|b| b.genotype.clone()).unwrap_or_default(),
@@ -130,7 +135,7 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
         f = row.failed,
     );
     let mut md = md;
-    if r.all_compete {
+    if all_compete && r.strategy.uses_predictor() {
         md.push_str(&search_vs_random(r.evals));
     }
     dir.write("summary.md", md.as_bytes())?;
@@ -140,8 +145,8 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
 /// With one budget for all evaluations: the final top-K against the
 /// randomly sampled architectures the predictor learnt from, at equal cost.
 fn search_vs_random(evals: &[EvalRecord]) -> String {
-    let acc = |phase: &str| evals.iter().filter(|e| e.phase == phase).filter_map(|e| e.accuracy).collect::<Vec<_>>();
-    let (sampled, top) = (acc("data"), acc("final"));
+    let acc = |phase: Phase| evals.iter().filter(|e| e.phase == phase).filter_map(|e| e.accuracy).collect::<Vec<_>>();
+    let (sampled, top) = (acc(Phase::Data), acc(Phase::Final));
     match (crate::stats::median(&sampled), top.is_empty()) {
         (Some(med), false) => {
             let mean = top.iter().sum::<f64>() / top.len() as f64;

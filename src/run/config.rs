@@ -16,7 +16,7 @@ use crate::search::evolution::EvolutionConfig;
 use crate::search::regularized::RegularizedConfig;
 
 /// How the run searches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Predictor-guided evolution, top-K to real evaluation (the paper's workflow).
@@ -29,12 +29,24 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    pub const ALL: [Strategy; 3] = [Self::NarFormerEvolution, Self::RegularizedEvolution, Self::RandomSearch];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::NarFormerEvolution => "nar-former-evolution",
             Self::RegularizedEvolution => "regularized-evolution",
             Self::RandomSearch => "random-search",
         }
+    }
+
+    /// The strategy a config names `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether it searches with the predictor (else on real evaluations only).
+    pub fn uses_predictor(self) -> bool {
+        self == Self::NarFormerEvolution
     }
 }
 

@@ -2,7 +2,7 @@
 //! batches of graphs, caching scores by canonical key so an architecture is
 //! scored once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use burn::tensor::backend::Backend;
 
@@ -13,20 +13,31 @@ use crate::search::Fitness;
 use crate::space::SearchSpace;
 
 pub struct PredictorFitness<'a, S: SearchSpace, B: Backend> {
-    pub space: &'a S,
-    pub model: &'a Predictor<B>,
-    pub model_cfg: &'a ModelConfig,
-    pub device: &'a B::Device,
-    pub cache: HashMap<String, f64>,
+    space: &'a S,
+    model: &'a Predictor<B>,
+    model_cfg: &'a ModelConfig,
+    device: &'a B::Device,
+    cache: HashMap<String, f64>,
     /// Architectures the model actually ran on.
-    pub inferred: usize,
+    inferred: usize,
+}
+
+impl<'a, S: SearchSpace, B: Backend> PredictorFitness<'a, S, B> {
+    pub fn new(space: &'a S, model: &'a Predictor<B>, model_cfg: &'a ModelConfig, device: &'a B::Device) -> Self {
+        Self { space, model, model_cfg, device, cache: HashMap::new(), inferred: 0 }
+    }
+
+    /// Architectures the model ran on (the rest were cached).
+    pub fn inferred(&self) -> usize {
+        self.inferred
+    }
 }
 
 impl<S: SearchSpace, B: Backend> Fitness<S::Genotype> for PredictorFitness<'_, S, B> {
     fn score(&mut self, genotypes: &[S::Genotype]) -> Vec<f64> {
         let keys: Vec<String> = genotypes.iter().map(|g| self.space.key(g)).collect();
         let mut todo = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         for (g, k) in genotypes.iter().zip(&keys) {
             if !self.cache.contains_key(k) && seen.insert(k.clone()) {
                 todo.push((k.clone(), self.space.to_graph(g)));

@@ -1,22 +1,31 @@
-//! `nas-search run`: one YAML file drives the whole workflow. This module
-//! owns the run directory, its checkpoint and resuming; `phases` sequences
-//! the work.
+//! `nas-search run` / `resume`: one YAML file drives the whole workflow.
+//! This module sets a run up (config, run directory, checkpoint, space,
+//! evaluator), picks the backend once, and hands over to the
+//! [`workflow::Workflow`], which sequences the stages.
 
 pub mod config;
 pub mod fitness;
-pub mod phases;
+pub mod progress;
+pub mod records;
 pub mod run_dir;
+pub mod selection;
 pub mod state;
+pub mod workflow;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use burn::tensor::backend::AutodiffBackend;
 
-use crate::space::{SearchSpace, SpaceConfig, SpaceTask};
-use config::{RunConfig, Strategy};
-use phases::Workflow;
+use crate::backend::{BackendTask, dispatch};
+use crate::eval::{EvalContext, Evaluator};
+use crate::space::{AnySpace, SearchSpace, SpaceConfig, SpaceTask};
+use config::RunConfig;
+use records::EvalRecord;
 use run_dir::RunDir;
 use state::{RunState, Stage};
+use workflow::Workflow;
 
 /// What `nas-search run` / `resume` was asked to do.
 pub struct RunRequest {
@@ -30,8 +39,27 @@ pub struct RunRequest {
     pub quiet: bool,
 }
 
+/// A run ready to go: its config, directory, checkpoint and space.
+struct Setup {
+    cfg: RunConfig,
+    run_dir: PathBuf,
+    dir: RunDir,
+    state: RunState,
+    space: SpaceConfig,
+    quiet: bool,
+}
+
 /// Runs (or resumes) a run to its end; returns the run directory.
-pub fn run(req: RunRequest) -> Result<PathBuf> {
+pub fn execute(req: RunRequest) -> Result<PathBuf> {
+    let setup = set_up(&req)?;
+    let run_dir = setup.run_dir.clone();
+    dispatch(setup.cfg.device, OnBackend(setup))??;
+    Ok(run_dir)
+}
+
+/// Reads the config (the file's, or the run directory's on `resume`), the
+/// checkpoint and the space; freezes the config in the run directory.
+fn set_up(req: &RunRequest) -> Result<Setup> {
     let (mut cfg, config_dir, run_dir) = match &req.config {
         Some(path) => {
             let cfg = RunConfig::load(path, &req.overrides)?;
@@ -63,44 +91,77 @@ pub fn run(req: RunRequest) -> Result<PathBuf> {
     dir.freeze_config(&serde_yaml::to_string(&cfg)?, req.force)?;
     let state = match RunState::load(&checkpoint)? {
         Some(s) if resume => s,
-        _ => RunState::new(
-            &config_dir,
-            if cfg.strategy == Strategy::NarFormerEvolution { Stage::SampleData } else { Stage::Baseline },
-        ),
+        _ => {
+            RunState::new(&config_dir, if cfg.strategy.uses_predictor() { Stage::SampleData } else { Stage::Baseline })
+        }
     };
     let space_path = state.config_dir.join(&cfg.space);
     let space = SpaceConfig::load(&space_path).context("loading the space (key `space`)")?;
-    let ctx = crate::eval::builtin::RunContext { space: &space, device: cfg.device, seed: cfg.seed };
-    let evaluator =
-        cfg.evaluator.build(&state.config_dir, &run_dir, &ctx).context("setting up the evaluator (key `evaluator`)")?;
-    let evals = dir.load_evaluations()?;
-    if !req.quiet && !evals.is_empty() {
-        eprintln!("resuming {}: {} evaluations already finished", run_dir.display(), evals.len());
-    }
-    dir.log(&format!("start: stage {:?}, round {}, {} evaluations on record", state.stage, state.round, evals.len()));
-    struct Go<'a> {
-        cfg: &'a RunConfig,
-        dir: &'a RunDir,
-        evaluator: &'a dyn crate::eval::Evaluator,
-        state: RunState,
-        evals: Vec<run_dir::EvalRecord>,
-        quiet: bool,
-    }
-    impl SpaceTask for Go<'_> {
-        type Output = Result<()>;
-        fn run<S: SearchSpace>(self, space: &S) -> Result<()> {
-            let mut wf = Workflow {
-                cfg: self.cfg,
-                space,
-                dir: self.dir,
-                evaluator: self.evaluator,
-                state: self.state,
-                evals: self.evals,
-                quiet: self.quiet,
-            };
-            wf.run()
+    cfg.evaluator.check_space(space.build()?.as_ref()).with_context(|| format!("space {}", space_path.display()))?;
+    Ok(Setup { cfg, run_dir, dir, state, space, quiet: req.quiet })
+}
+
+/// The run on the backend its config names: builds the evaluator there,
+/// then runs the workflow on the configured space.
+struct OnBackend(Setup);
+
+impl BackendTask for OnBackend {
+    type Output = Result<()>;
+
+    fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+        let s = self.0;
+        let any: Arc<dyn AnySpace> = Arc::from(s.space.build()?);
+        let ctx = EvalContext { space: any, config_dir: &s.state.config_dir, run_dir: &s.run_dir, seed: s.cfg.seed };
+        let evaluator =
+            s.cfg.evaluator.build::<B>(&ctx, &device).context("setting up the evaluator (key `evaluator`)")?;
+        let evals = s.dir.load_evaluations()?;
+        if !s.quiet && !evals.is_empty() {
+            eprintln!("resuming {}: {} evaluations already finished", s.run_dir.display(), evals.len());
         }
+        s.dir.log(&format!(
+            "start: stage {:?}, round {}, {} evaluations on record",
+            s.state.stage,
+            s.state.round,
+            evals.len()
+        ));
+        let task = InSpace::<B> {
+            cfg: &s.cfg,
+            dir: &s.dir,
+            evaluator: evaluator.as_ref(),
+            device,
+            state: s.state.clone(),
+            evals,
+            quiet: s.quiet,
+        };
+        s.space.dispatch(task)?
     }
-    space.dispatch(Go { cfg: &cfg, dir: &dir, evaluator: evaluator.as_ref(), state, evals, quiet: req.quiet })??;
-    Ok(run_dir)
+}
+
+/// The workflow on the configured space `S`.
+struct InSpace<'a, B: AutodiffBackend> {
+    cfg: &'a RunConfig,
+    dir: &'a RunDir,
+    evaluator: &'a dyn Evaluator,
+    device: B::Device,
+    state: RunState,
+    evals: Vec<EvalRecord>,
+    quiet: bool,
+}
+
+impl<B: AutodiffBackend> SpaceTask for InSpace<'_, B> {
+    type Output = Result<()>;
+
+    fn with_space<S: SearchSpace + 'static>(self, space: &S) -> Result<()> {
+        Workflow::<S, B>::new(
+            self.cfg,
+            space,
+            self.dir,
+            self.evaluator,
+            self.device,
+            self.state,
+            self.evals,
+            self.quiet,
+        )
+        .drive()
+    }
 }

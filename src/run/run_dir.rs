@@ -8,32 +8,12 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use anyhow::{Context, Result};
+use serde::Serialize;
 
+use super::records::{EVALUATIONS_HEADER, EvalRecord};
 use crate::atomic_file::write_atomic;
 use crate::search::evolution::GenerationStats;
-
-/// One finished evaluation (a row of `evaluations.csv`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EvalRecord {
-    /// `data` (predictor training data), `final` (top-K), or the baseline's name.
-    pub phase: String,
-    pub round: usize,
-    pub arch_key: String,
-    pub genotype: String,
-    pub params: u64,
-    pub macs: u64,
-    pub budget: String,
-    /// Top-1 %, empty when the evaluation failed.
-    pub accuracy: Option<f64>,
-    pub seconds: f64,
-    /// `ok` or `failed`.
-    pub status: String,
-    pub error: String,
-    /// Further fields the evaluator reported, as JSON.
-    pub extra: String,
-}
 
 pub struct RunDir {
     pub root: PathBuf,
@@ -53,20 +33,13 @@ impl RunDir {
     /// changed config is refused with the changed keys unless `force`.
     pub fn freeze_config(&self, yaml: &str, force: bool) -> Result<()> {
         let path = self.path("config.yaml");
-        if path.exists() {
-            let changed = crate::config::changed_since_frozen(&path, yaml)?;
-            if !changed.is_empty() && !force {
-                bail!(
-                    "the config differs from the one this run started with ({}): changed keys: {}; pass --force to resume anyway",
-                    path.display(),
-                    changed.join(", ")
-                );
-            }
-            if changed.is_empty() {
-                return Ok(());
-            }
-        }
-        write_atomic(&path, yaml.as_bytes())
+        crate::config::freeze(&path, yaml, force, |changed| {
+            anyhow::anyhow!(
+                "the config differs from the one this run started with ({}): changed keys: {}; pass --force to resume anyway",
+                path.display(),
+                changed.join(", ")
+            )
+        })
     }
 
     /// All finished evaluations; a torn last line (a kill mid-write) is dropped.
@@ -107,14 +80,7 @@ impl RunDir {
 
     /// Appends one finished evaluation, flushed to disk before returning.
     pub fn append_evaluation(&self, rec: &EvalRecord) -> Result<()> {
-        self.append_row(
-            "evaluations.csv",
-            &[
-                "phase", "round", "arch_key", "genotype", "params", "macs", "budget", "accuracy", "seconds", "status",
-                "error", "extra",
-            ],
-            rec,
-        )
+        self.append_row("evaluations.csv", &EVALUATIONS_HEADER, rec)
     }
 
     /// Appends a search generation for `round`.

@@ -28,6 +28,21 @@ pub enum Stage {
     Done,
 }
 
+/// Where a picked architecture came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PickSource {
+    /// Sampled at random or proposed by a baseline, without the predictor.
+    #[default]
+    #[serde(rename = "")]
+    Unscored,
+    /// The predictor-guided evolution's best predicted.
+    #[serde(rename = "evolution")]
+    Evolution,
+    /// A best-predicted neighbour of the best measured architecture.
+    #[serde(rename = "local")]
+    Local,
+}
+
 /// An architecture picked for evaluation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Pick {
@@ -38,15 +53,14 @@ pub struct Pick {
     /// Round of a top-K pick.
     #[serde(default)]
     pub round: usize,
-    /// Where a top-K pick came from: `evolution` or `local` (empty otherwise).
     #[serde(default)]
-    pub source: String,
+    pub source: PickSource,
 }
 
 impl Pick {
     /// An architecture picked without the predictor (random or baseline).
     pub fn unscored(key: String, genotype: String) -> Self {
-        Self { key, genotype, score: None, round: 0, source: String::new() }
+        Self { key, genotype, score: None, round: 0, source: PickSource::Unscored }
     }
 }
 
@@ -105,4 +119,24 @@ impl RunState {
 /// The generator for one step of one stage.
 pub fn rng_for(seed: u64, stage: &str, round: usize, step: usize) -> StdRng {
     StdRng::seed_from_u64(crate::seed::derive(seed, &[stage.as_bytes(), &round.to_le_bytes(), &step.to_le_bytes()]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::evolution::Member;
+
+    #[test]
+    fn scores_survive_the_checkpoint_bit_for_bit() {
+        let mut state = RunState::new(Path::new("/x"), Stage::Search);
+        // the first: a score the first format wrote as 0.42000237107276917 and read back one bit off
+        let scores = [0.42000237107276917_f64, 0.1 + 0.2, 1.0 / 3.0, 7e-310];
+        state.evolution = Some(EvolutionState {
+            population: scores.iter().map(|&score| Member { key: "k".into(), genotype: "g".into(), score }).collect(),
+            ..Default::default()
+        });
+        let back: RunState = serde_json::from_slice(&serde_json::to_vec(&state).unwrap()).unwrap();
+        let got: Vec<u64> = back.evolution.unwrap().population.iter().map(|m| m.score.to_bits()).collect();
+        assert_eq!(got, scores.map(f64::to_bits));
+    }
 }

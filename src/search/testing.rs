@@ -3,7 +3,7 @@
 
 use super::Fitness;
 use crate::space::nb201::{Nb201Cell, OPS};
-use crate::space::nb201_space::{Nb201Space, Nb201SpaceConfig};
+use crate::space::nb201::{Nb201Space, Nb201SpaceConfig};
 
 /// NAS-Bench-201 with all five ops.
 pub fn nb201() -> Nb201Space {

@@ -1,20 +1,22 @@
 //! Search spaces: the sets of architectures a search explores.
 //!
-//! [`SearchSpace`] is what a search needs from a space: sample, mutate,
-//! cross over, validate, a canonical key, the graph the tokenizer reads, a
-//! text form and the cost of the evaluation network. Each space is one file
-//! and is configured by a YAML file in `search_spaces/` ([`SpaceConfig`]).
-//! Spaces are pure: no I/O, no global state; randomness comes from the
-//! caller's seeded generator.
+//! [`SearchSpace`] is everything the rest of the tool needs from a space:
+//! sample, mutate, cross over, validate, a canonical key, the graph the
+//! tokenizer reads, a text form, the cost of the space's standard network
+//! and, for spaces the built-in trainer trains, the network description it
+//! builds. Nothing outside this module asks which space is configured.
+//! Each space is one folder (`genotype.rs` and `space.rs`) and is configured
+//! by a YAML file in `search_spaces/` ([`SpaceConfig`]). Spaces are pure: no
+//! I/O, no global state; randomness comes from the caller's seeded generator.
 //!
-//! Adding a space: write its file, add a variant to [`SpaceConfig`] and an
-//! arm to [`SpaceConfig::dispatch`].
+//! Adding a space: write its folder (and, if the built-in trainer is to
+//! train it, its network description in `crate::net`), then register it
+//! with one variant of [`SpaceConfig`] (and an arm in each of its two
+//! matches, which the compiler points to).
 
 pub mod darts;
-pub mod darts_genotype;
 pub mod mobilenet;
 pub mod nb201;
-pub mod nb201_space;
 pub mod tools;
 
 use std::fmt::Debug;
@@ -26,16 +28,16 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::ArchGraph;
-use crate::net::Cost;
+use crate::net::{Cost, NetOverrides, NetSpec};
 
 /// A canonical identity: genotypes that compute the same network share it.
 pub type ArchKey = String;
 
-/// What a search needs from a space.
+/// What the tool needs from a space.
 pub trait SearchSpace: Send + Sync {
     type Genotype: Clone + Debug + PartialEq + Eq + Hash + Send + Sync;
 
-    /// The space's name as configs spell it.
+    /// The space's name as space files spell it (`space: nb201`).
     fn name(&self) -> &'static str;
     /// A uniformly random genotype.
     fn sample(&self, rng: &mut StdRng) -> Self::Genotype;
@@ -53,15 +55,71 @@ pub trait SearchSpace: Send + Sync {
     fn parse(&self, text: &str) -> Result<Self::Genotype>;
     /// The text form.
     fn format(&self, g: &Self::Genotype) -> String;
-    /// Parameters and MACs of the evaluation network.
+    /// Parameters and MACs of the space's standard evaluation network (the
+    /// one constraints bound and papers report).
     fn cost(&self, g: &Self::Genotype) -> Cost;
+    /// The network the built-in trainer builds for `g`, changed by a
+    /// budget's `overrides` (an override this space's network does not have
+    /// is an error naming it); `None` for spaces whose networks it does not
+    /// build (NAS-Bench-201 is measured from its table).
+    fn network(&self, _g: &Self::Genotype, _overrides: &NetOverrides) -> Option<Result<NetSpec>> {
+        None
+    }
 }
 
-/// A space definition file (`search_spaces/*.yaml`), selected by its `space:` key.
+/// A space seen through genotype text, for code that must not be generic
+/// over the space (evaluators, the `space` CLI). Every [`SearchSpace`] is one.
+pub trait AnySpace: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// A random genotype as text.
+    fn sample_text(&self, rng: &mut StdRng) -> String;
+    /// Parses and validates `text`; returns the canonical text form.
+    fn check_text(&self, text: &str) -> Result<String>;
+    /// The standard network's cost of the genotype written as `text`.
+    fn cost_of(&self, text: &str) -> Result<Cost>;
+    /// Whether the built-in trainer builds this space's networks.
+    fn has_network(&self) -> bool;
+    /// The network of the genotype written as `text` (see [`SearchSpace::network`]).
+    fn network_of(&self, text: &str, overrides: &NetOverrides) -> Option<Result<NetSpec>>;
+}
+
+impl<S: SearchSpace> AnySpace for S {
+    fn name(&self) -> &'static str {
+        SearchSpace::name(self)
+    }
+
+    fn sample_text(&self, rng: &mut StdRng) -> String {
+        self.format(&self.sample(rng))
+    }
+
+    fn check_text(&self, text: &str) -> Result<String> {
+        Ok(self.format(&self.parse(text)?))
+    }
+
+    fn cost_of(&self, text: &str) -> Result<Cost> {
+        Ok(self.cost(&self.parse(text)?))
+    }
+
+    fn has_network(&self) -> bool {
+        use rand::SeedableRng;
+        let g = self.sample(&mut StdRng::seed_from_u64(0));
+        self.network(&g, &NetOverrides::default()).is_some()
+    }
+
+    fn network_of(&self, text: &str, overrides: &NetOverrides) -> Option<Result<NetSpec>> {
+        match self.parse(text) {
+            Ok(g) => self.network(&g, overrides),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+/// A space definition file (`search_spaces/*.yaml`), selected by its `space:`
+/// key: the one place that lists the spaces.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "space", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SpaceConfig {
-    Nb201(nb201_space::Nb201SpaceConfig),
+    Nb201(nb201::Nb201SpaceConfig),
     Darts(darts::DartsSpaceConfig),
     Mobilenetv3(mobilenet::MobileNetSpaceConfig),
 }
@@ -69,31 +127,32 @@ pub enum SpaceConfig {
 /// Work to do with whichever space a config names.
 pub trait SpaceTask {
     type Output;
-    fn run<S: SearchSpace>(self, space: &S) -> Self::Output;
+    fn with_space<S: SearchSpace + 'static>(self, space: &S) -> Self::Output;
 }
 
 impl SpaceConfig {
     /// Reads and checks a space definition file.
     pub fn load(path: &Path) -> Result<Self> {
         let cfg: Self = crate::config::load_yaml(path, &[])?;
-        cfg.check().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg.build().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(cfg)
     }
 
-    fn check(&self) -> Result<()> {
-        match self {
-            Self::Nb201(c) => nb201_space::Nb201Space::new(c.clone()).map(|_| ()),
-            Self::Darts(c) => darts::DartsSpace::new(c.clone()).map(|_| ()),
-            Self::Mobilenetv3(c) => mobilenet::MobileNetSpace::new(c.clone()).map(|_| ()),
-        }
+    /// The configured space, seen through genotype text.
+    pub fn build(&self) -> Result<Box<dyn AnySpace>> {
+        Ok(match self {
+            Self::Nb201(c) => Box::new(nb201::Nb201Space::new(c.clone())?),
+            Self::Darts(c) => Box::new(darts::DartsSpace::new(c.clone())?),
+            Self::Mobilenetv3(c) => Box::new(mobilenet::MobileNetSpace::new(c.clone())?),
+        })
     }
 
     /// Runs `task` on the configured space.
     pub fn dispatch<T: SpaceTask>(&self, task: T) -> Result<T::Output> {
         Ok(match self {
-            Self::Nb201(c) => task.run(&nb201_space::Nb201Space::new(c.clone())?),
-            Self::Darts(c) => task.run(&darts::DartsSpace::new(c.clone())?),
-            Self::Mobilenetv3(c) => task.run(&mobilenet::MobileNetSpace::new(c.clone())?),
+            Self::Nb201(c) => task.with_space(&nb201::Nb201Space::new(c.clone())?),
+            Self::Darts(c) => task.with_space(&darts::DartsSpace::new(c.clone())?),
+            Self::Mobilenetv3(c) => task.with_space(&mobilenet::MobileNetSpace::new(c.clone())?),
         })
     }
 }

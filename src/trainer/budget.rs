@@ -1,8 +1,10 @@
 //! A named training budget (`evaluator.budgets.proxy` / `.final` of a
-//! `builtin` evaluator): optimiser, schedule, augmentation, data subset and
-//! the network size it trains.
+//! `builtin` evaluator): optimiser, schedule, augmentation, data subset, and
+//! overrides of the network's size that the space applies to its network.
 
 use serde::{Deserialize, Serialize};
+
+use crate::net::NetOverrides;
 
 /// How one architecture is trained and measured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,16 +49,17 @@ pub struct TrainBudget {
     /// Measure on the first N held-out images only (all when absent).
     #[serde(default)]
     pub eval_images: Option<usize>,
-    /// DARTS: initial channels C (the space file's network when absent).
+    /// Overrides of the space's network (see [`NetOverrides`]; a space refuses
+    /// the ones its network does not have): initial channels (DARTS's C)...
     #[serde(default)]
     pub channels: Option<usize>,
-    /// DARTS: number of cells.
+    /// ...number of cells...
     #[serde(default)]
     pub cells: Option<usize>,
-    /// MobileNetV3: width multiplier.
+    /// ...width multiplier (MobileNetV3)...
     #[serde(default)]
     pub width_mult: Option<f64>,
-    /// Train at this image size instead of the network's own (DARTS: the space's
+    /// ...and image size, instead of the network's own (DARTS: the space's
     /// `network.input_size`; MobileNetV3: the architecture's resolution).
     #[serde(default)]
     pub resolution: Option<usize>,
@@ -108,6 +111,18 @@ impl TrainBudget {
             cells: None,
             width_mult: None,
             resolution: None,
+        }
+    }
+
+    /// The network overrides this budget sets, for a network with `classes` outputs.
+    pub fn overrides(&self, classes: usize) -> NetOverrides {
+        NetOverrides {
+            channels: self.channels,
+            cells: self.cells,
+            width_mult: self.width_mult,
+            resolution: self.resolution,
+            auxiliary_head: self.auxiliary_weight > 0.0,
+            classes: Some(classes),
         }
     }
 

@@ -13,5 +13,5 @@ pub mod network;
 pub mod train;
 
 pub use budget::TrainBudget;
-pub use network::{NetSpec, Network};
+pub use network::Network;
 pub use train::{TrainError, TrainReport, train_and_test};

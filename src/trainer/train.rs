@@ -20,8 +20,9 @@ use rand::seq::SliceRandom;
 use super::augment::{Augment, Normalize, batch};
 use super::budget::TrainBudget;
 use super::darts_net::DropPath;
-use super::network::{NetSpec, Network};
+use super::network::Network;
 use crate::data::{ImageData, ImageSet};
+use crate::net::NetSpec;
 
 /// What a finished training measured.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,10 +8,10 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use super::nb201::{EDGES, Nb201Cell, OPS};
-use super::{ArchKey, SearchSpace, other_index};
+use super::genotype::{EDGES, Nb201Cell, OPS};
 use crate::graph::ArchGraph;
-use crate::net::{Cost, Layer, LayerSeq};
+use crate::net::Cost;
+use crate::space::{ArchKey, SearchSpace, other_index};
 
 /// `search_spaces/nb201.yaml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,41 +150,7 @@ impl SearchSpace for Nb201Space {
     }
 
     fn cost(&self, g: &Nb201Cell) -> Cost {
-        let relu_conv_bn = |cin: usize, cout: usize, k: usize, stride: usize| {
-            LayerSeq(vec![Layer::Relu, Layer::conv(cin, cout, k, stride), Layer::BatchNorm { c: cout }])
-        };
-        let mut h = 32;
-        let c0 = self.cfg.channels;
-        let stem = LayerSeq(vec![Layer::conv(3, c0, 3, 1), Layer::BatchNorm { c: c0 }]);
-        let mut total = stem.cost(h);
-        let mut c = c0;
-        for stage in 0..3 {
-            if stage > 0 {
-                let (cin, cout) = (c, 2 * c);
-                total += relu_conv_bn(cin, cout, 3, 2).cost(h);
-                h = h.div_ceil(2);
-                total += relu_conv_bn(cout, cout, 3, 1).cost(h);
-                total += LayerSeq(vec![Layer::conv(cin, cout, 1, 1)]).cost(h); // after a 2x2 average pool
-                c = cout;
-            }
-            for _ in 0..self.cfg.cells_per_stage {
-                for e in 0..EDGES {
-                    match g.op_name(e) {
-                        "nor_conv_1x1" => total += relu_conv_bn(c, c, 1, 1).cost(h),
-                        "nor_conv_3x3" => total += relu_conv_bn(c, c, 3, 1).cost(h),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        total += LayerSeq(vec![
-            Layer::BatchNorm { c },
-            Layer::Relu,
-            Layer::GlobalAvgPool,
-            Layer::Linear { inp: c, out: self.cfg.classes, bias: true },
-        ])
-        .cost(h);
-        total
+        crate::net::nb201::cost(g, self.cfg.channels, self.cfg.cells_per_stage, self.cfg.classes)
     }
 }
 

@@ -21,11 +21,11 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use super::darts_genotype::{DartsCell, DartsGenotype, DartsOp, EDGES, Edge, NODES};
-use super::{ArchKey, SearchSpace, other_index};
+use super::genotype::{DartsCell, DartsGenotype, DartsOp, EDGES, Edge, NODES};
 use crate::graph::ArchGraph;
-use crate::net::Cost;
 use crate::net::darts::{DartsNetConfig, build};
+use crate::net::{Cost, NetOverrides, NetSpec};
+use crate::space::{ArchKey, SearchSpace, other_index};
 
 /// Nodes of one cell in the graph.
 pub const CELL_NODES: usize = EDGES + 3;
@@ -245,5 +245,17 @@ impl SearchSpace for DartsSpace {
 
     fn cost(&self, g: &DartsGenotype) -> Cost {
         build(g, &self.cfg.network).cost()
+    }
+
+    fn network(&self, g: &DartsGenotype, o: &NetOverrides) -> Option<Result<NetSpec>> {
+        Some(o.refuse(&["width_mult"], "DARTS").map(|()| {
+            let mut net = self.cfg.network.clone();
+            net.channels = o.channels.unwrap_or(net.channels);
+            net.cells = o.cells.unwrap_or(net.cells);
+            net.auxiliary = o.auxiliary_head;
+            net.input_size = o.resolution.unwrap_or(net.input_size);
+            net.classes = o.classes.unwrap_or(net.classes);
+            NetSpec::Darts(build(g, &net))
+        }))
     }
 }

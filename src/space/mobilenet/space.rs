@@ -1,10 +1,8 @@
 //! The Once-for-All MobileNetV3 space as a [`SearchSpace`].
 //!
 //! 5 stages of up to 4 blocks; per block a kernel size and an expand ratio,
-//! per stage a depth, and one input resolution. Text form: OFA's arch dict as
-//! JSON, `{"ks": [20 ints], "e": [20 ints], "d": [5 ints], "r": [224]}`
-//! (`image_size` accepted for `r`, a bare int too). Values of blocks beyond a
-//! stage's depth are kept but ignored by cost, key and graph.
+//! per stage a depth, and one input resolution (see `genotype` for the
+//! architecture and its text form).
 //!
 //! Sampling, mutation and crossover follow Once-for-All's evolution finder:
 //! mutation resamples each block's (kernel, expand) with probability
@@ -17,47 +15,19 @@
 //! stem's op code carries the resolution: 11 + resolution / 4 (e.g. 67 at
 //! 224). Sequence length varies with depth: 12..=22 nodes.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{ArchKey, SearchSpace};
+use super::genotype::{self, BLOCKS, MobileNetArch, SLOTS, STAGES};
 use crate::graph::ArchGraph;
-use crate::net::Cost;
-use crate::net::mobilenet::{BlockChoice, MobileNetConfig, build};
+use crate::net::mobilenet::{MobileNetConfig, build};
+use crate::net::{Cost, NetOverrides, NetSpec};
+use crate::space::{ArchKey, SearchSpace};
 
-/// Stages of the network.
-pub const STAGES: usize = 5;
-/// Block slots per stage.
-pub const SLOTS: usize = 4;
-/// Block slots in all.
-pub const BLOCKS: usize = STAGES * SLOTS;
-/// Op code of the head node.
+/// Op code of the head node in the tokenizer's graph.
 pub const HEAD_CODE: usize = 10;
-
-/// An OFA MobileNetV3 architecture.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct MobileNetArch {
-    pub ks: [usize; BLOCKS],
-    pub e: [usize; BLOCKS],
-    pub d: [usize; STAGES],
-    pub r: usize,
-}
-
-impl MobileNetArch {
-    /// The active blocks of each stage.
-    pub fn stages(&self) -> Vec<Vec<BlockChoice>> {
-        (0..STAGES)
-            .map(|s| {
-                (0..self.d[s])
-                    .map(|i| BlockChoice { kernel: self.ks[s * SLOTS + i], expand: self.e[s * SLOTS + i] })
-                    .collect()
-            })
-            .collect()
-    }
-}
 
 /// Mutation probabilities (`mutation:`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -130,48 +100,6 @@ impl MobileNetSpace {
         let ki = [3, 5, 7].iter().position(|&x| x == k).unwrap_or(0);
         let ei = [3, 4, 6].iter().position(|&x| x == e).unwrap_or(0);
         1 + 3 * ki + ei
-    }
-
-    /// Parses OFA's arch dict (JSON) without checking it against this space.
-    pub fn parse_dict(text: &str) -> Result<MobileNetArch> {
-        let v: Value = serde_json::from_str(text).context("architecture is not valid JSON")?;
-        let obj = v.as_object().context("architecture must be a JSON object with ks, e, d and r")?;
-        for key in obj.keys() {
-            if !["ks", "e", "d", "r", "image_size", "wid"].contains(&key.as_str()) {
-                bail!("unknown key '{key}' (expected ks, e, d, r or image_size)");
-            }
-        }
-        fn ints(obj: &serde_json::Map<String, Value>, key: &str, n: usize) -> Result<Vec<usize>> {
-            let arr = obj.get(key).with_context(|| format!("missing key '{key}'"))?;
-            let arr = arr.as_array().with_context(|| format!("'{key}' must be a list of {n} integers"))?;
-            if arr.len() != n {
-                bail!("'{key}' must have {n} entries, found {}", arr.len());
-            }
-            arr.iter()
-                .enumerate()
-                .map(|(i, x)| {
-                    x.as_u64()
-                        .map(|x| x as usize)
-                        .with_context(|| format!("'{key}'[{i}] = {x} is not a non-negative integer"))
-                })
-                .collect()
-        }
-        let ks = ints(obj, "ks", BLOCKS)?;
-        let e = ints(obj, "e", BLOCKS)?;
-        let d = ints(obj, "d", STAGES)?;
-        let rkey = if obj.contains_key("r") { "r" } else { "image_size" };
-        let r = match obj.get(rkey).with_context(|| "missing key 'r' (or 'image_size')")? {
-            Value::Array(a) if a.len() == 1 => a[0].as_u64(),
-            Value::Number(n) => n.as_u64(),
-            _ => None,
-        }
-        .with_context(|| format!("'{rkey}' must be an integer or a list of one integer"))? as usize;
-        Ok(MobileNetArch {
-            ks: ks.try_into().expect("checked"),
-            e: e.try_into().expect("checked"),
-            d: d.try_into().expect("checked"),
-            r,
-        })
     }
 }
 
@@ -276,16 +204,25 @@ impl SearchSpace for MobileNetSpace {
     }
 
     fn parse(&self, text: &str) -> Result<MobileNetArch> {
-        let a = Self::parse_dict(text)?;
+        let a = genotype::parse(text)?;
         self.validate(&a)?;
         Ok(a)
     }
 
     fn format(&self, g: &MobileNetArch) -> String {
-        serde_json::json!({ "ks": g.ks, "e": g.e, "d": g.d, "r": [g.r] }).to_string()
+        genotype::format(g)
     }
 
     fn cost(&self, g: &MobileNetArch) -> Cost {
         build(&g.stages(), g.r, &self.cfg.network).cost()
+    }
+
+    fn network(&self, g: &MobileNetArch, o: &NetOverrides) -> Option<Result<NetSpec>> {
+        Some(o.refuse(&["channels", "cells", "auxiliary_weight"], "MobileNetV3").map(|()| {
+            let mut net = self.cfg.network.clone();
+            net.width_mult = o.width_mult.unwrap_or(net.width_mult);
+            net.classes = o.classes.unwrap_or(net.classes);
+            NetSpec::MobileNet(build(&g.stages(), o.resolution.unwrap_or(g.r), &net))
+        }))
     }
 }

@@ -1,0 +1,163 @@
+//! The workflow's decisions about data, as pure functions: which
+//! evaluations train the predictor, which of them validate it, which
+//! measured architectures are best, and which architectures make a round's
+//! top-K. No I/O; randomness comes from the caller's generator.
+
+use std::collections::HashSet;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::records::EvalRecord;
+use super::state::{Pick, PickSource};
+use crate::search::evolution::Member;
+
+/// One measured architecture the predictor learns from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingRow {
+    pub key: String,
+    pub genotype: String,
+    /// Top-1 in %.
+    pub accuracy: f64,
+}
+
+/// The predictor's training data: every successful evaluation of the run,
+/// then those of `extra` (earlier runs), one row per architecture (the first
+/// measurement wins), ordered by key so that evaluations finishing in any
+/// order give the same data.
+pub fn training_rows(evals: &[EvalRecord], extra: &[EvalRecord]) -> Vec<TrainingRow> {
+    let mut seen = HashSet::new();
+    let mut rows: Vec<TrainingRow> = evals
+        .iter()
+        .chain(extra)
+        .filter_map(|e| {
+            let accuracy = e.accuracy?;
+            seen.insert(e.arch_key.as_str()).then(|| TrainingRow {
+                key: e.arch_key.clone(),
+                genotype: e.genotype.clone(),
+                accuracy,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    rows
+}
+
+/// Splits `n` rows into (validation, training) indices: a shuffled
+/// `val_fraction` of them, at least 2, is held out; none when it is 0.
+pub fn split(n: usize, val_fraction: f64, rng: &mut StdRng) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(rng);
+    let n_val = if val_fraction > 0.0 { ((val_fraction * n as f64).ceil() as usize).max(2) } else { 0 };
+    let train = order.split_off(n_val.min(n));
+    (order, train)
+}
+
+/// Successful evaluations, most accurate first (ties by key).
+pub fn best_first(evals: &[EvalRecord]) -> Vec<&EvalRecord> {
+    let mut measured: Vec<&EvalRecord> = evals.iter().filter(|e| e.accuracy.is_some()).collect();
+    measured.sort_by(|a, b| b.accuracy.partial_cmp(&a.accuracy).expect("finite").then(a.arch_key.cmp(&b.arch_key)));
+    measured
+}
+
+/// A round's top-K: the `local` picks first (already unmeasured, best
+/// predicted first), then the evolution's best predicted (`hall_of_fame`,
+/// best first) that were neither measured (`measured` keys) nor picked.
+pub fn top_k(
+    local: Vec<Member>,
+    hall_of_fame: &[Member],
+    measured: &HashSet<String>,
+    k: usize,
+    round: usize,
+) -> Vec<Pick> {
+    let pick = |m: Member, source| Pick { key: m.key, genotype: m.genotype, score: Some(m.score), round, source };
+    let local: Vec<Member> = local.into_iter().take(k).collect();
+    let taken: HashSet<&str> = local.iter().map(|m| m.key.as_str()).collect();
+    let from_evolution: Vec<Member> = hall_of_fame
+        .iter()
+        .filter(|m| !measured.contains(&m.key) && !taken.contains(m.key.as_str()))
+        .take(k - local.len())
+        .cloned()
+        .collect();
+    local
+        .into_iter()
+        .map(|m| pick(m, PickSource::Local))
+        .chain(from_evolution.into_iter().map(|m| pick(m, PickSource::Evolution)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::Budget;
+    use crate::run::records::{Phase, Status};
+    use rand::SeedableRng;
+
+    fn rec(key: &str, accuracy: Option<f64>) -> EvalRecord {
+        EvalRecord {
+            phase: Phase::Data,
+            round: 0,
+            arch_key: key.into(),
+            genotype: format!("g-{key}"),
+            params: 0,
+            macs: 0,
+            budget: Budget::Proxy,
+            accuracy,
+            seconds: 0.0,
+            status: if accuracy.is_some() { Status::Ok } else { Status::Failed },
+            error: String::new(),
+            extra: "{}".into(),
+        }
+    }
+
+    fn member(key: &str, score: f64) -> Member {
+        Member { key: key.into(), genotype: format!("g-{key}"), score }
+    }
+
+    #[test]
+    fn training_rows_keep_successes_once_ordered_by_key() {
+        let evals = [rec("b", Some(90.0)), rec("a", None), rec("c", Some(80.0)), rec("b", Some(70.0))];
+        let extra = [rec("a", Some(60.0)), rec("c", Some(10.0))];
+        let rows = training_rows(&evals, &extra);
+        let got: Vec<(&str, f64)> = rows.iter().map(|r| (r.key.as_str(), r.accuracy)).collect();
+        assert_eq!(got, [("a", 60.0), ("b", 90.0), ("c", 80.0)]);
+    }
+
+    #[test]
+    fn split_holds_out_a_share_but_at_least_two() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let (val, trn) = split(10, 0.15, &mut rng);
+        assert_eq!((val.len(), trn.len()), (2, 8));
+        let mut all: Vec<usize> = val.iter().chain(&trn).copied().collect();
+        all.sort();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(split(10, 0.0, &mut rng).0.len(), 0);
+        assert_eq!(split(20, 0.25, &mut rng).0.len(), 5);
+        assert_eq!(split(10, 0.15, &mut StdRng::seed_from_u64(1)), (val, trn), "the split is the generator's");
+    }
+
+    #[test]
+    fn best_first_orders_by_accuracy_then_key_and_drops_failures() {
+        let evals = [rec("b", Some(90.0)), rec("x", None), rec("a", Some(90.0)), rec("c", Some(95.0))];
+        let keys: Vec<&str> = best_first(&evals).iter().map(|e| e.arch_key.as_str()).collect();
+        assert_eq!(keys, ["c", "a", "b"]);
+    }
+
+    #[test]
+    fn top_k_takes_local_picks_then_unmeasured_unpicked_evolution_members() {
+        let hall = [member("m1", 0.9), member("l1", 0.8), member("e1", 0.7), member("e2", 0.6), member("e3", 0.5)];
+        let measured: HashSet<String> = ["m1".to_string()].into();
+        let picks = top_k(vec![member("l1", 0.8)], &hall, &measured, 3, 2);
+        let got: Vec<(&str, PickSource, usize)> = picks.iter().map(|p| (p.key.as_str(), p.source, p.round)).collect();
+        assert_eq!(
+            got,
+            [("l1", PickSource::Local, 2), ("e1", PickSource::Evolution, 2), ("e2", PickSource::Evolution, 2)]
+        );
+        assert_eq!(picks[1].score, Some(0.7));
+        // more local picks than k: only k are taken
+        let picks = top_k(vec![member("x", 0.1), member("y", 0.1)], &hall, &measured, 1, 0);
+        assert_eq!(picks.len(), 1);
+        // a short hall of fame gives fewer than k
+        assert_eq!(top_k(Vec::new(), &hall[..2], &measured, 5, 0).len(), 1);
+    }
+}

@@ -1,0 +1,385 @@
+//! The workflow, stage by stage: sample the predictor's training data and
+//! evaluate it (proxy budget), train the predictor, search with it, evaluate
+//! the top-K (final budget), repeat for more rounds, report. The baselines
+//! replace all of that with one stage of real-evaluation search. Every stage
+//! can be interrupted and continued from the checkpoint. The decisions
+//! about data are the pure functions of [`super::selection`].
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::tensor::backend::AutodiffBackend;
+
+use super::config::{PredictorSection, RunConfig, Strategy};
+use super::fitness::PredictorFitness;
+use super::progress::bar;
+use super::records::{EvalRecord, Phase, Status};
+use super::run_dir::RunDir;
+use super::selection::{self, TrainingRow};
+use super::state::{Pick, RunState, Stage, rng_for};
+use crate::eval::{Budget, EvalJob, Evaluator};
+use crate::predictor::dataset::encode_graphs;
+use crate::predictor::fit::{self, FitData};
+use crate::search::evolution::Evolution;
+use crate::search::local::LocalSearch;
+use crate::search::{random, regularized};
+use crate::space::SearchSpace;
+
+/// Mutations of the best measured architecture drawn to find its neighbours (search.local_picks).
+const NEIGHBOUR_DRAWS: usize = 1000;
+
+/// A run in progress on space `S` and backend `B`.
+pub struct Workflow<'a, S: SearchSpace, B: AutodiffBackend> {
+    cfg: &'a RunConfig,
+    space: &'a S,
+    dir: &'a RunDir,
+    evaluator: &'a dyn Evaluator,
+    device: B::Device,
+    state: RunState,
+    evals: Vec<EvalRecord>,
+    quiet: bool,
+}
+
+impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cfg: &'a RunConfig,
+        space: &'a S,
+        dir: &'a RunDir,
+        evaluator: &'a dyn Evaluator,
+        device: B::Device,
+        state: RunState,
+        evals: Vec<EvalRecord>,
+        quiet: bool,
+    ) -> Self {
+        Self { cfg, space, dir, evaluator, device, state, evals, quiet }
+    }
+
+    fn save(&self) -> Result<()> {
+        self.state.save(&self.dir.path("checkpoint.json"))
+    }
+
+    fn say(&self, line: &str) {
+        self.dir.log(line);
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    fn evaluated_keys(&self) -> HashSet<String> {
+        self.evals.iter().map(|e| e.arch_key.clone()).collect()
+    }
+
+    fn predictor_section(&self) -> &'a PredictorSection {
+        self.cfg.predictor.as_ref().expect("checked by RunConfig::load")
+    }
+
+    /// Advances stage by stage, checkpointing after each, until the run is done.
+    pub fn drive(&mut self) -> Result<()> {
+        loop {
+            match self.state.stage {
+                Stage::SampleData => self.sample_data()?,
+                Stage::EvaluateData => {
+                    let picks = self.state.data.clone();
+                    self.evaluate(&picks, Phase::Data, Budget::Proxy)?;
+                    self.state.stage = Stage::Train;
+                }
+                Stage::Train => self.train()?,
+                Stage::Search => self.search()?,
+                Stage::EvaluateFinal => {
+                    let picks = self.state.top_k.clone();
+                    self.evaluate(&picks, Phase::Final, Budget::Final)?;
+                    self.state.round += 1;
+                    let rounds = self.cfg.search.rounds;
+                    self.state.stage = if self.state.round < rounds { Stage::Train } else { Stage::Report };
+                }
+                Stage::Baseline => self.baseline()?,
+                Stage::Report => {
+                    self.report()?;
+                    self.state.stage = Stage::Done;
+                }
+                Stage::Done => return Ok(()),
+            }
+            self.save()?;
+        }
+    }
+
+    fn sample_data(&mut self) -> Result<()> {
+        let n = self.predictor_section().train_archs;
+        let mut rng = rng_for(self.cfg.seed, "data", 0, 0);
+        let mut seen = HashSet::new();
+        let mut picks = Vec::with_capacity(n);
+        while picks.len() < n {
+            let g = random::propose(self.space, &self.cfg.constraints, &mut rng, &seen)?;
+            let key = self.space.key(&g);
+            seen.insert(key.clone());
+            picks.push(Pick::unscored(key, self.space.format(&g)));
+        }
+        self.say(&format!("sampled {n} architectures for the predictor's training data"));
+        self.state.data = picks;
+        self.state.stage = Stage::EvaluateData;
+        Ok(())
+    }
+
+    /// Evaluates the picks not yet evaluated in this phase and round.
+    fn evaluate(&mut self, picks: &[Pick], phase: Phase, budget: Budget) -> Result<()> {
+        let round = self.state.round;
+        let done: HashSet<String> =
+            self.evals.iter().filter(|e| e.phase == phase && e.round == round).map(|e| e.arch_key.clone()).collect();
+        let pending: Vec<&Pick> = picks.iter().filter(|p| !done.contains(&p.key)).collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let jobs: Vec<EvalJob> =
+            pending.iter().map(|p| EvalJob { key: p.key.clone(), genotype: p.genotype.clone(), budget }).collect();
+        let pb = bar(picks.len() as u64, phase.name(), self.quiet);
+        pb.set_position(done.len() as u64);
+        let (space, dir, evals) = (self.space, self.dir, &mut self.evals);
+        let mut best = evals.iter().filter_map(|e| e.accuracy).fold(f64::NAN, f64::max);
+        self.evaluator.evaluate(&jobs, &mut |i, outcome| {
+            let job = &jobs[i];
+            let cost = space.cost(&space.parse(&job.genotype)?);
+            let rec = EvalRecord {
+                phase,
+                round,
+                arch_key: job.key.clone(),
+                genotype: job.genotype.clone(),
+                params: cost.params,
+                macs: cost.macs,
+                budget,
+                accuracy: outcome.accuracy,
+                seconds: outcome.seconds,
+                status: if outcome.ok() { Status::Ok } else { Status::Failed },
+                error: outcome.error.clone(),
+                extra: serde_json::to_string(&outcome.extra)?,
+            };
+            dir.append_evaluation(&rec)?;
+            if let Some(a) = rec.accuracy {
+                best = best.max(a);
+            } else {
+                dir.log(&format!("evaluation failed: {} ({})", rec.genotype, rec.error));
+            }
+            evals.push(rec);
+            pb.inc(1);
+            pb.set_message(format!("best {best:.2}%"));
+            Ok(())
+        })?;
+        pb.finish_and_clear();
+        let failed = self.evals.iter().filter(|e| e.phase == phase && e.round == round && e.accuracy.is_none()).count();
+        self.say(&format!(
+            "{phase} evaluations of round {round}: {} done, {failed} failed, best so far {best:.2}%",
+            picks.len()
+        ));
+        Ok(())
+    }
+
+    /// Successful rows of the `predictor.extra_data` files, each checked against the space.
+    fn extra_data(&self) -> Result<Vec<EvalRecord>> {
+        let mut out = Vec::new();
+        for path in &self.predictor_section().extra_data {
+            let path: PathBuf = self.state.config_dir.join(path);
+            let mut r =
+                csv::Reader::from_path(&path).with_context(|| format!("predictor.extra_data: {}", path.display()))?;
+            for rec in r.deserialize::<EvalRecord>() {
+                let rec = rec.with_context(|| format!("{} is not an evaluations.csv", path.display()))?;
+                if rec.accuracy.is_some() {
+                    self.space.parse(&rec.genotype).with_context(|| format!("{}: {}", path.display(), rec.genotype))?;
+                    out.push(rec);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Trains this round's predictor on everything measured.
+    fn train(&mut self) -> Result<()> {
+        let p = self.predictor_section();
+        let round = self.state.round;
+        let rows: Vec<TrainingRow> = selection::training_rows(&self.evals, &self.extra_data()?);
+        anyhow::ensure!(rows.len() >= 4, "only {} successful evaluations to train the predictor on", rows.len());
+        let (val, trn) = selection::split(rows.len(), p.val_fraction, &mut rng_for(self.cfg.seed, "split", round, 0));
+        let graphs: Vec<_> = rows
+            .iter()
+            .map(|r| self.space.parse(&r.genotype).map(|g| self.space.to_graph(&g)))
+            .collect::<Result<_>>()?;
+        let mut set = encode_graphs(&graphs, &p.model)?;
+        let label = |i: &usize| (rows[*i].accuracy / 100.0) as f32;
+        // without a validation share, weights are selected on the training set
+        let val_rows: Vec<usize> = if val.is_empty() { trn.clone() } else { val.clone() };
+        let data = FitData {
+            set: &mut set,
+            train_graphs: trn.iter().map(|&i| graphs[i].clone()).collect(),
+            train_labels: trn.iter().map(label).collect(),
+            train_rows: trn.clone(),
+            val_labels: val_rows.iter().map(label).collect(),
+            val_rows,
+        };
+        let out = self.dir.path(&format!("predictor/round-{round}"));
+        self.say(&format!(
+            "round {round}: training the predictor on {} architectures ({} held out)",
+            trn.len(),
+            val.len()
+        ));
+        let pb = bar(p.train.epochs as u64, "predictor", self.quiet);
+        let outcome = fit::fit::<B>(&p.model, &p.train, data, &out, &self.device, |row| {
+            pb.set_position(row.epoch as u64);
+            pb.set_message(format!("val tau {:.3}", row.val_tau.max(row.ema_val_tau)));
+        })?;
+        pb.finish_and_clear();
+        // the round's log is also the run's predictor/train_log.csv
+        std::fs::copy(out.join("train_log.csv"), self.dir.path("predictor/train_log.csv"))?;
+        self.say(&format!(
+            "round {round}: predictor trained in {:.1} s, best validation tau {:.3} (epoch {})",
+            outcome.state.train_seconds, outcome.state.best_val_tau, outcome.state.best_epoch
+        ));
+        if self.state.predictor_seconds.len() <= round {
+            self.state.predictor_seconds.resize(round + 1, 0.0);
+        }
+        self.state.predictor_seconds[round] = outcome.state.train_seconds;
+        self.state.stage = Stage::Search;
+        Ok(())
+    }
+
+    /// Searches with this round's predictor and picks the round's top-K.
+    fn search(&mut self) -> Result<()> {
+        let p = self.predictor_section();
+        let s = &self.cfg.search;
+        let round = self.state.round;
+        let (model, _) = fit::load_best::<B::InnerBackend>(
+            &p.model,
+            &self.dir.path(&format!("predictor/round-{round}")),
+            &self.device,
+        )?;
+        let mut fitness = PredictorFitness::new(self.space, &model, &p.model, &self.device);
+        let hall_size = p.train_archs + s.top_k * (s.rounds + 1) + 100;
+        let evo = Evolution { space: self.space, cfg: &s.evolution, constraints: &self.cfg.constraints, hall_size };
+        let started = Instant::now();
+        let mut st = match self.state.evolution.take() {
+            Some(st) => {
+                self.dir.truncate_generations(round, st.generation)?;
+                st
+            }
+            None => {
+                self.dir.truncate_generations(round, 0)?;
+                // the best measured architectures start the population (search.seed_measured)
+                let seeds = selection::best_first(&self.evals)
+                    .iter()
+                    .take(s.seed_measured)
+                    .map(|e| self.space.parse(&e.genotype))
+                    .collect::<Result<Vec<_>>>()?;
+                let st = evo.init(seeds, &mut rng_for(self.cfg.seed, "search", round, 0), &mut fitness)?;
+                self.state.evolution = Some(st.clone());
+                self.save()?;
+                st
+            }
+        };
+        let scored_before = st.scored;
+        let pb = bar(s.evolution.generations as u64, "search", self.quiet);
+        pb.set_position(st.generation as u64);
+        while st.generation < s.evolution.generations {
+            let mut rng = rng_for(self.cfg.seed, "search", round, st.generation + 1);
+            let stats = evo.step(&mut st, &mut rng, &mut fitness)?;
+            self.dir.append_generation(round, &stats)?;
+            pb.set_position(stats.generation as u64);
+            pb.set_message(format!("best predicted {:.4}", stats.best_score));
+            if stats.generation % s.checkpoint_every == 0 || stats.generation == s.evolution.generations {
+                self.state.evolution = Some(st.clone());
+                self.save()?;
+            }
+        }
+        pb.finish_and_clear();
+        let secs = started.elapsed().as_secs_f64();
+        self.state.search_seconds += secs;
+        self.state.scored += st.scored;
+        self.say(&format!(
+            "round {round}: search scored {} architectures ({} distinct run through the predictor) in {secs:.1} s: {:.0} archs/s",
+            st.scored - scored_before,
+            fitness.inferred(),
+            (st.scored - scored_before) as f64 / secs.max(1e-9)
+        ));
+        let measured = self.evaluated_keys();
+        // search.local_picks: the best-predicted unmeasured neighbours of the best measured architecture
+        let local = match selection::best_first(&self.evals).first() {
+            Some(best) if s.local_picks > 0 => {
+                let local =
+                    LocalSearch { space: self.space, constraints: &self.cfg.constraints, draws: NEIGHBOUR_DRAWS };
+                let incumbent = self.space.parse(&best.genotype)?;
+                let mut rng = rng_for(self.cfg.seed, "local", round, 0);
+                local.best_neighbours(&incumbent, &measured, s.local_picks, &mut rng, &mut fitness)?
+            }
+            _ => Vec::new(),
+        };
+        let n_local = local.len();
+        let picks = selection::top_k(local, &st.hall_of_fame, &measured, s.top_k, round);
+        if s.local_picks > 0 {
+            self.say(&format!(
+                "round {round}: top-{} = {n_local} neighbours of the best measured + {} from the evolution",
+                picks.len(),
+                picks.len() - n_local
+            ));
+        }
+        self.state.all_top_k.extend(picks.iter().cloned());
+        self.state.top_k = picks;
+        self.state.evolution = None;
+        self.state.stage = Stage::EvaluateFinal;
+        Ok(())
+    }
+
+    /// A real-evaluation baseline: proposes and evaluates one architecture at a time.
+    fn baseline(&mut self) -> Result<()> {
+        let queries = self.cfg.search.queries.expect("checked by RunConfig::load");
+        let strategy = self.cfg.strategy;
+        while self.evals.len() < queries {
+            let step = self.evals.len();
+            let mut rng = rng_for(self.cfg.seed, strategy.name(), 0, step);
+            let evaluated = self.evaluated_keys();
+            let g = match strategy {
+                Strategy::RandomSearch => random::propose(self.space, &self.cfg.constraints, &mut rng, &evaluated)?,
+                _ => {
+                    let history: Vec<(String, Option<f64>)> =
+                        self.evals.iter().map(|e| (e.genotype.clone(), e.accuracy)).collect();
+                    regularized::propose(
+                        self.space,
+                        &self.cfg.search.regularized,
+                        &self.cfg.constraints,
+                        &mut rng,
+                        &history,
+                        &evaluated,
+                    )?
+                }
+            };
+            let pick = Pick::unscored(self.space.key(&g), self.space.format(&g));
+            self.evaluate(std::slice::from_ref(&pick), Phase::Baseline(strategy), Budget::Final)?;
+        }
+        self.state.stage = Stage::Report;
+        Ok(())
+    }
+
+    fn report(&self) -> Result<()> {
+        let row = crate::report::write(
+            self.dir,
+            &crate::report::ReportInput {
+                strategy: self.cfg.strategy,
+                space: self.space.name(),
+                seed: self.cfg.seed,
+                evals: &self.evals,
+                top_k: &self.state.all_top_k,
+                budgets_equal: self.evaluator.budgets_equal(),
+                predictor_seconds: self.state.predictor_seconds.iter().sum(),
+                search_seconds: self.state.search_seconds,
+                scored: self.state.scored,
+            },
+        )?;
+        self.say(&format!(
+            "best: {} at {} ({:.2}M params, {:.1}M MACs); {} real evaluations",
+            row.top1.map_or("-".into(), |a| format!("{a:.2}%")),
+            row.best_genotype,
+            row.params_m,
+            row.macs_m,
+            row.archs_trained
+        ));
+        Ok(())
+    }
+}
