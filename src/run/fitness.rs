@@ -1,6 +1,10 @@
 //! The trained predictor as the evolution's fitness: scores architectures in
-//! batches of graphs, caching scores by canonical key so an architecture is
-//! scored once.
+//! batches of graphs, caching scores by genotype so a genotype is scored
+//! once. The cache is keyed by the genotype's text, not its canonical key:
+//! isomorphic genotypes share a key but not a graph, so the predictor may
+//! score them differently, and a cache by key would hand out whichever was
+//! scored first, making a resumed search (whose cache starts empty) differ
+//! from an uninterrupted one.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,8 +21,9 @@ pub struct PredictorFitness<'a, S: SearchSpace, B: Backend> {
     model: &'a Predictor<B>,
     model_cfg: &'a ModelConfig,
     device: &'a B::Device,
+    /// Scores by genotype text.
     cache: HashMap<String, f64>,
-    /// Architectures the model actually ran on.
+    /// Genotypes the model actually ran on.
     inferred: usize,
 }
 
@@ -27,7 +32,7 @@ impl<'a, S: SearchSpace, B: Backend> PredictorFitness<'a, S, B> {
         Self { space, model, model_cfg, device, cache: HashMap::new(), inferred: 0 }
     }
 
-    /// Architectures the model ran on (the rest were cached).
+    /// Genotypes the model ran on (the rest were cached).
     pub fn inferred(&self) -> usize {
         self.inferred
     }
@@ -35,7 +40,7 @@ impl<'a, S: SearchSpace, B: Backend> PredictorFitness<'a, S, B> {
 
 impl<S: SearchSpace, B: Backend> Fitness<S::Genotype> for PredictorFitness<'_, S, B> {
     fn score(&mut self, genotypes: &[S::Genotype]) -> Vec<f64> {
-        let keys: Vec<String> = genotypes.iter().map(|g| self.space.key(g)).collect();
+        let keys: Vec<String> = genotypes.iter().map(|g| self.space.format(g)).collect();
         let mut todo = Vec::new();
         let mut seen = HashSet::new();
         for (g, k) in genotypes.iter().zip(&keys) {
@@ -54,5 +59,36 @@ impl<S: SearchSpace, B: Backend> Fitness<S::Genotype> for PredictorFitness<'_, S
             }
         }
         keys.iter().map(|k| self.cache[k]).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::tokenizer::TokenizerConfig;
+    use crate::predictor::model::NarFormerConfig;
+    use crate::search::testing::nb201;
+    use burn::backend::NdArray;
+
+    #[test]
+    fn isomorphic_genotypes_keep_their_own_scores_whatever_was_scored_first() {
+        let space = nb201();
+        // one canonical key (node 1 feeds nothing), two graphs
+        let a = space.parse("|nor_conv_3x3~0|+|none~0|none~1|+|avg_pool_3x3~0|none~1|none~2|").unwrap();
+        let b = space.parse("|nor_conv_1x1~0|+|none~0|none~1|+|avg_pool_3x3~0|none~1|none~2|").unwrap();
+        assert_eq!(space.key(&a), space.key(&b));
+        let cfg = ModelConfig::NarFormer {
+            tokenizer: TokenizerConfig { lx: 4, lp: 4, lr: 4 },
+            transformer: NarFormerConfig { depths: vec![1, 1], heads: 2, d_ff: 16, ..Default::default() },
+        };
+        let dev = Default::default();
+        let model: Predictor<NdArray<f32>> = cfg.init(&dev);
+        let alone = |g| PredictorFitness::new(&space, &model, &cfg, &dev).score(&[g])[0];
+        let (sa, sb) = (alone(a), alone(b));
+        assert_ne!(sa, sb, "the model tells the two graphs apart");
+        let mut f = PredictorFitness::new(&space, &model, &cfg, &dev);
+        assert_eq!(f.score(&[a]), [sa]);
+        assert_eq!(f.score(&[b, a]), [sb, sa], "b is scored as itself, not as the cached a");
+        assert_eq!(f.inferred(), 2);
     }
 }

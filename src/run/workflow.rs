@@ -294,7 +294,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         self.state.search_seconds += secs;
         self.state.scored += st.scored;
         self.say(&format!(
-            "round {round}: search scored {} architectures ({} distinct run through the predictor) in {secs:.1} s: {:.0} archs/s",
+            "round {round}: search scored {} architectures ({} distinct genotypes run through the predictor) in {secs:.1} s: {:.0} archs/s",
             st.scored - scored_before,
             fitness.inferred(),
             (st.scored - scored_before) as f64 / secs.max(1e-9)

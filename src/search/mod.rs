@@ -12,7 +12,7 @@ pub mod local;
 pub mod random;
 pub mod regularized;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use anyhow::{Result, bail};
 use rand::rngs::StdRng;
