@@ -212,15 +212,18 @@ impl DartsNet {
             let (c1, _) = cell.pre1.cost(hp);
             total += c0;
             total += c1;
-            let mut out = hp;
+            // Edges read the cell's inputs at hp; in a reduction cell those
+            // edges have stride 2, so the intermediate nodes, and every edge
+            // reading one of them, are at the reduced size.
+            let h_out = if cell.reduction { hp.div_ceil(2) } else { hp };
             for e in &cell.edges {
-                let (c, o) = e.op.cost(hp);
+                let h_in = if e.input < 2 { hp } else { h_out };
+                let (c, o) = e.op.cost(h_in);
                 total += c;
-                out = out.min(o);
+                debug_assert_eq!(o, h_out, "every node of a cell has the cell's output size");
             }
             hpp = hp;
-            hp = if cell.reduction { hp.div_ceil(2) } else { hp };
-            debug_assert!(out == hp || !cell.reduction);
+            hp = h_out;
             if let Some((at, head)) = &self.auxiliary
                 && *at == i
             {
@@ -244,5 +247,52 @@ mod tests {
         let aux = build(&DartsGenotype::darts_v2(), &DartsNetConfig { auxiliary: true, ..Default::default() });
         let head = 576 * 128 + 256 + 128 * 768 * 4 + 1536 + 768 * 10 + 10;
         assert_eq!(aux.cost().params, 3_349_342 + head);
+    }
+
+    /// DARTS V2 with the reduction cell's third edge, `('skip_connect', 2)`
+    /// (an identity on intermediate node 2: no MACs, no params), replaced by `op`.
+    fn v2_with_reduce_edge_2(op: DartsOp) -> DartsGenotype {
+        let mut g = DartsGenotype::darts_v2();
+        assert_eq!((g.reduce.edges[2].op, g.reduce.edges[2].input), (DartsOp::SkipConnect, 2));
+        g.reduce.edges[2].op = op;
+        g
+    }
+
+    fn cost_of(g: &DartsGenotype) -> Cost {
+        build(g, &DartsNetConfig::default()).cost()
+    }
+
+    #[test]
+    fn an_op_on_an_intermediate_node_of_a_reduction_cell_runs_at_the_reduced_size() {
+        // C=36, 20 cells: the reduction cells are cells 6 and 13, with c = 72
+        // channels per node on 32x32 inputs (nodes at 16x16) and c = 144 on
+        // 16x16 inputs (nodes at 8x8). An edge from node 2 reads a node at the
+        // reduced size and has stride 1, so its op runs at 16x16, then 8x8.
+        // Per op at size H with c channels (depthwise k x k + pointwise 1x1):
+        //   sep_conv_k: 2 x (H^2 c k^2 + H^2 c^2)   dil_conv_k: H^2 c k^2 + H^2 c^2
+        //   pools and skip_connect at stride 1: 0
+        let sep = |h: u64, c: u64, k: u64| 2 * (h * h * c * k * k + h * h * c * c);
+        let dil = |h: u64, c: u64, k: u64| h * h * c * k * k + h * h * c * c;
+        let both = |f: &dyn Fn(u64, u64, u64) -> u64, k: u64| f(16, 72, k) + f(8, 144, k);
+        // sep_conv_3x3: 2 x (256*72*9 + 256*5184) = 2,985,984 and 2 x (64*144*9 + 64*20736) = 2,820,096
+        assert_eq!(both(&sep, 3), 2_985_984 + 2_820_096);
+        let cases = [
+            (DartsOp::SepConv3x3, both(&sep, 3)), // 5,806,080
+            (DartsOp::SepConv5x5, both(&sep, 5)), // 3,575,808 + 3,115,008 = 6,690,816
+            (DartsOp::DilConv3x3, both(&dil, 3)), // 1,492,992 + 1,410,048 = 2,903,040
+            (DartsOp::DilConv5x5, both(&dil, 5)), // 1,787,904 + 1,557,504 = 3,345,408
+            (DartsOp::MaxPool3x3, 0),
+            (DartsOp::AvgPool3x3, 0),
+            (DartsOp::SkipConnect, 0),
+        ];
+        let v2 = cost_of(&DartsGenotype::darts_v2());
+        assert_eq!(v2.macs, 528_359_040);
+        for (op, extra) in cases {
+            let g = v2_with_reduce_edge_2(op);
+            assert_eq!(cost_of(&g).macs - v2.macs, extra, "{op:?}");
+        }
+        assert_eq!(cost_of(&v2_with_reduce_edge_2(DartsOp::SepConv3x3)).macs, 534_165_120);
+        assert_eq!(both(&sep, 5), 6_690_816);
+        assert_eq!(both(&dil, 3) + both(&dil, 5), 2_903_040 + 3_345_408);
     }
 }
