@@ -148,20 +148,10 @@ enum BenchCmd {
     },
 }
 
-/// The command line as a user would retype it to reproduce a result.
+/// The command line exactly as run, with the binary named `nas-search`
+/// (result tables record it; the backend column says which features).
 fn command_line() -> String {
-    let mut features = Vec::new();
-    if cfg!(feature = "blas") {
-        features.push("blas");
-    }
-    if cfg!(feature = "cuda") {
-        features.push("cuda");
-    }
-    let mut cmd = String::from("cargo run --release");
-    if !features.is_empty() {
-        cmd += &format!(" --features {}", features.join(","));
-    }
-    cmd += " --";
+    let mut cmd = String::from("nas-search");
     for a in std::env::args().skip(1) {
         if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=,:".contains(c)) {
             cmd += &format!(" {a}");

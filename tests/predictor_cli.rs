@@ -8,9 +8,13 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// train_log.csv's rows without the `seconds` column (found by name).
 fn log_rows_without_time(dir: &std::path::Path) -> Vec<Vec<String>> {
     let mut r = csv::Reader::from_path(dir.join("train_log.csv")).unwrap();
-    r.records().map(|rec| rec.unwrap().iter().take(9).map(String::from).collect()).collect()
+    let header = r.headers().unwrap().clone();
+    let keep: Vec<usize> = (0..header.len()).filter(|&i| &header[i] != "seconds").collect();
+    assert_eq!(keep.len(), header.len() - 1, "train_log.csv has a seconds column: {header:?}");
+    r.records().map(|rec| keep.iter().map(|&i| rec.as_ref().unwrap()[i].to_string()).collect()).collect()
 }
 
 #[test]
@@ -47,10 +51,11 @@ fn train_writes_log_metrics_results_and_eval_reloads_best() {
     let mut rows = table.lines();
     assert_eq!(
         rows.next().unwrap(),
-        "model,train_archs,epochs,backend,tau_all,tau_rest,mape,errbnd_0.1,train_seconds,command"
+        "model,model_rev,train_archs,epochs,backend,tau_all,tau_rest,mape,errbnd_0.1,train_seconds,command"
     );
     let row = rows.next().unwrap();
-    assert!(row.starts_with("nar-former,64,4,ndarray"), "{row}");
+    assert!(row.starts_with(&format!("nar-former,{},64,4,ndarray", nas_search::predictor::MODEL_REVISION)), "{row}");
+    assert!(row.contains(",nas-search predictor train "), "the command as run: {row}");
     assert!(row.contains("predictor train"), "{row}");
 
     // eval reloads the best weights and reproduces the same tau_all

@@ -215,6 +215,7 @@ impl BackendTask for Experiment<'_> {
         if let Some(results) = &req.results {
             let row = ResultRow {
                 model: cfg.model.name().to_string(),
+                model_rev: super::MODEL_REVISION,
                 train_archs: n,
                 epochs: cfg.train.epochs,
                 backend: cfg.device.backend_name().to_string(),
@@ -274,6 +275,8 @@ fn write_test_metrics(out_dir: &Path, m: &TestMetrics, best: &checkpoint::BestIn
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ResultRow {
     pub model: String,
+    /// [`super::MODEL_REVISION`] of the binary that made the row.
+    pub model_rev: u32,
     pub train_archs: usize,
     pub epochs: usize,
     pub backend: String,
@@ -287,7 +290,7 @@ pub struct ResultRow {
 }
 
 /// Adds `row` to the results table, replacing a row of the same model,
-/// training size and backend.
+/// model revision, training size and backend.
 pub fn upsert_result(path: &Path, row: &ResultRow) -> Result<()> {
     let mut rows: Vec<ResultRow> = Vec::new();
     if path.exists() {
@@ -296,9 +299,14 @@ pub fn upsert_result(path: &Path, row: &ResultRow) -> Result<()> {
             rows.push(rec.with_context(|| format!("{} is malformed", path.display()))?);
         }
     }
-    rows.retain(|r| !(r.model == row.model && r.train_archs == row.train_archs && r.backend == row.backend));
+    fn same(a: &ResultRow, b: &ResultRow) -> bool {
+        (&a.model, a.model_rev, a.train_archs, &a.backend) == (&b.model, b.model_rev, b.train_archs, &b.backend)
+    }
+    rows.retain(|r| !same(r, row));
     rows.push(row.clone());
-    rows.sort_by(|a, b| (&a.backend, &a.model, a.train_archs).cmp(&(&b.backend, &b.model, b.train_archs)));
+    rows.sort_by(|a, b| {
+        (&a.backend, &a.model, a.train_archs, a.model_rev).cmp(&(&b.backend, &b.model, b.train_archs, b.model_rev))
+    });
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in &rows {
         w.serialize(r)?;

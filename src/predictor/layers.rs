@@ -68,7 +68,9 @@ impl<B: Backend> Attention<B> {
     }
 }
 
-/// Position-wise feed-forward: Linear, ReLU, dropout, Linear, dropout.
+/// Position-wise feed-forward: Linear, ReLU, dropout, Linear (dropout once,
+/// after the activation, as the published NAR-Former; until model revision 2
+/// it was applied after the second Linear too).
 #[derive(Module, Debug)]
 pub struct FeedForward<B: Backend> {
     fc1: Linear<B>,
@@ -87,7 +89,7 @@ impl<B: Backend> FeedForward<B> {
 
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let h = self.drop.forward(relu(linear_3d(&self.fc1, x)));
-        self.drop.forward(linear_3d(&self.fc2, h))
+        linear_3d(&self.fc2, h)
     }
 }
 

@@ -27,6 +27,12 @@ use crate::encode::tokenizer::TokenizerConfig;
 use mlp::{Mlp, MlpConfig};
 use model::{NarFormer, NarFormerConfig};
 
+/// Revision of the predictor models' computation, recorded with every
+/// result row so rows of different revisions can stand side by side:
+/// 1 = dropout twice in the NAR-Former feed-forward block (until 2026-11-29),
+/// 2 = once, after the activation, as the published model.
+pub const MODEL_REVISION: u32 = 2;
+
 /// A batch of encoded architectures: tokens [b, t, d], for models with a
 /// depth token the depth encodings [b, d], and, when architectures of
 /// different lengths were left-padded, a mask [b, t] (1 real token, 0 padding).
