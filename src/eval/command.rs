@@ -190,15 +190,32 @@ fn stderr_tail(s: &str) -> String {
     if n > 400 { format!("...{}", flat.chars().skip(n - 400).collect::<String>()) } else { flat }
 }
 
+/// The raw text of the `accuracy` value in a line that looks like a JSON
+/// object but is not JSON (`{"accuracy": NaN}`, `1e999`), to name it.
+fn raw_accuracy(line: &str) -> Option<&str> {
+    if !line.starts_with('{') {
+        return None;
+    }
+    let after = &line[line.find("\"accuracy\"")? + "\"accuracy\"".len()..];
+    let value = after.trim_start().strip_prefix(':')?;
+    let end = value.find([',', '}']).unwrap_or(value.len());
+    Some(value[..end].trim()).filter(|v| !v.is_empty())
+}
+
 /// Reads the result from the last non-empty line of stdout.
 pub fn parse_output(stdout: &str, wall: f64) -> Result<EvalOutcome> {
-    let line = stdout.lines().rev().find(|l| !l.trim().is_empty()).context("no output on stdout")?;
-    let v: Value = serde_json::from_str(line.trim())
-        .with_context(|| format!("last stdout line is not JSON: '{}'", line.trim()))?;
+    let line = stdout.lines().rev().find(|l| !l.trim().is_empty()).context("no output on stdout")?.trim();
+    let v: Value = match serde_json::from_str(line) {
+        Ok(v) => v,
+        Err(e) => match raw_accuracy(line) {
+            Some(raw) => bail!("accuracy {raw} is not a finite number in 0..100: '{line}'"),
+            None => return Err(anyhow::Error::new(e).context(format!("last stdout line is not JSON: '{line}'"))),
+        },
+    };
     let obj = v.as_object().context("last stdout line must be a JSON object")?;
     let acc = obj.get("accuracy").and_then(Value::as_f64).context("no numeric 'accuracy' in the output")?;
     if !acc.is_finite() || !(0.0..=100.0).contains(&acc) {
-        bail!("accuracy {acc} is not in 0..100");
+        bail!("accuracy {acc} is not in 0..100: '{line}'");
     }
     let seconds = match obj.get("seconds") {
         Some(s) => {
@@ -262,9 +279,20 @@ mod tests {
         assert_eq!(o.accuracy, Some(93.5));
         assert_eq!(o.seconds, 12.0);
         assert_eq!(o.extra["params"], "3");
-        assert!(parse_output("{\"accuracy\": \"NaN\"}", 1.0).is_err());
-        assert!(parse_output("{\"accuracy\": 130}", 1.0).is_err());
-        assert!(parse_output("all good", 1.0).unwrap_err().to_string().contains("not JSON"));
+        let err = |out: &str| format!("{:#}", parse_output(out, 1.0).unwrap_err());
+        assert!(err("{\"accuracy\": \"NaN\"}").contains("no numeric 'accuracy'"));
+        // values that are not finite, or not percentages, are named
+        for (out, named) in [
+            ("{\"accuracy\": NaN, \"seconds\": 1}", "accuracy NaN is not a finite number"),
+            ("{\"accuracy\": Infinity}", "accuracy Infinity is not a finite number"),
+            ("{\"accuracy\": 1e999}", "accuracy 1e999 is not a finite number"),
+            ("{\"accuracy\": -5}", "accuracy -5 is not in 0..100"),
+            ("{\"accuracy\": 150, \"seconds\": 3}", "accuracy 150 is not in 0..100"),
+        ] {
+            assert!(err(out).contains(named), "{out}: {}", err(out));
+        }
+        assert!(err("all good").contains("not JSON"));
+        assert!(err("{not json at all}").contains("not JSON"));
         assert!(parse_output("", 1.0).is_err());
         assert_eq!(parse_output("{\"accuracy\": 50}", 7.5).unwrap().seconds, 7.5);
     }
