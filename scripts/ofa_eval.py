@@ -1,14 +1,23 @@
 #!/usr/bin/env python3
-"""Evaluator command for experiments/mobilenet*.yaml: top-1 of a subnet of the
-pretrained Once-for-All MobileNetV3 supernet on ImageNet validation images.
+"""Evaluator command for experiments/mobilenet_ofa.yaml: top-1 of a subnet of
+the pretrained Once-for-All MobileNetV3 supernet on ImageNet validation images.
 
     python3 scripts/ofa_eval.py --json ARCH_JSON
 
 ARCH_JSON (written by nas-search) holds the arch dict as `genotype`
-({"ks", "e", "d", "r"}) and `settings.val_images` (how many validation images).
-Needs PyTorch, torchvision and the `ofa` package (pip install ofa), the
-supernet weights (downloaded by `ofa` on first use) and IMAGENET_VAL, a folder
-of class sub-folders. Prints {"accuracy": ..., "seconds": ...} last.
+({"ks", "e", "d", "r"}) and `settings.val_images` (how many validation images
+to measure on, a fixed random subset; all 50,000 by default).
+
+BatchNorm statistics: a subnet's running statistics are not the supernet's,
+so, as Once-for-All does before measuring a subnet, they are reset and
+recomputed on a random subset of *training* images (`--calib-images`, 2,000
+by default, OFA's default too), never on the images then measured. The
+training images come from IMAGENET_TRAIN (or --calib-dir), the measured ones
+from IMAGENET_VAL (or --val-dir); both are folders of class sub-folders.
+
+Needs PyTorch, torchvision and the `ofa` package (pip install ofa) and the
+supernet weights (downloaded by `ofa` on first use). Prints
+{"accuracy": ..., "seconds": ..., "images": ..., "calib_images": ...} last.
 """
 import argparse
 import json
@@ -19,12 +28,22 @@ import time
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--json", required=True)
+    p.add_argument("--val-dir", default=os.environ.get("IMAGENET_VAL"),
+                   help="ImageNet validation images (default: $IMAGENET_VAL)")
+    p.add_argument("--calib-dir", default=os.environ.get("IMAGENET_TRAIN"),
+                   help="ImageNet training images for BatchNorm recalibration (default: $IMAGENET_TRAIN)")
+    p.add_argument("--calib-images", type=int, default=2000)
     p.add_argument("--batch-size", type=int, default=200)
+    p.add_argument("--workers", type=int, default=8)
     args = p.parse_args()
+    if not args.val_dir:
+        raise SystemExit("ofa_eval.py: set IMAGENET_VAL (or --val-dir) to the ImageNet validation folder")
+    if not args.calib_dir:
+        raise SystemExit("ofa_eval.py: set IMAGENET_TRAIN (or --calib-dir) to the ImageNet training folder: "
+                         "BatchNorm statistics are recomputed on training images, not on the ones measured")
     job = json.load(open(args.json))
     arch = json.loads(job["genotype"])
     n_images = int((job.get("settings") or {}).get("val_images", 50000))
-    root = os.environ["IMAGENET_VAL"]
 
     import torch
     from torch.utils.data import DataLoader, Subset
@@ -40,19 +59,26 @@ def main():
     net = supernet.get_active_subnet(preserve_weight=True).to(device).eval()
     norm = transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     tf = transforms.Compose([transforms.Resize(int(r / 0.875)), transforms.CenterCrop(r), transforms.ToTensor(), norm])
-    data = datasets.ImageFolder(root, tf)
-    g = torch.Generator().manual_seed(0)
-    idx = torch.randperm(len(data), generator=g)[: min(n_images, len(data))].tolist()
-    calib = DataLoader(Subset(data, idx[:2000]), batch_size=args.batch_size, num_workers=8)
-    set_running_statistics(net, calib)  # BN statistics for this subnet, as OFA does
-    loader = DataLoader(Subset(data, idx), batch_size=args.batch_size, num_workers=8)
+
+    def subset(root, n, seed):
+        data = datasets.ImageFolder(root, tf)
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(data), generator=g)[: min(n, len(data))].tolist()
+        return Subset(data, idx)
+
+    calib = DataLoader(subset(args.calib_dir, args.calib_images, 1), batch_size=args.batch_size,
+                       num_workers=args.workers)
+    set_running_statistics(net, calib)  # BN statistics of this subnet, from training images
+    measured = subset(args.val_dir, n_images, 0)
+    loader = DataLoader(measured, batch_size=args.batch_size, num_workers=args.workers)
     correct = total = 0
     with torch.no_grad():
         for x, y in loader:
             pred = net(x.to(device)).argmax(1).cpu()
             correct += (pred == y).sum().item()
             total += len(y)
-    print(json.dumps({"accuracy": 100.0 * correct / total, "seconds": time.time() - started, "images": total}))
+    print(json.dumps({"accuracy": 100.0 * correct / total, "seconds": time.time() - started, "images": total,
+                      "calib_images": len(calib.dataset)}))
 
 
 if __name__ == "__main__":
