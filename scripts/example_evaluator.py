@@ -4,7 +4,8 @@
 nas-search runs it once per architecture, e.g.
     evaluator:
       kind: command
-      command: python3 scripts/example_evaluator.py --json {json} --nb201-csv ../shared/data/nb201/nb201_cifar10_cifar100_imagenet16.csv
+      command: python3 ../scripts/example_evaluator.py --json {json} --nb201-csv nb201.csv
+(write the table with `nas-search data nb201 --out experiments/nb201.csv`).
 
 It reads the architecture file ({json}: genotype, key, budget, settings) and
 prints one JSON line {"accuracy": ..., "seconds": ...} as its last stdout line.

@@ -22,6 +22,14 @@ pub enum DeviceKind {
 }
 
 impl DeviceKind {
+    /// The name configs use (`cpu`, `cuda`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+        }
+    }
+
     /// Backend name as result tables record it.
     pub fn backend_name(self) -> &'static str {
         match self {

@@ -65,8 +65,15 @@ enum Command {
 enum DataCmd {
     /// Download CIFAR-10 (binary version), verify its MD5 sum and unpack it into DIR.
     Cifar10 {
+        /// The folder to unpack into.
         #[arg(long)]
         dir: PathBuf,
+    },
+    /// Write the NAS-Bench-201 table built into the binary to a CSV file.
+    Nb201 {
+        /// The CSV file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -112,12 +119,15 @@ enum PredictorCmd {
         #[arg(long)]
         quiet: bool,
     },
-    /// Evaluate the best weights of a training on all NAS-Bench-201 architectures.
+    /// Evaluate the best weights of a training on all NAS-Bench-201 architectures,
+    /// as trained (with the config frozen in its directory).
     Eval {
-        config: PathBuf,
+        /// A config to check against the one the training used (optional).
+        config: Option<PathBuf>,
         /// The training directory.
         #[arg(long)]
         checkpoint: PathBuf,
+        /// Override a value of CONFIG before the check (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
@@ -190,7 +200,7 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
             print_metrics(&experiment::run_train(req)?);
         }
         Command::Predictor(PredictorCmd::Eval { config, checkpoint, overrides }) => {
-            print_metrics(&experiment::run_eval(&config, &overrides, &checkpoint)?);
+            print_metrics(&experiment::run_eval(config.as_deref(), &overrides, &checkpoint)?);
         }
         Command::Run { config, run_dir, seed, resume, force, overrides, quiet } => {
             let dir =
@@ -232,6 +242,11 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
             bench::train(bench::TrainBench { device, channels, cells, batch, steps })?;
         }
         Command::Data(DataCmd::Cifar10 { dir }) => nas_search::data::cifar10::download(&dir)?,
+        Command::Data(DataCmd::Nb201 { out }) => {
+            std::fs::write(&out, nas_search::data::nb201::embedded_csv())
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+            println!("wrote {} (15,625 NAS-Bench-201 cells; columns in README)", out.display());
+        }
         Command::Bench(BenchCmd::Predictor { device, repeats }) => {
             bench::predictor(bench::PredictorBench { device, infer_batch: 1024, train_batch: 128, repeats })?;
         }

@@ -51,7 +51,7 @@ fn train_writes_log_metrics_results_and_eval_reloads_best() {
     let mut rows = table.lines();
     assert_eq!(
         rows.next().unwrap(),
-        "model,model_rev,train_archs,epochs,backend,tau_all,tau_rest,mape,errbnd_0.1,train_seconds,command"
+        "model,model_rev,train_archs,epochs,backend,tau_all,tau_rest,mape,errbnd_0.1,train_seconds,train_dir,command"
     );
     let row = rows.next().unwrap();
     assert!(row.starts_with(&format!("nar-former,{},64,4,ndarray", nas_search::predictor::MODEL_REVISION)), "{row}");
@@ -143,7 +143,68 @@ fn bad_inputs_name_the_problem() {
     assert!(err.contains("broken.csv:2") && err.contains("ArchitectureString"), "{err}");
 
     let err = run_err(bin().args(["predictor", "eval"]).arg(&cfg).arg("--checkpoint").arg(dir.join("nowhere")));
-    assert!(err.contains("best.json"), "{err}");
+    assert!(
+        err.contains("nowhere") && err.contains("not a predictor training directory") || err.contains("no config.yaml"),
+        "{err}"
+    );
+}
+
+/// A tiny MLP config.
+const TINY_MLP: &str = "\
+split: { train_archs: 64, val_archs: 32 }
+model: { kind: mlp, mlp: { hidden: [16] } }
+train: { epochs: 2, batch_size: 16, lr: 0.001, lambda_sr: 0.0, lambda_ac: 0.0, augment_permutations: 0 }
+";
+
+#[test]
+fn eval_measures_what_was_trained_and_names_what_differs() {
+    let dir = temp_dir("eval-frozen");
+    let cfg = write(&dir, "tiny.yaml", TINY_CONFIG);
+    let out = dir.join("out");
+    let trained = run_ok(bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(&out).arg("--quiet"));
+    let tau_of =
+        |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).split_whitespace().nth(1).unwrap().to_string();
+    // without a config: the frozen one
+    let eval = run_ok(bin().args(["predictor", "eval", "--checkpoint"]).arg(&out));
+    assert_eq!(tau_of(&eval), tau_of(&trained));
+    // a --set or a config that describes another training is refused, naming the keys
+    let err = run_err(
+        bin()
+            .args(["predictor", "eval"])
+            .arg(&cfg)
+            .args(["--checkpoint"])
+            .arg(&out)
+            .args(["--set", "split.train_archs=65"]),
+    );
+    assert!(
+        err.contains("split.train_archs")
+            && err.contains("--set split.train_archs=65")
+            && err.contains("another training"),
+        "{err}"
+    );
+    let other = write(&dir, "other.yaml", &TINY_CONFIG.replace("depths: [1, 1, 1, 1]", "depths: [2, 1]"));
+    let err = run_err(bin().args(["predictor", "eval"]).arg(&other).arg("--checkpoint").arg(&out));
+    assert!(err.contains("other.yaml") && err.contains("model.transformer.depths"), "{err}");
+    // the device may differ (where it runs does not change what was trained)
+    run_ok(bin().args(["predictor", "eval"]).arg(&cfg).arg("--checkpoint").arg(&out).args(["--set", "device=cpu"]));
+
+    // another model's weights under a config of this one: both kinds are named
+    let mlp = write(&dir, "mlp.yaml", TINY_MLP);
+    let mlp_out = dir.join("mlp-out");
+    run_ok(bin().args(["predictor", "train"]).arg(&mlp).arg("--out").arg(&mlp_out).arg("--quiet"));
+    fs::copy(out.join("config.yaml"), mlp_out.join("config.yaml")).unwrap();
+    let err = run_err(bin().args(["predictor", "eval", "--checkpoint"]).arg(&mlp_out));
+    assert!(err.contains("mlp model") && err.contains("nar-former model"), "{err}");
+    // a directory written before best.json named the kind: an error, not a panic
+    let best = fs::read_to_string(mlp_out.join("best.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&best).unwrap();
+    let mut v = v.as_object().unwrap().clone();
+    v.remove("model");
+    fs::write(mlp_out.join("best.json"), serde_json::to_vec(&v).unwrap()).unwrap();
+    let out = bin().args(["predictor", "eval", "--checkpoint"]).arg(&mlp_out).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a clean error: {err}");
+    assert!(err.contains("model.mpk"), "{err}");
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn summary(run: &Path) -> Vec<String> {
     let rec = r.records().next().unwrap().unwrap();
     h.iter()
         .zip(rec.iter())
-        .filter(|(k, _)| !k.contains("seconds") && !k.starts_with("search_gpu"))
+        .filter(|(k, _)| !k.starts_with("search_") && !k.ends_with("_seconds"))
         .map(|(k, v)| format!("{k}={v}"))
         .collect()
 }
@@ -127,7 +127,18 @@ fn nb201_run_writes_every_file() {
     let h = topk.headers().unwrap().clone();
     assert_eq!(
         h.iter().collect::<Vec<_>>(),
-        ["round", "rank", "source", "arch_key", "genotype", "predicted", "params", "macs", "accuracy"]
+        [
+            "round",
+            "rank",
+            "source",
+            "arch_key",
+            "genotype",
+            "predicted",
+            "params",
+            "macs",
+            "accuracy",
+            "report_accuracy"
+        ]
     );
     let picks: Vec<csv::StringRecord> = topk.records().map(|r| r.unwrap()).collect();
     assert_eq!(picks.len(), 6);
@@ -364,4 +375,63 @@ fn a_command_evaluators_relative_paths_resolve_against_the_config_folder() {
     run_ok(bin().current_dir(&elsewhere).args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
     let text = fs::read_to_string(run.join("evaluations.csv")).unwrap();
     assert_eq!(text.lines().filter(|l| l.contains(",ok,")).count(), 18, "{text}");
+}
+
+/// Accuracy columns of the built-in table by cell string: (cifar10-valid, cifar10 test).
+fn nb201_accuracies() -> std::collections::HashMap<String, (f64, f64)> {
+    let text = nas_search::data::nb201::embedded_csv();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let (arch, valid, test) =
+        (col("ArchitectureString"), col("CIFAR10ValidAccuracy12Epochs"), col("CIFAR10TestAccuracy200Epochs"));
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (rec[arch].to_string(), (rec[valid].parse().unwrap(), rec[test].parse().unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn nb201_search_sees_the_validation_signal_and_reports_test_accuracy() {
+    let dir = temp_dir("run-protocol");
+    let table = nb201_accuracies();
+    let cfg = small_config(&dir, &tabular());
+    let run = dir.join("run");
+    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+    let mut r = csv::Reader::from_path(run.join("evaluations.csv")).unwrap();
+    let rows: Vec<std::collections::HashMap<String, String>> = r.deserialize().map(|x| x.unwrap()).collect();
+    let mut best: Option<(f64, f64)> = None;
+    for row in &rows {
+        let (valid, test) = table[&row["genotype"]];
+        let (signal, report): (f64, f64) = (row["accuracy"].parse().unwrap(), row["report_accuracy"].parse().unwrap());
+        assert_eq!((signal, report), (valid, test), "{}", row["genotype"]);
+        if best.is_none_or(|b| signal > b.0) {
+            best = Some((signal, report));
+        }
+    }
+    // top-1: the test accuracy of the architecture with the best validation accuracy
+    let s = summary(&run);
+    assert!(s.contains(&format!("top1={}", best.unwrap().1)), "{s:?} {best:?}");
+    assert!(s.contains(&format!("best_signal={}", best.unwrap().0)), "{s:?}");
+    let md = fs::read_to_string(run.join("summary.md")).unwrap();
+    assert!(md.contains("The search saw CIFAR-10 validation accuracy after 12 epochs"), "{md}");
+    assert!(!md.contains("saw the test set"), "{md}");
+
+    // a signal on the test set is allowed, and said
+    for (name, evaluator) in
+        [("test-signal", "  kind: tabular\n  signal: cifar10"), ("label", "  kind: tabular\n  label: cifar10")]
+    {
+        let sub = dir.join(name);
+        fs::create_dir_all(&sub).unwrap();
+        let cfg = small_config(&sub, evaluator);
+        let run = sub.join("run");
+        run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+        let md = fs::read_to_string(run.join("summary.md")).unwrap();
+        assert!(md.contains("**The search saw the test set**"), "{name}: {md}");
+    }
+    let both = small_config(&dir, "  kind: tabular\n  label: cifar10\n  signal: cifar10-valid");
+    let err = run_err(bin().args(["run"]).arg(&both).arg("--run-dir").arg(dir.join("both")));
+    assert!(err.contains("evaluator.label") && err.contains("evaluator.signal"), "{err}");
 }

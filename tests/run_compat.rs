@@ -30,14 +30,23 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// CSV rows without the columns that hold measured seconds.
-fn rows_without_seconds(path: &Path) -> Vec<Vec<String>> {
+/// The `columns` of a CSV file's rows, by name (all of them when empty),
+/// without the columns that hold measured seconds.
+fn rows(path: &Path, columns: &[&str]) -> Vec<Vec<String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
     let h = r.headers().unwrap().clone();
-    let keep: Vec<usize> =
-        (0..h.len()).filter(|&i| !h[i].contains("seconds") && !h[i].starts_with("search_gpu")).collect();
+    let keep: Vec<usize> = (0..h.len())
+        .filter(|&i| !h[i].contains("seconds") && !h[i].starts_with("search_"))
+        .filter(|&i| columns.is_empty() || columns.contains(&&h[i]))
+        .collect();
     r.records().map(|rec| keep.iter().map(|&i| rec.as_ref().unwrap()[i].to_string()).collect()).collect()
 }
+
+/// The columns of the first format's evaluations.csv.
+const FIRST_EVALUATIONS: [&str; 12] = [
+    "phase", "round", "arch_key", "genotype", "params", "macs", "budget", "accuracy", "seconds", "status", "error",
+    "extra",
+];
 
 #[test]
 fn a_run_directory_of_the_first_format_resumes_to_the_uninterrupted_result() {
@@ -51,22 +60,34 @@ fn a_run_directory_of_the_first_format_resumes_to_the_uninterrupted_result() {
     assert_eq!(state["stage"], "search", "the fixture was killed while searching");
     state["config_dir"] = serde_json::Value::String(fixtures().to_string_lossy().to_string());
     fs::write(&ckpt, serde_json::to_vec(&state).unwrap()).unwrap();
-    let before = rows_without_seconds(&run.join("evaluations.csv"));
+    let before = rows(&run.join("evaluations.csv"), &[]);
 
     run_ok(bin().args(["resume"]).arg(&run).arg("--quiet"));
 
-    let after = rows_without_seconds(&run.join("evaluations.csv"));
+    // the file is rewritten with this version's header; the first format's columns are kept
+    let after = rows(&run.join("evaluations.csv"), &FIRST_EVALUATIONS);
     assert_eq!(after[..before.len()], before[..], "finished evaluations are kept as they were");
-    let expected = rows_without_seconds(&fixtures().join("run-v1-uninterrupted-evaluations.csv"));
+    let expected = rows(&fixtures().join("run-v1-uninterrupted-evaluations.csv"), &[]);
     assert_eq!(after, expected, "the resumed run measures what the uninterrupted one did");
+    // columns added later are filled: the standard cost is the cost (the table builds no network)
+    let mut r = csv::Reader::from_path(run.join("evaluations.csv")).unwrap();
+    for rec in r.deserialize::<std::collections::HashMap<String, String>>() {
+        let rec = rec.unwrap();
+        assert_eq!((&rec["std_params"], &rec["attempt"]), (&rec["params"], &"1".to_string()));
+    }
+    let same = ["method", "space", "seed", "best_genotype", "params_m", "macs_m", "top1", "archs_trained", "failed"];
     assert_eq!(
-        rows_without_seconds(&run.join("summary.csv")),
-        rows_without_seconds(&fixtures().join("run-v1-uninterrupted-summary.csv"))
+        rows(&run.join("summary.csv"), &same),
+        rows(&fixtures().join("run-v1-uninterrupted-summary.csv"), &same)
     );
     // predicted scores survive the checkpoint to the last bit (the first
     // format's own resume lost one in the last digit of a topk.csv score)
-    assert_eq!(
-        fs::read_to_string(run.join("topk.csv")).unwrap(),
-        fs::read_to_string(fixtures().join("run-v1-uninterrupted-topk.csv")).unwrap()
-    );
+    let topk = ["round", "rank", "source", "arch_key", "genotype", "predicted", "params", "macs", "accuracy"];
+    assert_eq!(rows(&run.join("topk.csv"), &topk), rows(&fixtures().join("run-v1-uninterrupted-topk.csv"), &[]));
+    // the first format's generations.csv held fractions: now all in %
+    let gens = fs::read_to_string(run.join("generations.csv")).unwrap();
+    assert!(gens.starts_with("round,generation,best_predicted,mean_predicted,median_predicted,"), "{gens}");
+    let best: Vec<f64> = gens.lines().skip(1).map(|l| l.split(',').nth(2).unwrap().parse().unwrap()).collect();
+    assert_eq!(best.len(), 2 * 400);
+    assert!(best.iter().all(|&b| (1.0..=100.0).contains(&b)), "{best:?}");
 }

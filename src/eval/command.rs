@@ -26,7 +26,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Budgets, EvalContext, EvalJob, EvalOutcome, Evaluator};
+use super::{Budgets, EvalContext, EvalJob, EvalOutcome, EvalSeconds, Evaluator, Measures};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -266,6 +266,15 @@ impl Evaluator for CommandEvaluator {
 
     fn budgets_equal(&self) -> bool {
         self.cfg.budgets.equal()
+    }
+
+    fn measures(&self) -> Measures {
+        Measures {
+            signal: "the accuracy (%) your command reports".into(),
+            report: None,
+            signal_is_test: false,
+            seconds: EvalSeconds::Wall,
+        }
     }
 }
 

@@ -95,16 +95,27 @@ pub struct EvalOutcome {
     /// built it (the budget may shrink the space's standard network).
     #[serde(default)]
     pub network: Option<Cost>,
+    /// The accuracy the summary reports, when it is not `accuracy` (the
+    /// signal): NAS-Bench-201's test accuracy beside the validation signal.
+    #[serde(default)]
+    pub report: Option<f64>,
 }
 
 impl EvalOutcome {
     /// A successful evaluation.
     pub fn measured(accuracy: f64, seconds: f64) -> Self {
-        Self { accuracy: Some(accuracy), seconds, error: String::new(), extra: BTreeMap::new(), network: None }
+        Self {
+            accuracy: Some(accuracy),
+            seconds,
+            error: String::new(),
+            extra: BTreeMap::new(),
+            network: None,
+            report: None,
+        }
     }
 
     pub fn failed(error: impl Into<String>, seconds: f64) -> Self {
-        Self { accuracy: None, seconds, error: error.into(), extra: BTreeMap::new(), network: None }
+        Self { accuracy: None, seconds, error: error.into(), extra: BTreeMap::new(), network: None, report: None }
     }
 
     pub fn ok(&self) -> bool {
@@ -122,6 +133,32 @@ pub trait Evaluator: Send + Sync {
     /// True when the proxy and final budgets are the same evaluation (then
     /// every evaluation competes for the best architecture).
     fn budgets_equal(&self) -> bool;
+
+    /// What its accuracies and seconds are, for the report.
+    fn measures(&self) -> Measures;
+}
+
+/// What an evaluator's numbers are: the signal the search sees and, when
+/// the summary reports another number, what that one is; and where its
+/// seconds were spent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measures {
+    pub signal: String,
+    pub report: Option<String>,
+    /// The signal is a test-set accuracy (a protocol the field does not compare with).
+    pub signal_is_test: bool,
+    pub seconds: EvalSeconds,
+}
+
+/// What an evaluator's `seconds` measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvalSeconds {
+    /// Training on the run's device (the built-in trainer).
+    Device,
+    /// Wall time of an outside program, on hardware the tool does not know.
+    Wall,
+    /// Nothing: looked up in a table of earlier measurements.
+    Free,
 }
 
 /// What an evaluator is built with besides its own config section.

@@ -40,6 +40,10 @@ pub struct TrainState {
 /// Which weights did best on validation, and where they are.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BestInfo {
+    /// The model kind (`nar-former`, `mlp`; absent in directories written
+    /// before it was recorded).
+    #[serde(default)]
+    pub model: Option<String>,
     pub epoch: usize,
     /// `model` (the trained weights) or `ema` (their moving average).
     pub source: String,
@@ -53,12 +57,28 @@ pub fn save_module<B: Backend, M: Module<B>>(module: M, dir: &Path, name: &str) 
     module.save_file(&path, &recorder()).with_context(|| format!("saving {}.mpk", path.display()))
 }
 
-/// Loads `dir/name.mpk` into `module`.
+/// Loads `dir/name.mpk` into `module`. burn panics on a record of another
+/// model kind ("Can't parse record from a different variant"); that is
+/// turned into an error naming the file.
 pub fn load_module<B: Backend, M: Module<B>>(module: M, dir: &Path, name: &str, device: &B::Device) -> Result<M> {
     let path = dir.join(name);
-    module
-        .load_file(&path, &recorder(), device)
-        .with_context(|| format!("loading {}.mpk (corrupt or from another model config?)", path.display()))
+    let what = || format!("loading {}.mpk (corrupt or from another model config?)", path.display());
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let loaded =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| module.load_file(&path, &recorder(), device)));
+    std::panic::set_hook(hook);
+    match loaded {
+        Ok(result) => result.with_context(what),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(anyhow::anyhow!("{msg}").context(what()))
+        }
+    }
 }
 
 /// Saves an optimizer record to `dir/optim.mpk`.
@@ -146,8 +166,9 @@ pub fn save_best<B: Backend>(
     let name = format!("best-{info_epoch:06}");
     let dir = out_dir.join(&name);
     fs::create_dir_all(&dir)?;
+    let kind = model.name().to_string();
     save_module(model, &dir, "model")?;
-    let info = BestInfo { epoch: info_epoch, source: source.to_string(), val_tau: tau, dir: name };
+    let info = BestInfo { model: Some(kind), epoch: info_epoch, source: source.to_string(), val_tau: tau, dir: name };
     publish(&dir, &out_dir.join("best.json"), &serde_json::to_vec_pretty(&info)?, |n| n.starts_with("best-"))
 }
 
@@ -167,6 +188,15 @@ pub fn load_best<B: Backend>(
     device: &B::Device,
 ) -> Result<(Predictor<B>, BestInfo)> {
     let info = read_best(out_dir)?;
+    if let Some(kind) = &info.model
+        && kind != model.name()
+    {
+        anyhow::bail!(
+            "{} holds the best weights of a {kind} model, but the config asks for a {} model",
+            out_dir.display(),
+            model.name()
+        );
+    }
     let model = load_module(model, &out_dir.join(&info.dir), "model", device)?;
     Ok((model, info))
 }

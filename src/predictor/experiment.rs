@@ -17,18 +17,20 @@ use super::metrics::{err_bound, kendall_tau, mape};
 use super::train::{self, TrainConfig};
 use super::{ModelConfig, Predictor, checkpoint};
 use crate::backend::{BackendTask, DeviceKind, dispatch};
-use crate::data::nb201::{self, Nb201Label, Nb201Table};
+use crate::data::nb201::{self, Nb201Column, Nb201Table};
 
 /// Where the benchmark data comes from (`data:`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// Path to the NAS-Bench-201 CSV, relative to the config file; when
-    /// absent, `NAS_SEARCH_NB201_CSV`, then `../shared/data/nb201/...`.
+    /// Another copy of the NAS-Bench-201 CSV, relative to the config file;
+    /// when absent, `NAS_SEARCH_NB201_CSV`, then the table built into the binary.
     #[serde(default)]
     pub nb201_csv: Option<PathBuf>,
+    /// The accuracy column the predictor learns and is measured on
+    /// (`cifar10`: CIFAR-10 test accuracy after 200 epochs).
     #[serde(default)]
-    pub label: Nb201Label,
+    pub label: Nb201Column,
 }
 
 /// Train/validation split in architecture-index order (`split:`).
@@ -132,11 +134,10 @@ struct Prepared {
     set: EncodedSet,
 }
 
-fn prepare(cfg: &PredictorExperiment, config_path: &Path) -> Result<Prepared> {
-    let dir = config_path.parent().unwrap_or(Path::new("."));
-    let path = nb201::resolve_path(cfg.data.nb201_csv.as_deref(), "data.nb201_csv", dir)?;
-    let table = nb201::load(&path, cfg.data.label)?;
-    let labels = table.accuracy.iter().map(|a| (a / 100.0) as f32).collect();
+fn prepare(cfg: &PredictorExperiment, config_dir: &Path) -> Result<Prepared> {
+    let source = nb201::resolve(cfg.data.nb201_csv.as_deref(), "data.nb201_csv", config_dir)?;
+    let table = nb201::load(&source, &[cfg.data.label])?;
+    let labels = table.accuracy[0].iter().map(|a| (a / 100.0) as f32).collect();
     let set = dataset::encode_cells(&table.cells, &cfg.model);
     Ok(Prepared { table, labels, set })
 }
@@ -165,7 +166,7 @@ pub fn run_train(req: TrainRequest) -> Result<TestMetrics> {
             changed.join(", ")
         )
     })?;
-    let prepared = prepare(&cfg, &req.config_path)?;
+    let prepared = prepare(&cfg, folder_of(&req.config_path))?;
     dispatch(cfg.device, Experiment { cfg: &cfg, prepared, dir: &out_dir, train: Some(&req) })?
 }
 
@@ -224,6 +225,7 @@ impl BackendTask for Experiment<'_> {
                 mape: metrics.mape,
                 errbnd: metrics.errbnd,
                 train_seconds: outcome.state.train_seconds,
+                train_dir: dir.display().to_string(),
                 command: req.command.clone(),
             };
             upsert_result(results, &row)?;
@@ -286,11 +288,13 @@ pub struct ResultRow {
     #[serde(rename = "errbnd_0.1")]
     pub errbnd: f64,
     pub train_seconds: f64,
+    /// The training directory: a row per directory (rerunning one replaces its row).
+    pub train_dir: String,
     pub command: String,
 }
 
-/// Adds `row` to the results table, replacing a row of the same model,
-/// model revision, training size and backend.
+/// Adds `row` to the results table, replacing the row of the same training
+/// directory.
 pub fn upsert_result(path: &Path, row: &ResultRow) -> Result<()> {
     let mut rows: Vec<ResultRow> = Vec::new();
     if path.exists() {
@@ -299,10 +303,7 @@ pub fn upsert_result(path: &Path, row: &ResultRow) -> Result<()> {
             rows.push(rec.with_context(|| format!("{} is malformed", path.display()))?);
         }
     }
-    fn same(a: &ResultRow, b: &ResultRow) -> bool {
-        (&a.model, a.model_rev, a.train_archs, &a.backend) == (&b.model, b.model_rev, b.train_archs, &b.backend)
-    }
-    rows.retain(|r| !same(r, row));
+    rows.retain(|r| r.train_dir != row.train_dir);
     rows.push(row.clone());
     rows.sort_by(|a, b| {
         (&a.backend, &a.model, a.train_archs, a.model_rev).cmp(&(&b.backend, &b.model, b.train_archs, b.model_rev))
@@ -317,11 +318,58 @@ pub fn upsert_result(path: &Path, row: &ResultRow) -> Result<()> {
     crate::atomic_file::write_atomic(path, &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
 }
 
-/// Evaluates the best weights in `checkpoint_dir` with the model of `config_path`.
-pub fn run_eval(config_path: &Path, overrides: &[String], checkpoint_dir: &Path) -> Result<TestMetrics> {
-    let cfg = PredictorExperiment::load(config_path, overrides)?;
-    let prepared = prepare(&cfg, config_path)?;
-    dispatch(cfg.device, Experiment { cfg: &cfg, prepared, dir: checkpoint_dir, train: None })?
+/// The folder of a config file (relative paths in it resolve against it).
+fn folder_of(config_path: &Path) -> &Path {
+    config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// Keys a config may change between training and evaluating: where the
+/// training directory is and which device computes do not change what was trained.
+const EVAL_MAY_DIFFER: [&str; 2] = ["device", "output_dir"];
+
+/// Evaluates the best weights of the training directory `dir` as they were
+/// trained: with the config frozen there. A `config_path` (with its
+/// `overrides`) given as well must describe the same training; the keys it
+/// changes are named.
+pub fn run_eval(config_path: Option<&Path>, overrides: &[String], dir: &Path) -> Result<TestMetrics> {
+    let frozen_path = dir.join("config.yaml");
+    if !frozen_path.is_file() {
+        bail!(
+            "{} has no config.yaml: is it a predictor training directory (`predictor train --out DIR`)?",
+            dir.display()
+        );
+    }
+    let frozen = PredictorExperiment::load(&frozen_path, &[])?;
+    let (cfg, config_dir) = match config_path {
+        Some(path) => {
+            let given = PredictorExperiment::load(path, overrides)?;
+            let changed: Vec<String> =
+                crate::config::changed_keys(&serde_yaml::to_value(&frozen)?, &serde_yaml::to_value(&given)?)
+                    .into_iter()
+                    .filter(|k| !EVAL_MAY_DIFFER.contains(&k.as_str()))
+                    .collect();
+            if !changed.is_empty() {
+                bail!(
+                    "{}{} describes another training than the one in {} (changed keys: {}); leave the config out to evaluate what was trained",
+                    path.display(),
+                    if overrides.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" with --set {}", overrides.join(" --set "))
+                    },
+                    dir.display(),
+                    changed.join(", ")
+                );
+            }
+            (PredictorExperiment { device: given.device, ..frozen }, folder_of(path).to_path_buf())
+        }
+        None => {
+            anyhow::ensure!(overrides.is_empty(), "--set needs a config file to apply to");
+            (frozen, PathBuf::from("."))
+        }
+    };
+    let prepared = prepare(&cfg, &config_dir)?;
+    dispatch(cfg.device, Experiment { cfg: &cfg, prepared, dir, train: None })?
 }
 
 #[cfg(test)]

@@ -104,6 +104,14 @@ pub enum Predictor<B: Backend> {
 }
 
 impl<B: Backend> Predictor<B> {
+    /// The model's name, as [`ModelConfig::name`] gives it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NarFormer(_) => "nar-former",
+            Self::Mlp(_) => "mlp",
+        }
+    }
+
     pub fn forward(&self, batch: &FeatureBatch<B>) -> Tensor<B, 1> {
         match self {
             Self::NarFormer(m) => m.forward(batch),

@@ -1,12 +1,20 @@
 //! What a finished run reports: `topk.csv` (each round's top-K with predicted
 //! and measured accuracy), `summary.csv` (one row in the paper's table
 //! format) and `summary.md`. Pure formatting of the run's records.
+//!
+//! The best architecture is the one with the best *signal* (what the search
+//! saw) among the evaluations that compete; its *reported* accuracy is the
+//! top-1 (the same number unless the evaluator measures a report apart, as
+//! NAS-Bench-201's test accuracy beside its validation signal). Predicted
+//! scores are percentages, as accuracies are.
 
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::backend::DeviceKind;
+use crate::eval::{EvalSeconds, Measures};
 use crate::run::config::Strategy;
-use crate::run::records::{EvalRecord, Phase};
+use crate::run::records::{EvalRecord, Phase, last_attempts};
 use crate::run::run_dir::RunDir;
 use crate::run::state::{Pick, PickSource};
 
@@ -15,10 +23,15 @@ pub struct ReportInput<'a> {
     pub strategy: Strategy,
     pub space: &'a str,
     pub seed: u64,
+    /// Every evaluation, retries included.
     pub evals: &'a [EvalRecord],
     pub top_k: &'a [Pick],
     /// Whether the evaluator's proxy and final budgets are one evaluation.
     pub budgets_equal: bool,
+    /// What the evaluator's numbers are.
+    pub measures: Measures,
+    /// Where the predictor (and the built-in trainer) ran.
+    pub device: DeviceKind,
     pub predictor_seconds: f64,
     pub search_seconds: f64,
     pub scored: usize,
@@ -31,13 +44,26 @@ pub struct SummaryRow {
     pub space: String,
     pub seed: u64,
     pub best_genotype: String,
+    /// Params and MACs of the network the best architecture was evaluated as.
     pub params_m: f64,
     pub macs_m: f64,
+    /// The reported accuracy of the best architecture.
     pub top1: Option<f64>,
+    /// Its signal (what the search saw; equal to top1 unless the evaluator reports apart).
+    pub best_signal: Option<f64>,
+    /// Architectures evaluated (each counted once, whatever its retries).
     pub archs_trained: usize,
+    /// Of them, those whose last attempt failed.
     pub failed: usize,
-    pub search_gpu_hours: f64,
-    pub search_gpu_days: f64,
+    /// Evaluations run, retries included.
+    pub attempts: usize,
+    /// Search cost: seconds of real evaluation and predictor training, in hours and days.
+    pub search_hours: f64,
+    pub search_days: f64,
+    /// What those hours are: `cpu` or `cuda` (device time), `wall` (an outside
+    /// command's time plus the predictor's), `table` (predictor time only:
+    /// table look-ups cost nothing).
+    pub cost_kind: String,
     pub eval_seconds: f64,
     pub predictor_seconds: f64,
     pub search_seconds: f64,
@@ -51,24 +77,34 @@ struct TopKRow<'a> {
     source: PickSource,
     arch_key: &'a str,
     genotype: &'a str,
+    /// Predicted accuracy, %.
     predicted: Option<f64>,
     params: Option<u64>,
     macs: Option<u64>,
+    /// The measured signal, %.
     accuracy: Option<f64>,
+    /// The reported accuracy, %, where the evaluator measures one apart.
+    report_accuracy: Option<f64>,
 }
 
 /// Writes `topk.csv`, `summary.csv` and `summary.md`; returns the summary row.
 pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
-    // Which evaluations compete for the best architecture: all of them when
-    // one budget measured them all (baselines measure only with the final one).
-    let all_compete = r.budgets_equal || !r.strategy.uses_predictor();
-    let final_eval = |key: &str| r.evals.iter().find(|e| e.arch_key == key && e.phase == Phase::Final);
-    let rows: Vec<TopKRow> = r
-        .top_k
+    let evals = last_attempts(r.evals);
+    dir.write_csv("topk.csv", &topk_rows(r, &evals))?;
+    let row = summary_row(r, &evals);
+    dir.write_csv("summary.csv", std::slice::from_ref(&row))?;
+    dir.write("summary.md", summary_md(r, &evals, &row).as_bytes())?;
+    Ok(row)
+}
+
+fn topk_rows<'a>(r: &'a ReportInput<'_>, evals: &[&'a EvalRecord]) -> Vec<TopKRow<'a>> {
+    let final_eval =
+        |p: &Pick| evals.iter().find(|e| e.arch_key == p.key && e.phase == Phase::Final && e.round == p.round);
+    r.top_k
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let e = final_eval(&p.key);
+            let e = final_eval(p);
             // rank within the round: the picks of a round are consecutive
             let first_of_round = r.top_k.iter().position(|q| q.round == p.round).unwrap_or(i);
             TopKRow {
@@ -81,71 +117,122 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
                 params: e.map(|e| e.params),
                 macs: e.map(|e| e.macs),
                 accuracy: e.and_then(|e| e.accuracy),
+                report_accuracy: e.and_then(|e| e.report_accuracy),
             }
         })
-        .collect();
-    dir.write_csv("topk.csv", &rows)?;
+        .collect()
+}
 
-    let best = r
-        .evals
+/// The best architecture by signal among the evaluations that compete: all
+/// of them when one budget measured them all (baselines measure with the
+/// final one only), else the final budget's.
+fn best<'a>(r: &ReportInput<'_>, evals: &[&'a EvalRecord]) -> Option<&'a EvalRecord> {
+    let all_compete = r.budgets_equal || !r.strategy.uses_predictor();
+    evals
         .iter()
         .filter(|e| e.accuracy.is_some() && (all_compete || e.phase != Phase::Data))
-        .fold(None::<&EvalRecord>, |b, e| if b.is_none_or(|b| e.accuracy > b.accuracy) { Some(e) } else { b });
+        .fold(None::<&EvalRecord>, |b, e| if b.is_none_or(|b| e.accuracy > b.accuracy) { Some(e) } else { b })
+}
+
+fn summary_row(r: &ReportInput<'_>, evals: &[&EvalRecord]) -> SummaryRow {
+    let best = best(r, evals);
     let eval_seconds: f64 = r.evals.iter().map(|e| e.seconds).sum();
-    let gpu_seconds = eval_seconds + r.predictor_seconds;
-    let row = SummaryRow {
+    let cost_seconds = eval_seconds + r.predictor_seconds;
+    let cost_kind = match r.measures.seconds {
+        EvalSeconds::Device => r.device.name(),
+        EvalSeconds::Wall => "wall",
+        EvalSeconds::Free => "table",
+    };
+    SummaryRow {
         method: r.strategy.name().to_string(),
         space: r.space.to_string(),
         seed: r.seed,
         best_genotype: best.map(|b| b.genotype.clone()).unwrap_or_default(),
         params_m: best.map_or(0.0, |b| b.params as f64 / 1e6),
         macs_m: best.map_or(0.0, |b| b.macs as f64 / 1e6),
-        top1: best.and_then(|b| b.accuracy),
-        archs_trained: r.evals.len(),
-        failed: r.evals.iter().filter(|e| e.accuracy.is_none()).count(),
-        search_gpu_hours: gpu_seconds / 3600.0,
-        search_gpu_days: gpu_seconds / 86400.0,
+        top1: best.and_then(|b| b.reported()),
+        best_signal: best.and_then(|b| b.accuracy),
+        archs_trained: evals.len(),
+        failed: evals.iter().filter(|e| e.accuracy.is_none()).count(),
+        attempts: r.evals.len(),
+        search_hours: cost_seconds / 3600.0,
+        search_days: cost_seconds / 86400.0,
+        cost_kind: cost_kind.to_string(),
         eval_seconds,
         predictor_seconds: r.predictor_seconds,
         search_seconds: r.search_seconds,
         archs_scored: r.scored,
+    }
+}
+
+fn summary_md(r: &ReportInput<'_>, evals: &[&EvalRecord], row: &SummaryRow) -> String {
+    let unit = match row.cost_kind.as_str() {
+        "cpu" => "CPU",
+        "cuda" => "GPU",
+        _ => "",
     };
-    dir.write_csv("summary.csv", std::slice::from_ref(&row))?;
-    let md = format!(
+    let mut md = format!(
         "# {method} on {space} (seed {seed})\n\n\
-         | best architecture | params (M) | MACs (M) | top-1 (%) | archs trained | search cost (GPU-days) | search cost (GPU-hours) |\n\
+         | best architecture | params (M) | MACs (M) | top-1 (%) | archs trained | search cost ({unit}-days) | search cost ({unit}-hours) |\n\
          | --- | --- | --- | --- | --- | --- | --- |\n\
-         | `{g}` | {p:.2} | {m:.1} | {a} | {n} | {d:.4} | {h:.3} |\n\n\
-         Search cost = measured seconds of real evaluation ({e:.1} s) and predictor training ({t:.1} s).\n\
-         The search itself scored {s} architectures with the predictor in {ss:.1} s. Failed evaluations: {f}.\n",
+         | `{g}` | {p:.2} | {m:.1} | {a} | {n} | {d:.4} | {h:.3} |\n\n",
         method = row.method,
         space = row.space,
         seed = row.seed,
+        unit = if unit.is_empty() { "wall" } else { unit },
         g = row.best_genotype,
         p = row.params_m,
         m = row.macs_m,
         a = row.top1.map_or("-".into(), |a| format!("{a:.2}")),
         n = row.archs_trained,
-        d = row.search_gpu_days,
-        h = row.search_gpu_hours,
-        e = row.eval_seconds,
-        t = row.predictor_seconds,
-        s = row.archs_scored,
-        ss = row.search_seconds,
-        f = row.failed,
+        d = row.search_days,
+        h = row.search_hours,
     );
-    let mut md = md;
-    if all_compete && r.strategy.uses_predictor() {
-        md.push_str(&search_vs_random(r.evals));
+    let m = &r.measures;
+    match &m.report {
+        Some(report) => md.push_str(&format!(
+            "The search saw {}; top-1 is the {} of the architecture with the best of it ({}).\n",
+            m.signal,
+            report,
+            row.best_signal.map_or("-".into(), |s| format!("{s:.2}%"))
+        )),
+        None => md.push_str(&format!("Accuracies are {}.\n", m.signal)),
     }
-    dir.write("summary.md", md.as_bytes())?;
-    Ok(row)
+    if m.signal_is_test {
+        md.push_str(
+            "**The search saw the test set**: its signal is a test accuracy, so this top-1 is not comparable \
+             with results of the benchmark's protocol (search on validation accuracy, report test accuracy).\n",
+        );
+    }
+    let spent = match m.seconds {
+        EvalSeconds::Device => format!("real evaluation on {} ({:.1} s)", r.device.name(), row.eval_seconds),
+        EvalSeconds::Wall => format!("your evaluation command's wall time ({:.1} s)", row.eval_seconds),
+        EvalSeconds::Free => "no evaluation time (table look-ups)".to_string(),
+    };
+    if r.strategy.uses_predictor() {
+        md.push_str(&format!(
+            "Search cost = {spent} and predictor training on {} ({:.1} s).\n\
+             The search itself scored {} architectures with the predictor in {:.1} s. Failed evaluations: {}.\n",
+            r.device.name(),
+            row.predictor_seconds,
+            row.archs_scored,
+            row.search_seconds,
+            row.failed
+        ));
+    } else {
+        md.push_str(&format!("Search cost = {spent}. Failed evaluations: {}.\n", row.failed));
+    }
+    if r.budgets_equal && r.strategy.uses_predictor() {
+        md.push_str(&search_vs_random(evals));
+    }
+    md
 }
 
 /// With one budget for all evaluations: the final top-K against the
-/// randomly sampled architectures the predictor learnt from, at equal cost.
-fn search_vs_random(evals: &[EvalRecord]) -> String {
-    let acc = |phase: Phase| evals.iter().filter(|e| e.phase == phase).filter_map(|e| e.accuracy).collect::<Vec<_>>();
+/// randomly sampled architectures the predictor learnt from, at equal cost
+/// (by reported accuracy).
+fn search_vs_random(evals: &[&EvalRecord]) -> String {
+    let acc = |phase: Phase| evals.iter().filter(|e| e.phase == phase).filter_map(|e| e.reported()).collect::<Vec<_>>();
     let (sampled, top) = (acc(Phase::Data), acc(Phase::Final));
     match (crate::stats::median(&sampled), top.is_empty()) {
         (Some(med), false) => {

@@ -90,7 +90,10 @@ fn set_up(req: &RunRequest) -> Result<Setup> {
     let dir = RunDir::new(&run_dir)?;
     dir.freeze_config(&serde_yaml::to_string(&cfg)?, req.force)?;
     let state = match RunState::load(&checkpoint)? {
-        Some(s) if resume => s,
+        Some(s) if resume => {
+            dir.generations_to_percent()?;
+            s
+        }
         _ => {
             RunState::new(&config_dir, if cfg.strategy.uses_predictor() { Stage::SampleData } else { Stage::Baseline })
         }

@@ -71,29 +71,92 @@ pub enum Status {
     Failed,
 }
 
-/// One finished evaluation (a row of `evaluations.csv`).
+/// One finished evaluation (a row of `evaluations.csv`). Columns added
+/// after the first format come last and have defaults, so older files read
+/// (and are rewritten with the current header on resume).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalRecord {
     pub phase: Phase,
     pub round: usize,
     pub arch_key: String,
     pub genotype: String,
+    /// Parameters of the network evaluated (the budget may shrink the
+    /// space's standard network; see `std_params`).
     pub params: u64,
+    /// MACs of the network evaluated.
     pub macs: u64,
     pub budget: Budget,
-    /// Top-1 %, empty when the evaluation failed.
+    /// The signal: top-1 % the search sees, empty when the evaluation failed.
     pub accuracy: Option<f64>,
     pub seconds: f64,
     pub status: Status,
     pub error: String,
     /// Further fields the evaluator reported, as JSON.
     pub extra: String,
+    /// The accuracy the summary reports, when the evaluator measures one
+    /// apart from the signal (NAS-Bench-201: the test accuracy).
+    #[serde(default)]
+    pub report_accuracy: Option<f64>,
+    /// 1 for the first evaluation of an architecture in its phase and round,
+    /// then 2, 3, ... for retries of failed ones (the last attempt counts).
+    #[serde(default = "first_attempt")]
+    pub attempt: usize,
+    /// Parameters of the space's standard network (what constraints bound).
+    #[serde(default)]
+    pub std_params: Option<u64>,
+    /// MACs of the space's standard network.
+    #[serde(default)]
+    pub std_macs: Option<u64>,
+}
+
+fn first_attempt() -> usize {
+    1
+}
+
+impl EvalRecord {
+    /// The accuracy the summary reports: the report column, else the signal.
+    pub fn reported(&self) -> Option<f64> {
+        self.accuracy.and(self.report_accuracy.or(self.accuracy))
+    }
+
+    /// Fills the columns a file of an older format lacks.
+    pub fn upgrade(&mut self) {
+        self.std_params.get_or_insert(self.params);
+        self.std_macs.get_or_insert(self.macs);
+    }
+}
+
+/// Each architecture's last attempt in each phase and round (retries of a
+/// failed evaluation replace it), in the order those last attempts ran.
+pub fn last_attempts(evals: &[EvalRecord]) -> Vec<&EvalRecord> {
+    let last: std::collections::HashMap<(Phase, usize, &str), usize> =
+        evals.iter().enumerate().map(|(i, e)| ((e.phase, e.round, e.arch_key.as_str()), i)).collect();
+    evals
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| last[&(e.phase, e.round, e.arch_key.as_str())] == *i)
+        .map(|(_, e)| e)
+        .collect()
 }
 
 /// The header of `evaluations.csv`, in [`EvalRecord`]'s field order.
-pub const EVALUATIONS_HEADER: [&str; 12] = [
-    "phase", "round", "arch_key", "genotype", "params", "macs", "budget", "accuracy", "seconds", "status", "error",
+pub const EVALUATIONS_HEADER: [&str; 16] = [
+    "phase",
+    "round",
+    "arch_key",
+    "genotype",
+    "params",
+    "macs",
+    "budget",
+    "accuracy",
+    "seconds",
+    "status",
+    "error",
     "extra",
+    "report_accuracy",
+    "attempt",
+    "std_params",
+    "std_macs",
 ];
 
 #[cfg(test)]
@@ -101,21 +164,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_read_and_write_the_first_formats_text() {
+    fn records_of_the_first_format_read_with_defaults_and_typed_fields() {
         let text = "phase,round,arch_key,genotype,params,macs,budget,accuracy,seconds,status,error,extra\n\
                     data,0,k1,g1,10,20,proxy,91.5,0.0,ok,,{}\n\
                     regularized-evolution,0,k2,g2,10,20,final,,1.5,failed,boom,{}\n";
-        let rows: Vec<EvalRecord> =
+        let mut rows: Vec<EvalRecord> =
             csv::Reader::from_reader(text.as_bytes()).deserialize().collect::<Result<_, _>>().unwrap();
         assert_eq!(rows[0].phase, Phase::Data);
         assert_eq!(rows[0].budget, Budget::Proxy);
+        assert_eq!((rows[0].attempt, rows[0].report_accuracy, rows[0].std_params), (1, None, None));
+        assert_eq!(rows[0].reported(), Some(91.5));
         assert_eq!(rows[1].phase, Phase::Baseline(Strategy::RegularizedEvolution));
-        assert_eq!((rows[1].status, rows[1].accuracy), (Status::Failed, None));
-        let mut w = csv::Writer::from_writer(Vec::new());
+        assert_eq!((rows[1].status, rows[1].accuracy, rows[1].reported()), (Status::Failed, None, None));
+        rows.iter_mut().for_each(EvalRecord::upgrade);
+        assert_eq!((rows[0].std_params, rows[0].std_macs), (Some(10), Some(20)));
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        w.write_record(EVALUATIONS_HEADER).unwrap();
         for r in &rows {
             w.serialize(r).unwrap();
         }
-        assert_eq!(String::from_utf8(w.into_inner().unwrap()).unwrap(), text);
+        let written = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        let mut lines = written.lines();
+        assert_eq!(lines.next().unwrap(), EVALUATIONS_HEADER.join(","));
+        assert_eq!(lines.next().unwrap(), "data,0,k1,g1,10,20,proxy,91.5,0.0,ok,,{},,1,10,20");
         let bad = "phase,round,arch_key,genotype,params,macs,budget,accuracy,seconds,status,error,extra\n\
                    dat,0,k1,g1,10,20,proxy,91.5,0.0,ok,,{}\n";
         let err = csv::Reader::from_reader(bad.as_bytes()).deserialize::<EvalRecord>().next().unwrap().unwrap_err();

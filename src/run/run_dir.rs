@@ -15,6 +15,20 @@ use super::records::{EVALUATIONS_HEADER, EvalRecord};
 use crate::atomic_file::write_atomic;
 use crate::search::evolution::GenerationStats;
 
+/// `rows` as a whole `evaluations.csv`.
+fn evaluations_csv(rows: &[EvalRecord]) -> Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    w.write_record(EVALUATIONS_HEADER)?;
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The header of `generations.csv` (predicted scores in %).
+pub const GENERATIONS_HEADER: [&str; 7] =
+    ["round", "generation", "best_predicted", "mean_predicted", "median_predicted", "best_key", "scored"];
+
 pub struct RunDir {
     pub root: PathBuf,
 }
@@ -42,7 +56,9 @@ impl RunDir {
         })
     }
 
-    /// All finished evaluations; a torn last line (a kill mid-write) is dropped.
+    /// All finished evaluations; a torn last line (a kill mid-write) is
+    /// dropped, and a file of an older format is rewritten with the current
+    /// header (its new columns filled), so that rows appended next line up.
     pub fn load_evaluations(&self) -> Result<Vec<EvalRecord>> {
         let path = self.path("evaluations.csv");
         if !path.exists() {
@@ -53,13 +69,18 @@ impl RunDir {
             Some(i) => &text[..=i],
             None => "",
         };
-        if complete.len() != text.len() {
-            write_atomic(&path, complete.as_bytes())?;
-        }
         let mut r = csv::Reader::from_reader(complete.as_bytes());
+        let current = r.headers().map(|h| h.iter().eq(EVALUATIONS_HEADER)).unwrap_or(false);
         let mut out = Vec::new();
-        for (i, rec) in r.deserialize().enumerate() {
-            out.push(rec.with_context(|| format!("{}: row {} is corrupt", path.display(), i + 2))?);
+        for (i, rec) in r.deserialize::<EvalRecord>().enumerate() {
+            let mut rec = rec.with_context(|| format!("{}: row {} is corrupt", path.display(), i + 2))?;
+            rec.upgrade();
+            out.push(rec);
+        }
+        if !current && !out.is_empty() {
+            write_atomic(&path, &evaluations_csv(&out)?)?;
+        } else if complete.len() != text.len() {
+            write_atomic(&path, complete.as_bytes())?;
         }
         Ok(out)
     }
@@ -84,12 +105,45 @@ impl RunDir {
     }
 
     /// Appends a search generation for `round`.
+    /// Appends a search generation for `round`; predicted scores in %, as
+    /// accuracies are (the first format wrote fractions, under the header
+    /// names `*_score`).
     pub fn append_generation(&self, round: usize, s: &GenerationStats) -> Result<()> {
+        let pct = |x: f64| x * 100.0;
         self.append_row(
             "generations.csv",
-            &["round", "generation", "best_score", "mean_score", "median_score", "best_key", "scored"],
-            &(round, s.generation, s.best_score, s.mean_score, s.median_score, &s.best_key, s.scored),
+            &GENERATIONS_HEADER,
+            &(round, s.generation, pct(s.best_score), pct(s.mean_score), pct(s.median_score), &s.best_key, s.scored),
         )
+    }
+
+    /// Rewrites a `generations.csv` of the first format (scores as
+    /// fractions, header `best_score,...`) in % with the current header;
+    /// leaves a current one alone, so it is safe to repeat.
+    pub fn generations_to_percent(&self) -> Result<()> {
+        let path = self.path("generations.csv");
+        if !path.exists() {
+            return Ok(());
+        }
+        let text = fs::read_to_string(&path)?;
+        if !text.starts_with("round,generation,best_score,") {
+            return Ok(());
+        }
+        let mut out = GENERATIONS_HEADER.join(",") + "\n";
+        for line in text.split_inclusive('\n').skip(1) {
+            if !line.ends_with('\n') {
+                break;
+            }
+            let mut fields: Vec<String> = line.trim_end_matches('\n').split(',').map(String::from).collect();
+            for f in fields.iter_mut().skip(2).take(3) {
+                if let Ok(v) = f.parse::<f64>() {
+                    *f = (v * 100.0).to_string();
+                }
+            }
+            out.push_str(&fields.join(","));
+            out.push('\n');
+        }
+        write_atomic(&path, out.as_bytes())
     }
 
     /// Keeps only the generations a checkpoint covers (before a resume).

@@ -107,6 +107,10 @@ mod tests {
             status: if accuracy.is_some() { Status::Ok } else { Status::Failed },
             error: String::new(),
             extra: "{}".into(),
+            report_accuracy: None,
+            attempt: 1,
+            std_params: None,
+            std_macs: None,
         }
     }
 

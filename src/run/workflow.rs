@@ -140,20 +140,27 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         let mut best = evals.iter().filter_map(|e| e.accuracy).fold(f64::NAN, f64::max);
         self.evaluator.evaluate(&jobs, &mut |i, outcome| {
             let job = &jobs[i];
-            let cost = space.cost(&space.parse(&job.genotype)?);
+            let standard = space.cost(&space.parse(&job.genotype)?);
+            let evaluated = outcome.network.unwrap_or(standard);
+            let attempt =
+                1 + evals.iter().filter(|e| e.phase == phase && e.round == round && e.arch_key == job.key).count();
             let rec = EvalRecord {
                 phase,
                 round,
                 arch_key: job.key.clone(),
                 genotype: job.genotype.clone(),
-                params: cost.params,
-                macs: cost.macs,
+                params: evaluated.params,
+                macs: evaluated.macs,
                 budget,
                 accuracy: outcome.accuracy,
                 seconds: outcome.seconds,
                 status: if outcome.ok() { Status::Ok } else { Status::Failed },
                 error: outcome.error.clone(),
                 extra: serde_json::to_string(&outcome.extra)?,
+                report_accuracy: outcome.report,
+                attempt,
+                std_params: Some(standard.params),
+                std_macs: Some(standard.macs),
             };
             dir.append_evaluation(&rec)?;
             if let Some(a) = rec.accuracy {
@@ -367,6 +374,8 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 evals: &self.evals,
                 top_k: &self.state.all_top_k,
                 budgets_equal: self.evaluator.budgets_equal(),
+                measures: self.evaluator.measures(),
+                device: self.cfg.device,
                 predictor_seconds: self.state.predictor_seconds.iter().sum(),
                 search_seconds: self.state.search_seconds,
                 scored: self.state.scored,

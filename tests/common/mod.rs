@@ -4,18 +4,22 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The NAS-Bench-201 CSV: `NAS_SEARCH_NB201_CSV` or the project's conventional path.
+/// The NAS-Bench-201 CSV the binary ships, written once per test process
+/// to a file (for the example evaluator script, which reads a file).
 pub fn nb201_csv() -> PathBuf {
-    let p = std::env::var("NAS_SEARCH_NB201_CSV").map(PathBuf::from).unwrap_or_else(|_| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nb201/nb201_cifar10_cifar100_imagenet16.csv")
-    });
-    assert!(p.is_file(), "NAS-Bench-201 CSV missing at {} (set NAS_SEARCH_NB201_CSV)", p.display());
-    p
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let p = std::env::temp_dir().join(format!("nas-search-test-{}-nb201.csv", std::process::id()));
+        std::fs::write(&p, nas_search::data::nb201::embedded_csv()).unwrap();
+        p
+    })
+    .clone()
 }
 
+/// The binary, with no NAS-Bench-201 path in its environment (it uses the built-in table).
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_nas-search"));
-    c.env("NAS_SEARCH_NB201_CSV", nb201_csv());
+    c.env_remove("NAS_SEARCH_NB201_CSV");
     c
 }
 
