@@ -15,7 +15,8 @@ else derives a deterministic pseudo-accuracy from the genotype text.
 
 For tests it can also misbehave on a deterministic share of architectures:
 --fail-fraction F --fail-mode crash|hang|garbage|nan. --log FILE appends
-each evaluated key to FILE (to count evaluations).
+each evaluated key to FILE (to count evaluations). --needs-env VAR fails
+every evaluation with KeyError unless VAR is set (a mistake users make).
 """
 import argparse
 import csv
@@ -33,7 +34,11 @@ def main():
     p.add_argument("--fail-fraction", type=float, default=0.0)
     p.add_argument("--fail-mode", default="crash", choices=["crash", "hang", "garbage", "nan"])
     p.add_argument("--sleep", type=float, default=0.0)
+    p.add_argument("--needs-env", help="fail (KeyError) unless this environment variable is set")
     args = p.parse_args()
+    import os
+    if args.needs_env:
+        os.environ[args.needs_env]
 
     with open(args.json) as f:
         arch = json.load(f)

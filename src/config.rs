@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 
@@ -37,7 +38,77 @@ pub fn apply_override(root: &mut Value, assignment: &str) -> Result<()> {
     unreachable!("split always yields at least one part")
 }
 
+/// Marks the key path inside an error raised by [`nested`], so that the
+/// path of the enclosing value and the one inside it join into one key.
+const PATH_MARK: char = '\u{1f}';
+
+/// Joins `outer` (a dotted path, `.` for the root) with a message that may
+/// carry a nested path; returns (full path, message).
+fn join_path(outer: &str, message: &str) -> (String, String) {
+    let outer = if outer == "." { "" } else { outer };
+    if let Some(rest) = message.strip_prefix(PATH_MARK)
+        && let Some((inner, msg)) = rest.split_once(PATH_MARK)
+    {
+        let inner = if inner == "." { "" } else { inner };
+        let path = match (outer.is_empty(), inner.is_empty()) {
+            (true, _) => inner.to_string(),
+            (false, true) => outer.to_string(),
+            (false, false) => format!("{outer}.{inner}"),
+        };
+        return (path, msg.to_string());
+    }
+    (outer.to_string(), message.to_string())
+}
+
+/// Deserializes `value` as `T` from inside another `Deserialize`
+/// (internally tagged enums, which serde buffers, losing the key path): an
+/// error keeps the path inside `value`, and [`parse_yaml`] reports the
+/// whole dotted key.
+pub fn nested<T: DeserializeOwned, E: serde::de::Error>(value: Value) -> std::result::Result<T, E> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let (path, msg) = join_path(&e.path().to_string(), &e.into_inner().to_string());
+        E::custom(format!("{PATH_MARK}{path}{PATH_MARK}{msg}"))
+    })
+}
+
+/// Reads an internally tagged enum's mapping: the value of its `tag` key
+/// (one of `variants`) and the rest, to deserialize with [`nested`].
+pub fn tagged<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    tag: &str,
+    variants: &[&str],
+) -> std::result::Result<(String, Value), D::Error> {
+    use serde::de::Error;
+    let value = Value::deserialize(d)?;
+    let Value::Mapping(mut map) = value else {
+        return Err(D::Error::custom(format!("expected a mapping with `{tag}: {}`", variants.join(" | "))));
+    };
+    let name = match map.remove(tag) {
+        Some(Value::String(s)) => s,
+        Some(other) => {
+            return Err(D::Error::custom(format!("`{tag}` must be one of {}, got {other:?}", variants.join(", "))));
+        }
+        None => return Err(D::Error::custom(format!("missing field `{tag}` (one of {})", variants.join(", ")))),
+    };
+    if !variants.contains(&name.as_str()) {
+        return Err(D::Error::custom(format!(
+            "{PATH_MARK}{tag}{PATH_MARK}unknown variant `{name}`, expected one of {}",
+            variants.join(", ")
+        )));
+    }
+    Ok((name, Value::Mapping(map)))
+}
+
+/// The `--set` (of `overrides`) that set `path` or a key above or below it.
+fn override_for<'a>(overrides: &'a [String], path: &str) -> Option<&'a str> {
+    overrides.iter().rev().map(String::as_str).find(|o| {
+        let key = o.split_once('=').map_or(*o, |(k, _)| k);
+        key == path || path.starts_with(&format!("{key}.")) || key.starts_with(&format!("{path}."))
+    })
+}
+
 /// Parses YAML text (named `origin` in errors) into `T` after the overrides.
+/// An error names the dotted key, and the `--set` it came from when one did.
 pub fn parse_yaml<T: DeserializeOwned>(text: &str, origin: &str, overrides: &[String]) -> Result<T> {
     let mut value: Value = serde_yaml::from_str(text).with_context(|| format!("{origin}: not valid YAML"))?;
     if value.is_null() {
@@ -47,13 +118,12 @@ pub fn parse_yaml<T: DeserializeOwned>(text: &str, origin: &str, overrides: &[St
         apply_override(&mut value, o)?;
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            anyhow!("{origin}: {inner}")
-        } else {
-            anyhow!("{origin}: key `{path}`: {inner}")
-        }
+        let (path, msg) = join_path(&e.path().to_string(), &e.into_inner().to_string());
+        let source = match override_for(overrides, &path) {
+            Some(o) => format!("--set {o}"),
+            None => origin.to_string(),
+        };
+        if path.is_empty() { anyhow!("{source}: {msg}") } else { anyhow!("{source}: key `{path}`: {msg}") }
     })
 }
 
@@ -136,9 +206,51 @@ mod tests {
     #[test]
     fn unknown_key_and_wrong_type_are_named() {
         let e = parse_yaml::<Outer>("train:\n  epochs: 3\n  epocs: 4\n", "x.yaml", &[]).unwrap_err().to_string();
-        assert!(e.contains("x.yaml") && e.contains("epocs"), "{e}");
+        assert!(e.contains("x.yaml") && e.contains("key `train.epocs`"), "{e}");
         let e = parse_yaml::<Outer>("train:\n  epochs: many\n", "x.yaml", &[]).unwrap_err().to_string();
         assert!(e.contains("train.epochs"), "{e}");
+    }
+
+    #[test]
+    fn errors_from_a_set_name_the_set() {
+        let e = parse_yaml::<Outer>("train:\n  epochs: 3\n", "x.yaml", &["train.epocs=5".into()]).unwrap_err();
+        assert_eq!(e.to_string().split(": key").next().unwrap(), "--set train.epocs=5", "{e}");
+        let e = parse_yaml::<Outer>("train:\n  epochs: 3\n", "x.yaml", &["train.epochs=many".into()]).unwrap_err();
+        assert!(e.to_string().starts_with("--set train.epochs=many: key `train.epochs`"), "{e}");
+        let e = parse_yaml::<Outer>("train:\n  epochs: x\n", "x.yaml", &["train.lr=0.1".into()]).unwrap_err();
+        assert!(e.to_string().starts_with("x.yaml: key `train.epochs`"), "{e}");
+    }
+
+    /// An internally tagged enum deserialized through [`tagged`] and [`nested`].
+    #[derive(Debug, PartialEq)]
+    enum Kind {
+        A(Inner),
+        B(Outer),
+    }
+    impl<'de> Deserialize<'de> for Kind {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            let (kind, rest) = tagged(d, "kind", &["a", "b"])?;
+            Ok(if kind == "a" { Kind::A(nested(rest)?) } else { Kind::B(nested(rest)?) })
+        }
+    }
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Top {
+        thing: Kind,
+    }
+
+    #[test]
+    fn errors_inside_a_tagged_enum_name_the_whole_key() {
+        let t: Top = parse_yaml("thing: { kind: a, epochs: 2 }", "x.yaml", &[]).unwrap();
+        assert_eq!(t.thing, Kind::A(Inner { epochs: 2, lr: 0.0 }));
+        let e = parse_yaml::<Top>("thing: { kind: b, train: { epochs: two } }", "x.yaml", &[]).unwrap_err();
+        assert!(e.to_string().starts_with("x.yaml: key `thing.train.epochs`: invalid type"), "{e}");
+        let e = parse_yaml::<Top>("thing: { kind: b, train: { epochs: 2, lr: 1, x: 3 } }", "x.yaml", &[]).unwrap_err();
+        assert!(e.to_string().starts_with("x.yaml: key `thing.train.x`: unknown field"), "{e}");
+        let e = parse_yaml::<Top>("thing: { kind: c }", "x.yaml", &[]).unwrap_err();
+        assert!(e.to_string().starts_with("x.yaml: key `thing.kind`: unknown variant `c`"), "{e}");
+        let e = parse_yaml::<Top>("thing: { epochs: 2 }", "x.yaml", &["thing.epochs=3".into()]).unwrap_err();
+        assert!(e.to_string().contains("missing field `kind`"), "{e}");
     }
 
     #[test]

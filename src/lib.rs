@@ -13,11 +13,14 @@
 pub mod atomic_file;
 pub mod backend;
 pub mod bench;
+pub mod clock;
 pub mod config;
 pub mod data;
 pub mod encode;
 pub mod eval;
 pub mod graph;
+pub mod inspect;
+pub mod interrupt;
 pub mod net;
 pub mod predictor;
 pub mod report;

@@ -21,6 +21,7 @@ struct Cli {
 enum Command {
     /// Run the whole workflow of a run config: predictor data, predictor, search, top-K evaluation, report.
     Run {
+        /// The run config, e.g. experiments/quickstart.yaml.
         config: PathBuf,
         /// Run directory (default: runs/<name>).
         #[arg(long)]
@@ -37,15 +38,41 @@ enum Command {
         /// Override a config value, e.g. --set search.top_k=5 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        /// With --resume: evaluate again the architectures whose last evaluation failed.
+        #[arg(long)]
+        retry_failed: bool,
         /// No progress bars or progress lines.
         #[arg(long)]
         quiet: bool,
     },
     /// Continue an interrupted run from its directory.
     Resume {
+        /// The run directory (it holds checkpoint.json).
         run_dir: PathBuf,
+        /// Evaluate again the architectures whose last evaluation failed (after fixing the evaluator).
+        #[arg(long)]
+        retry_failed: bool,
+        /// No progress bars or progress lines.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Print the best architecture of a run (the best so far while it runs).
+    Best {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// text (default), darts (a Genotype(...) line for genotypes.py), ofa (the arch dict), json.
+        #[arg(long, value_enum, default_value = "text")]
+        format: nas_search::inspect::BestFormat,
+    },
+    /// Print a trained predictor's predicted accuracy (%) for genotypes, one line each: SCORE<TAB>GENOTYPE.
+    Predict {
+        /// A run directory (its last round's predictor) or a `predictor train` directory.
+        dir: PathBuf,
+        /// Genotypes in the space's text form.
+        genotypes: Vec<String>,
+        /// A file with one genotype per line (added after GENOTYPES).
+        #[arg(long)]
+        file: Option<PathBuf>,
     },
     /// Train and evaluate architecture performance predictors.
     #[command(subcommand)]
@@ -83,14 +110,18 @@ enum SpaceCmd {
     Sample {
         /// A space file, e.g. search_spaces/darts.yaml.
         space: PathBuf,
+        /// How many genotypes.
         #[arg(short = 'n', long, default_value_t = 5)]
         count: usize,
+        /// Seed of the sampling.
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
     /// Print the params and MACs of one genotype (in the space's text form).
     Cost {
+        /// A space file, e.g. search_spaces/darts.yaml.
         space: PathBuf,
+        /// The genotype, e.g. "Genotype(normal=[...], ...)" or an OFA arch dict.
         genotype: String,
         /// One line of JSON: {"params": N, "macs": N}.
         #[arg(long)]
@@ -102,6 +133,7 @@ enum SpaceCmd {
 enum PredictorCmd {
     /// Train a predictor (resumes from the output directory's checkpoint).
     Train {
+        /// A predictor experiment config, e.g. experiments/nb201_predictor_cpu.yaml.
         config: PathBuf,
         /// Training directory (default: the config's output_dir, else runs/predictor/<config name>).
         #[arg(long)]
@@ -109,7 +141,7 @@ enum PredictorCmd {
         /// Override a config value, e.g. --set train.epochs=10 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
-        /// Add the result as a row of this CSV table (replacing a row of the same model, size and backend).
+        /// Add the result as a row of this CSV table (replacing the row of the same training directory).
         #[arg(long)]
         results: Option<PathBuf>,
         /// Discard an earlier training in the output directory instead of resuming it.
@@ -137,19 +169,25 @@ enum PredictorCmd {
 enum BenchCmd {
     /// Inference throughput and training-step time of the paper-size NAR-Former.
     Predictor {
+        /// Where the model runs.
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceKind,
+        /// Timed repeats (after one warm-up); the median is printed.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
     },
     /// Training throughput (images/s) of the built-in trainer on a DARTS network.
     Train {
+        /// Where the network trains.
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceKind,
+        /// Initial channels C of the DARTS network.
         #[arg(long, default_value_t = 16)]
         channels: usize,
+        /// Cells of the DARTS network.
         #[arg(long, default_value_t = 8)]
         cells: usize,
+        /// Images per step.
         #[arg(long, default_value_t = 64)]
         batch: usize,
         /// Timed steps (after one warm-up step).
@@ -202,12 +240,15 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
         Command::Predictor(PredictorCmd::Eval { config, checkpoint, overrides }) => {
             print_metrics(&experiment::run_eval(config.as_deref(), &overrides, &checkpoint)?);
         }
-        Command::Run { config, run_dir, seed, resume, force, overrides, quiet } => {
-            let dir =
-                run::execute(run::RunRequest { config: Some(config), overrides, run_dir, seed, resume, force, quiet })?;
-            print_summary(&dir)?;
+        Command::Run { config, run_dir, seed, resume, force, overrides, retry_failed, quiet } => {
+            if retry_failed && !resume {
+                anyhow::bail!("--retry-failed continues a run: it needs --resume");
+            }
+            let req =
+                run::RunRequest { config: Some(config), overrides, run_dir, seed, resume, force, quiet, retry_failed };
+            print_summary(&run::execute(req)?)?;
         }
-        Command::Resume { run_dir, quiet } => {
+        Command::Resume { run_dir, retry_failed, quiet } => {
             let dir = run::execute(run::RunRequest {
                 config: None,
                 overrides: Vec::new(),
@@ -216,8 +257,24 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
                 resume: true,
                 force: false,
                 quiet,
+                retry_failed,
             })?;
             print_summary(&dir)?;
+        }
+        Command::Best { run_dir, format } => println!("{}", nas_search::inspect::best(&run_dir, format)?),
+        Command::Predict { dir, mut genotypes, file } => {
+            if let Some(file) = file {
+                let text =
+                    std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+                genotypes.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+            }
+            if genotypes.is_empty() {
+                anyhow::bail!("no genotype given (as arguments or with --file)");
+            }
+            let scores = nas_search::inspect::predict_scores(&dir, &genotypes)?;
+            for (g, s) in genotypes.iter().zip(scores) {
+                println!("{s}\t{g}");
+            }
         }
         Command::Space(SpaceCmd::Sample { space, count, seed }) => {
             for (text, cost) in space_tools::sample(&space, count, seed)? {

@@ -125,7 +125,7 @@ pub struct ImageData {
 }
 
 /// Where a `builtin` evaluator's images come from (`evaluator.data`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ImageDataConfig {
     /// Generated from a seed (no download): see `data::synthetic`.
@@ -153,6 +153,52 @@ pub enum ImageDataConfig {
     },
 }
 
+impl<'de> Deserialize<'de> for ImageDataConfig {
+    /// By hand, so that an error inside a variant names its whole key.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use crate::config::{nested, tagged};
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Synthetic {
+            #[serde(default)]
+            seed: u64,
+            #[serde(default = "d_synth_train")]
+            train_images: usize,
+            #[serde(default = "d_synth_test")]
+            test_images: usize,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Cifar10 {
+            dir: PathBuf,
+            #[serde(default)]
+            holdout: Option<usize>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ImageFolder {
+            dir: PathBuf,
+            #[serde(default = "d_holdout_fraction")]
+            holdout_fraction: f64,
+        }
+        let (kind, rest) = tagged(d, "kind", &["synthetic", "cifar10", "image_folder"])?;
+        Ok(match kind.as_str() {
+            "synthetic" => {
+                let f: Synthetic = nested(rest)?;
+                Self::Synthetic { seed: f.seed, train_images: f.train_images, test_images: f.test_images }
+            }
+            "cifar10" => {
+                let f: Cifar10 = nested(rest)?;
+                Self::Cifar10 { dir: f.dir, holdout: f.holdout }
+            }
+            _ => {
+                let f: ImageFolder = nested(rest)?;
+                Self::ImageFolder { dir: f.dir, holdout_fraction: f.holdout_fraction }
+            }
+        })
+    }
+}
+
 fn d_synth_train() -> usize {
     5000
 }
@@ -164,17 +210,24 @@ fn d_holdout_fraction() -> f64 {
 }
 
 impl ImageDataConfig {
-    /// Loads the data with images of `size` x `size` pixels (relative paths
-    /// are resolved against `config_dir`).
-    pub fn load(&self, config_dir: &Path, size: usize) -> Result<ImageData> {
+    /// Resolves the relative folder against `config_dir` (the config file's).
+    pub fn resolve_paths(&mut self, config_dir: &Path) {
+        match self {
+            Self::Cifar10 { dir, .. } | Self::ImageFolder { dir, .. } => *dir = config_dir.join(&*dir),
+            Self::Synthetic { .. } => {}
+        }
+    }
+
+    /// Loads the data with images of `size` x `size` pixels (folders as the
+    /// config, resolved, names them).
+    pub fn load(&self, size: usize) -> Result<ImageData> {
         let data = match self {
             Self::Synthetic { seed, train_images, test_images } => ImageData {
                 train: super::synthetic::generate(*train_images, size, *seed, 0),
                 test: super::synthetic::generate(*test_images, size, *seed, 1),
             },
             Self::Cifar10 { dir, holdout } => {
-                let dir = config_dir.join(dir);
-                let (train, test) = super::cifar10::load(&dir).context("key `evaluator.data.dir`")?;
+                let (train, test) = super::cifar10::load(dir).context("key `evaluator.data.dir`")?;
                 let (train, test) = match holdout {
                     Some(n) if *n >= train.len() => {
                         bail!("evaluator.data.holdout = {n} leaves no training images (there are {})", train.len())
@@ -188,8 +241,7 @@ impl ImageDataConfig {
                 if !(0.0..1.0).contains(holdout_fraction) {
                     bail!("evaluator.data.holdout_fraction must be in [0, 1), got {holdout_fraction}");
                 }
-                let dir = config_dir.join(dir);
-                super::image_folder::load(&dir, size, *holdout_fraction).context("key `evaluator.data.dir`")?
+                super::image_folder::load(dir, size, *holdout_fraction).context("key `evaluator.data.dir`")?
             }
         };
         if data.train.is_empty() || data.test.is_empty() {

@@ -126,12 +126,12 @@ pub fn embedded_csv() -> String {
     text
 }
 
-/// Picks the table: the config's path (relative to the config file's
-/// folder), else the environment variable's, else the shipped copy. `key`
-/// is the config key that names it, for error messages.
-pub fn resolve(configured: Option<&Path>, key: &str, config_dir: &Path) -> Result<Nb201Source> {
+/// Picks the table: the config's path (resolved against the config file's
+/// folder by the caller), else the environment variable's, else the
+/// shipped copy. `key` is the config key that names it, for error messages.
+pub fn resolve(configured: Option<&Path>, key: &str) -> Result<Nb201Source> {
     if let Some(p) = configured {
-        let p = if p.is_absolute() { p.to_path_buf() } else { config_dir.join(p) };
+        let p = p.to_path_buf();
         if p.is_file() {
             return Ok(Nb201Source::File(p));
         }

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -16,7 +15,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use super::{Budget, Budgets, EvalContext, EvalJob, EvalOutcome, EvalSeconds, Evaluator, Measures};
+use super::{
+    Budget, Budgets, EvalContext, EvalEvent, EvalJob, EvalOutcome, EvalSeconds, Evaluator, Events, Flow, Measures,
+};
 use crate::data::{ImageData, ImageDataConfig};
 use crate::net::NetSpec;
 use crate::space::AnySpace;
@@ -40,7 +41,6 @@ pub struct BuiltinConfig {
 
 pub struct BuiltinEvaluator<B: AutodiffBackend> {
     cfg: BuiltinConfig,
-    config_dir: PathBuf,
     /// The run's space, as genotype text: it builds each network.
     space: Arc<dyn AnySpace>,
     device: B::Device,
@@ -67,10 +67,9 @@ impl<B: AutodiffBackend> BuiltinEvaluator<B> {
         }
         // Loaded now at the size of a proxy network (others load when first needed).
         let size = sizes[0];
-        let data = Arc::new(cfg.data.load(ctx.config_dir, size)?);
+        let data = Arc::new(cfg.data.load(size)?);
         Ok(Self {
             cfg: cfg.clone(),
-            config_dir: ctx.config_dir.to_path_buf(),
             space,
             device,
             seed: ctx.seed,
@@ -84,7 +83,7 @@ impl<B: AutodiffBackend> BuiltinEvaluator<B> {
         if let Some(d) = cache.get(&size) {
             return Ok(d.clone());
         }
-        let d = Arc::new(self.cfg.data.load(&self.config_dir, size)?);
+        let d = Arc::new(self.cfg.data.load(size)?);
         cache.insert(size, d.clone());
         Ok(d)
     }
@@ -142,9 +141,11 @@ fn outcome(r: &TrainReport, budget: &TrainBudget, spec: &NetSpec) -> EvalOutcome
 }
 
 impl<B: AutodiffBackend> Evaluator for BuiltinEvaluator<B> {
-    fn evaluate(&self, jobs: &[EvalJob], done: &mut dyn FnMut(usize, EvalOutcome) -> Result<()>) -> Result<()> {
+    fn evaluate(&self, jobs: &[EvalJob], events: Events) -> Result<()> {
         for (i, job) in jobs.iter().enumerate() {
-            done(i, self.evaluate_one(job))?;
+            if events(EvalEvent::Done(i, self.evaluate_one(job)))? == Flow::Stop {
+                break;
+            }
         }
         Ok(())
     }

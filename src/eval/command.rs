@@ -1,8 +1,8 @@
 //! The `command` evaluator: runs a user command per architecture, e.g. a
 //! PyTorch training script or a cluster submit wrapper.
 //!
-//! The command runs under `sh -c`, in the config file's folder (so relative
-//! paths in it resolve as every other path in a config does), after
+//! The command runs under `sh -c`, in the config file's folder (`cwd`; so
+//! relative paths in it resolve as every other path in a config does), after
 //! substituting `{genotype}` (the genotype text, shell-quoted), `{json}` (a
 //! file holding the genotype, its key, the budget name and the budget's
 //! settings), `{workdir}` (a scratch folder for this evaluation; both
@@ -26,13 +26,17 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Budgets, EvalContext, EvalJob, EvalOutcome, EvalSeconds, Evaluator, Measures};
+use super::{Budgets, EvalContext, EvalEvent, EvalJob, EvalOutcome, EvalSeconds, Evaluator, Events, Flow, Measures};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandConfig {
     /// The command line (see the module doc for placeholders).
     pub command: String,
+    /// The folder it runs in (default: the config file's; a run directory's
+    /// config records it as an absolute path).
+    #[serde(default)]
+    pub cwd: Option<PathBuf>,
     /// Seconds one attempt may run.
     #[serde(default = "d_timeout")]
     pub timeout_s: f64,
@@ -83,14 +87,18 @@ impl CommandEvaluator {
             bail!("evaluator.timeout_s must be positive");
         }
         let absolute = |p: &Path| std::path::absolute(p).with_context(|| format!("resolving {}", p.display()));
-        Ok(Self { cfg, cwd: absolute(ctx.config_dir)?, scratch: absolute(&ctx.run_dir.join("eval"))? })
+        let cwd = absolute(cfg.cwd.as_deref().unwrap_or(Path::new(".")))?;
+        Ok(Self { cfg, cwd, scratch: absolute(&ctx.run_dir.join("eval"))? })
     }
 
-    fn run_one(&self, job: &EvalJob) -> EvalOutcome {
+    /// Runs job `i` with its retries; `retrying` hears of each failed
+    /// attempt that will be tried again.
+    fn run_one(&self, i: usize, job: &EvalJob, retrying: &dyn Fn(EvalEvent)) -> EvalOutcome {
         let started = Instant::now();
         let mut last = EvalOutcome::failed("not run", 0.0);
         for attempt in 0..=self.cfg.retries {
             if attempt > 0 {
+                retrying(EvalEvent::Retrying { job: i, attempt, error: last.error.clone() });
                 let wait = self.cfg.backoff_s * 2f64.powi(attempt as i32 - 1);
                 std::thread::sleep(Duration::from_secs_f64(wait.max(0.0)));
             }
@@ -99,9 +107,9 @@ impl CommandEvaluator {
                 Ok(o) => o,
                 Err(e) => EvalOutcome::failed(format!("{e:#}"), 0.0),
             };
-            if self.cfg.retries > 0 {
-                last.error = format!("attempt {}/{}: {}", attempt + 1, self.cfg.retries + 1, last.error);
-            }
+        }
+        if self.cfg.retries > 0 {
+            last.error = format!("{} attempts, the last: {}", self.cfg.retries + 1, last.error);
         }
         last.seconds = started.elapsed().as_secs_f64();
         last
@@ -141,6 +149,10 @@ impl CommandEvaluator {
             .process_group(0)
             .spawn()
             .context("starting sh")?;
+        if !crate::interrupt::track(child.id()) {
+            let _ = child.wait();
+            bail!("interrupted");
+        }
         let mut out = child.stdout.take().expect("piped");
         let mut err = child.stderr.take().expect("piped");
         let out_reader = std::thread::spawn(move || {
@@ -159,13 +171,14 @@ impl CommandEvaluator {
                 break Some(status);
             }
             if started.elapsed() > timeout {
-                let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", child.id())]).status();
+                crate::interrupt::kill_group(child.id());
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
             }
             std::thread::sleep(Duration::from_millis(20));
         };
+        crate::interrupt::untrack(child.id());
         let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).to_string();
         let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).to_string();
         let wall = started.elapsed().as_secs_f64();
@@ -234,9 +247,9 @@ pub fn parse_output(stdout: &str, wall: f64) -> Result<EvalOutcome> {
 }
 
 impl Evaluator for CommandEvaluator {
-    fn evaluate(&self, jobs: &[EvalJob], done: &mut dyn FnMut(usize, EvalOutcome) -> Result<()>) -> Result<()> {
+    fn evaluate(&self, jobs: &[EvalJob], events: Events) -> Result<()> {
         let next = AtomicUsize::new(0);
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::channel::<EvalEvent>();
         std::thread::scope(|scope| {
             for _ in 0..self.cfg.workers.min(jobs.len().max(1)) {
                 let tx = tx.clone();
@@ -247,17 +260,26 @@ impl Evaluator for CommandEvaluator {
                         if i >= jobs.len() {
                             break;
                         }
-                        if tx.send((i, self.run_one(&jobs[i]))).is_err() {
+                        let retrying = |e: EvalEvent| {
+                            let _ = tx.send(e);
+                        };
+                        let outcome = self.run_one(i, &jobs[i], &retrying);
+                        if tx.send(EvalEvent::Done(i, outcome)).is_err() {
                             break;
                         }
                     }
                 });
             }
             drop(tx);
-            for (i, outcome) in rx {
-                if let Err(e) = done(i, outcome) {
-                    next.store(jobs.len(), Ordering::SeqCst);
-                    return Err(e);
+            // on Stop, no job starts any more; the ones running are still reported
+            for event in rx {
+                match events(event) {
+                    Ok(Flow::Continue) => {}
+                    Ok(Flow::Stop) => next.store(jobs.len(), Ordering::SeqCst),
+                    Err(e) => {
+                        next.store(jobs.len(), Ordering::SeqCst);
+                        return Err(e);
+                    }
                 }
             }
             Ok(())

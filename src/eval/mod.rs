@@ -123,12 +123,33 @@ impl EvalOutcome {
     }
 }
 
+/// What an evaluator tells its caller while it works.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EvalEvent {
+    /// Job `i` finished.
+    Done(usize, EvalOutcome),
+    /// Job `i`'s attempt `attempt` failed with `error`; it will be tried again.
+    Retrying { job: usize, attempt: usize, error: String },
+}
+
+/// The caller's answer to an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Start no further job; report the ones already running, then return.
+    Stop,
+}
+
+/// The callback an evaluator reports to. An `Err` (the caller could not
+/// record a result) aborts the evaluation at once.
+pub type Events<'a> = &'a mut dyn FnMut(EvalEvent) -> Result<Flow>;
+
 /// Measures architectures for real.
 pub trait Evaluator: Send + Sync {
-    /// Evaluates `jobs` (in parallel where the evaluator can); `done` is
-    /// called once per finished job, in completion order, so the caller can
+    /// Evaluates `jobs` (in parallel where the evaluator can); `events` sees
+    /// every finished job once, in completion order, so the caller can
     /// record each result before the next one finishes.
-    fn evaluate(&self, jobs: &[EvalJob], done: &mut dyn FnMut(usize, EvalOutcome) -> Result<()>) -> Result<()>;
+    fn evaluate(&self, jobs: &[EvalJob], events: Events) -> Result<()>;
 
     /// True when the proxy and final budgets are the same evaluation (then
     /// every evaluation competes for the best architecture).
@@ -165,21 +186,75 @@ pub enum EvalSeconds {
 pub struct EvalContext<'a> {
     /// The run's space.
     pub space: Arc<dyn AnySpace>,
-    /// Folder of the config file: relative paths in the section resolve against it.
-    pub config_dir: &'a Path,
     /// The run directory (scratch files go under it).
     pub run_dir: &'a Path,
     /// The run seed (evaluators that draw random numbers derive from it).
     pub seed: u64,
 }
 
-/// The `evaluator:` section of a run config.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The `evaluator:` section of a run config: the evaluator (by `kind:`)
+/// and what the run does when evaluations fail.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvaluatorSection {
+    pub config: EvaluatorConfig,
+    /// Stop the run when the first this-many evaluations it makes all fail
+    /// (a systematic failure: a missing environment variable, a wrong path);
+    /// 0 never stops. Default 3.
+    pub stop_after_failures: usize,
+}
+
+/// The default of `evaluator.stop_after_failures`.
+pub const STOP_AFTER_FAILURES: usize = 3;
+
+impl Serialize for EvaluatorSection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut value = serde_yaml::to_value(&self.config).map_err(serde::ser::Error::custom)?;
+        if self.stop_after_failures != STOP_AFTER_FAILURES
+            && let Some(map) = value.as_mapping_mut()
+        {
+            map.insert("stop_after_failures".into(), (self.stop_after_failures as u64).into());
+        }
+        value.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EvaluatorSection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut value = serde_yaml::Value::deserialize(d)?;
+        let stop = match value.as_mapping_mut().and_then(|m| m.remove("stop_after_failures")) {
+            None => STOP_AFTER_FAILURES,
+            Some(v) => v.as_u64().map(|n| n as usize).ok_or_else(|| {
+                D::Error::custom(format!(
+                    "\u{1f}stop_after_failures\u{1f}must be a non-negative integer, got {}",
+                    serde_yaml::to_string(&v).unwrap_or_default().trim()
+                ))
+            })?,
+        };
+        Ok(Self { config: crate::config::nested(value)?, stop_after_failures: stop })
+    }
+}
+
+/// One evaluator's settings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum EvaluatorConfig {
     Tabular(tabular::TabularConfig),
     Command(command::CommandConfig),
     Builtin(Box<builtin::BuiltinConfig>),
+}
+
+impl<'de> Deserialize<'de> for EvaluatorConfig {
+    /// By hand, so that an error inside a variant names its whole key.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use crate::config::{nested, tagged};
+        let (kind, rest) = tagged(d, "kind", &["tabular", "command", "builtin"])?;
+        Ok(match kind.as_str() {
+            "tabular" => Self::Tabular(nested(rest)?),
+            "command" => Self::Command(nested(rest)?),
+            _ => Self::Builtin(Box::new(nested(rest)?)),
+        })
+    }
 }
 
 impl EvaluatorConfig {
@@ -190,6 +265,17 @@ impl EvaluatorConfig {
             Self::Command(_) => "command",
             Self::Builtin(_) => "builtin",
         }
+    }
+
+    /// Resolves the section's relative paths against `config_dir` (the
+    /// config file's folder), so the section reads the same from anywhere.
+    pub fn resolve_paths(&mut self, config_dir: &Path) -> Result<()> {
+        match self {
+            Self::Tabular(c) => c.nb201_csv = c.nb201_csv.take().map(|p| config_dir.join(p)),
+            Self::Command(c) => c.cwd = Some(config_dir.join(c.cwd.take().unwrap_or_default())),
+            Self::Builtin(c) => c.data.resolve_paths(config_dir),
+        }
+        Ok(())
     }
 
     /// Refuses a space this evaluator cannot measure, naming both.
@@ -218,7 +304,7 @@ impl EvaluatorConfig {
     pub fn build<B: AutodiffBackend>(&self, ctx: &EvalContext, device: &B::Device) -> Result<Box<dyn Evaluator>> {
         self.check_space(ctx.space.as_ref())?;
         Ok(match self {
-            Self::Tabular(c) => Box::new(tabular::TabularEvaluator::new(c, ctx)?),
+            Self::Tabular(c) => Box::new(tabular::TabularEvaluator::new(c)?),
             Self::Command(c) => Box::new(command::CommandEvaluator::new(c.clone(), ctx)?),
             Self::Builtin(c) => Box::new(builtin::BuiltinEvaluator::<B>::new(c, ctx, device.clone())?),
         })

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::{EvalContext, EvalJob, EvalOutcome, EvalSeconds, Evaluator, Measures};
+use super::{EvalEvent, EvalJob, EvalOutcome, EvalSeconds, Evaluator, Events, Flow, Measures};
 use crate::data::nb201::{self, Nb201Column};
 use crate::space::AnySpace;
 use crate::space::nb201::Nb201Cell;
@@ -68,9 +68,9 @@ pub struct TabularEvaluator {
 }
 
 impl TabularEvaluator {
-    pub fn new(cfg: &TabularConfig, ctx: &EvalContext) -> Result<Self> {
+    pub fn new(cfg: &TabularConfig) -> Result<Self> {
         let (signal, report) = cfg.columns()?;
-        let source = nb201::resolve(cfg.nb201_csv.as_deref(), "evaluator.nb201_csv", ctx.config_dir)?;
+        let source = nb201::resolve(cfg.nb201_csv.as_deref(), "evaluator.nb201_csv")?;
         let table = nb201::load(&source, &[signal, report])?;
         let pairs = table.accuracy[0].iter().copied().zip(table.accuracy[1].iter().copied());
         Ok(Self { accuracy: table.cells.into_iter().zip(pairs).collect(), signal, report })
@@ -78,7 +78,7 @@ impl TabularEvaluator {
 }
 
 impl Evaluator for TabularEvaluator {
-    fn evaluate(&self, jobs: &[EvalJob], done: &mut dyn FnMut(usize, EvalOutcome) -> Result<()>) -> Result<()> {
+    fn evaluate(&self, jobs: &[EvalJob], events: Events) -> Result<()> {
         for (i, job) in jobs.iter().enumerate() {
             let outcome = match job.genotype.parse::<Nb201Cell>() {
                 Ok(cell) => match self.accuracy.get(&cell) {
@@ -89,7 +89,9 @@ impl Evaluator for TabularEvaluator {
                 },
                 Err(e) => EvalOutcome::failed(format!("not a NAS-Bench-201 cell: {e}"), 0.0),
             };
-            done(i, outcome)?;
+            if events(EvalEvent::Done(i, outcome))? == Flow::Stop {
+                break;
+            }
         }
         Ok(())
     }

@@ -77,8 +77,8 @@ impl PredictorExperiment {
                 cfg.split.val_archs
             );
         }
-        cfg.model.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        cfg.train.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg.model.validate("model").map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg.train.validate("train").map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(cfg)
     }
 }
@@ -135,7 +135,8 @@ struct Prepared {
 }
 
 fn prepare(cfg: &PredictorExperiment, config_dir: &Path) -> Result<Prepared> {
-    let source = nb201::resolve(cfg.data.nb201_csv.as_deref(), "data.nb201_csv", config_dir)?;
+    let csv = cfg.data.nb201_csv.as_ref().map(|p| config_dir.join(p));
+    let source = nb201::resolve(csv.as_deref(), "data.nb201_csv")?;
     let table = nb201::load(&source, &[cfg.data.label])?;
     let labels = table.accuracy[0].iter().map(|a| (a / 100.0) as f32).collect();
     let set = dataset::encode_cells(&table.cells, &cfg.model);

@@ -44,7 +44,7 @@ pub struct FeatureBatch<B: Backend> {
 }
 
 /// Which predictor, with its settings (`model:` in a config file).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ModelConfig {
     NarFormer {
@@ -57,6 +57,35 @@ pub enum ModelConfig {
         #[serde(default)]
         mlp: MlpConfig,
     },
+}
+
+impl<'de> Deserialize<'de> for ModelConfig {
+    /// By hand, so that an error inside a variant names its whole key.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use crate::config::{nested, tagged};
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct NarFormerFields {
+            #[serde(default)]
+            tokenizer: TokenizerConfig,
+            #[serde(default)]
+            transformer: NarFormerConfig,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct MlpFields {
+            #[serde(default)]
+            mlp: MlpConfig,
+        }
+        let (kind, rest) = tagged(d, "kind", &["nar-former", "mlp"])?;
+        Ok(match kind.as_str() {
+            "nar-former" => {
+                let f: NarFormerFields = nested(rest)?;
+                Self::NarFormer { tokenizer: f.tokenizer, transformer: f.transformer }
+            }
+            _ => Self::Mlp { mlp: nested::<MlpFields, _>(rest)?.mlp },
+        })
+    }
 }
 
 impl Default for ModelConfig {
@@ -74,10 +103,13 @@ impl ModelConfig {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the settings; `key` is where the section sits in the config (`model`).
+    pub fn validate(&self, key: &str) -> Result<(), String> {
         match self {
-            Self::NarFormer { tokenizer, transformer } => transformer.validate(tokenizer.d_model()),
-            Self::Mlp { mlp } if mlp.hidden.contains(&0) => Err("model.mlp.hidden widths must be positive".into()),
+            Self::NarFormer { tokenizer, transformer } => {
+                transformer.validate(tokenizer.d_model(), &format!("{key}.transformer"))
+            }
+            Self::Mlp { mlp } if mlp.hidden.contains(&0) => Err(format!("{key}.mlp.hidden widths must be positive")),
             Self::Mlp { .. } => Ok(()),
         }
     }

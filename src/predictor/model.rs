@@ -82,16 +82,22 @@ impl Default for NarFormerConfig {
 }
 
 impl NarFormerConfig {
-    /// Checks what `init` would otherwise panic on; `d_model` comes from the tokenizer.
-    pub fn validate(&self, d_model: usize) -> Result<(), String> {
+    /// Checks what `init` would otherwise panic on; `d_model` comes from the
+    /// tokenizer; `key` is where the section sits in the config (`model.transformer`).
+    pub fn validate(&self, d_model: usize, key: &str) -> Result<(), String> {
         if self.depths.is_empty() || self.depths.contains(&0) {
-            return Err(format!("model.depths must be non-empty and positive, got {:?}", self.depths));
+            return Err(format!("{key}.depths must be non-empty and positive, got {:?}", self.depths));
         }
         if self.heads == 0 || !d_model.is_multiple_of(self.heads) {
-            return Err(format!("model.heads = {} must divide d_model = {d_model}", self.heads));
+            return Err(format!(
+                "{key}.heads = {} must divide d_model = {d_model} (the tokenizer's width)",
+                self.heads
+            ));
         }
-        if !(0.0..1.0).contains(&self.dropout) || !(0.0..1.0).contains(&self.drop_path) {
-            return Err("model.dropout and model.drop_path must be in [0, 1)".into());
+        for (name, value) in [("dropout", self.dropout), ("drop_path", self.drop_path)] {
+            if !(0.0..1.0).contains(&value) {
+                return Err(format!("{key}.{name} must be in [0, 1), got {value}"));
+            }
         }
         Ok(())
     }

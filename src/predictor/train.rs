@@ -97,19 +97,26 @@ fn d_perm() -> usize {
 }
 
 impl TrainConfig {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.epochs == 0 || self.batch_size == 0 || self.checkpoint_every == 0 {
-            return Err("train.epochs, train.batch_size and train.checkpoint_every must be positive".into());
-        }
-        if self.lr.is_nan()
-            || self.lr <= 0.0
-            || !(0.0..=1.0).contains(&self.warmup_fraction)
-            || !(0.0..1.0).contains(&self.ema_decay)
+    /// Checks the settings; `key` is where the section sits in the config (`train`).
+    pub fn validate(&self, key: &str) -> Result<(), String> {
+        for (name, value) in
+            [("epochs", self.epochs), ("batch_size", self.batch_size), ("checkpoint_every", self.checkpoint_every)]
         {
-            return Err("train.lr must be > 0, train.warmup_fraction in [0, 1], train.ema_decay in [0, 1)".into());
+            if value == 0 {
+                return Err(format!("{key}.{name} must be positive, got 0"));
+            }
+        }
+        if self.lr.is_nan() || self.lr <= 0.0 {
+            return Err(format!("{key}.lr must be > 0, got {}", self.lr));
+        }
+        if !(0.0..=1.0).contains(&self.warmup_fraction) {
+            return Err(format!("{key}.warmup_fraction must be in [0, 1], got {}", self.warmup_fraction));
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return Err(format!("{key}.ema_decay must be in [0, 1), got {}", self.ema_decay));
         }
         if self.grad_clip_norm.is_some_and(|c| c.is_nan() || c <= 0.0) {
-            return Err("train.grad_clip_norm must be > 0 (leave it out to not clip)".into());
+            return Err(format!("{key}.grad_clip_norm must be > 0 (leave it out to not clip)"));
         }
         Ok(())
     }

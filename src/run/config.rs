@@ -4,16 +4,17 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::DeviceKind;
-use crate::eval::EvaluatorConfig;
+use crate::eval::EvaluatorSection;
 use crate::predictor::ModelConfig;
 use crate::predictor::train::TrainConfig;
 use crate::search::Constraints;
 use crate::search::evolution::EvolutionConfig;
 use crate::search::regularized::RegularizedConfig;
+use crate::space::SpaceConfig;
 
 /// How the run searches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -137,11 +138,12 @@ pub struct RunConfig {
     pub name: Option<String>,
     #[serde(default)]
     pub seed: u64,
-    /// The space file (relative to this config file).
-    pub space: PathBuf,
+    /// The space: a space file (relative to this config file), or, in the
+    /// config a run directory keeps, the space's definition itself.
+    pub space: SpaceRef,
     #[serde(default)]
     pub strategy: Strategy,
-    pub evaluator: EvaluatorConfig,
+    pub evaluator: EvaluatorSection,
     #[serde(default)]
     pub predictor: Option<PredictorSection>,
     #[serde(default)]
@@ -152,7 +154,58 @@ pub struct RunConfig {
     pub device: DeviceKind,
 }
 
+/// `space:` of a run config.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SpaceRef {
+    /// A space file, as configs name it.
+    File(PathBuf),
+    /// The definition, as a run directory keeps it (so it needs no other file).
+    Inline(SpaceConfig),
+}
+
+impl<'de> Deserialize<'de> for SpaceRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::String(path) => Ok(Self::File(PathBuf::from(path))),
+            other => Ok(Self::Inline(crate::config::nested(other)?)),
+        }
+    }
+}
+
 impl RunConfig {
+    /// Makes the config self-contained, as a run directory keeps it: the
+    /// space file is read into `space:` and every relative path (data, table,
+    /// extra evaluations, the command's folder) is resolved against
+    /// `config_dir`, the config file's folder. Resolving twice changes nothing.
+    pub fn resolve(&mut self, config_dir: &Path) -> Result<()> {
+        let config_dir = std::path::absolute(config_dir)?;
+        if let SpaceRef::File(path) = &self.space {
+            let path = config_dir.join(path);
+            self.space = SpaceRef::Inline(SpaceConfig::load(&path).context("loading the space (key `space`)")?);
+        }
+        self.evaluator.config.resolve_paths(&config_dir)?;
+        if let Some(p) = &mut self.predictor {
+            for path in &mut p.extra_data {
+                *path = config_dir.join(&*path);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether [`RunConfig::resolve`] has made it self-contained.
+    pub fn is_resolved(&self) -> bool {
+        matches!(self.space, SpaceRef::Inline(_))
+    }
+
+    /// The space (of a resolved config).
+    pub fn space_config(&self) -> &SpaceConfig {
+        match &self.space {
+            SpaceRef::Inline(s) => s,
+            SpaceRef::File(p) => panic!("the config's space {} was not resolved", p.display()),
+        }
+    }
+
     /// Reads, applies `--set` overrides, and checks a run config.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
         let cfg: Self = crate::config::load_yaml(path, overrides)?;
@@ -172,26 +225,32 @@ impl RunConfig {
                 if !(0.0..0.9).contains(&p.val_fraction) {
                     bail!("predictor.val_fraction must be in [0, 0.9), got {}", p.val_fraction);
                 }
-                p.model.validate().map_err(anyhow::Error::msg)?;
-                p.train.validate().map_err(anyhow::Error::msg)?;
+                p.model.validate("predictor.model").map_err(anyhow::Error::msg)?;
+                p.train.validate("predictor.train").map_err(anyhow::Error::msg)?;
                 if matches!(p.model, crate::predictor::ModelConfig::Mlp { .. }) {
                     bail!(
                         "predictor.model.kind: the run's predictor must be nar-former (it reads architecture graphs)"
                     );
                 }
                 let s = &self.search;
-                if s.top_k == 0 || s.rounds == 0 || s.evolution.population < 2 || s.checkpoint_every == 0 {
-                    bail!(
-                        "search.top_k, search.rounds, search.checkpoint_every must be positive and search.evolution.population >= 2"
-                    );
+                for (key, value) in [("top_k", s.top_k), ("rounds", s.rounds), ("checkpoint_every", s.checkpoint_every)]
+                {
+                    if value == 0 {
+                        bail!("search.{key} must be positive, got 0");
+                    }
+                }
+                if s.evolution.population < 2 {
+                    bail!("search.evolution.population must be at least 2, got {}", s.evolution.population);
                 }
                 if s.local_picks > s.top_k {
                     bail!("search.local_picks ({}) must not exceed search.top_k ({})", s.local_picks, s.top_k);
                 }
-                if !(0.0..=1.0).contains(&s.evolution.parent_ratio)
-                    || !(0.0..=1.0).contains(&s.evolution.mutation_ratio)
+                for (key, value) in
+                    [("parent_ratio", s.evolution.parent_ratio), ("mutation_ratio", s.evolution.mutation_ratio)]
                 {
-                    bail!("search.evolution.parent_ratio and mutation_ratio must be in [0, 1]");
+                    if !(0.0..=1.0).contains(&value) {
+                        bail!("search.evolution.{key} must be in [0, 1], got {value}");
+                    }
                 }
             }
             Strategy::RegularizedEvolution | Strategy::RandomSearch => {

@@ -20,12 +20,12 @@ use burn::tensor::backend::AutodiffBackend;
 
 use crate::backend::{BackendTask, dispatch};
 use crate::eval::{EvalContext, Evaluator};
-use crate::space::{AnySpace, SearchSpace, SpaceConfig, SpaceTask};
+use crate::space::{AnySpace, SearchSpace, SpaceTask};
 use config::RunConfig;
 use records::EvalRecord;
 use run_dir::RunDir;
 use state::{RunState, Stage};
-use workflow::Workflow;
+use workflow::{DriveOptions, Workflow};
 
 /// What `nas-search run` / `resume` was asked to do.
 pub struct RunRequest {
@@ -37,71 +37,116 @@ pub struct RunRequest {
     pub resume: bool,
     pub force: bool,
     pub quiet: bool,
+    /// Evaluate again the architectures whose last evaluation failed.
+    pub retry_failed: bool,
 }
 
-/// A run ready to go: its config, directory, checkpoint and space.
+/// A run ready to go: its config (resolved: self-contained), directory and checkpoint.
 struct Setup {
     cfg: RunConfig,
     run_dir: PathBuf,
     dir: RunDir,
     state: RunState,
-    space: SpaceConfig,
-    quiet: bool,
+    opts: DriveOptions,
 }
 
 /// Runs (or resumes) a run to its end; returns the run directory.
 pub fn execute(req: RunRequest) -> Result<PathBuf> {
     let setup = set_up(&req)?;
+    crate::interrupt::on_interrupt(format!("interrupted; continue with: nas-search resume {}", setup.opts.run_dir));
     let run_dir = setup.run_dir.clone();
     dispatch(setup.cfg.device, OnBackend(setup))??;
     Ok(run_dir)
 }
 
-/// Reads the config (the file's, or the run directory's on `resume`), the
-/// checkpoint and the space; freezes the config in the run directory.
+/// The folder of a config file (relative paths in it resolve against it).
+fn folder_of(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// Reads the config (the file's, resolved; or, on `resume`, the one the run
+/// directory keeps), checks the directory and its checkpoint, and freezes
+/// the config there.
 fn set_up(req: &RunRequest) -> Result<Setup> {
-    let (mut cfg, config_dir, run_dir) = match &req.config {
-        Some(path) => {
+    let resume = req.resume || req.config.is_none();
+    let run_dir = match (&req.run_dir, &req.config) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(path)) => {
             let cfg = RunConfig::load(path, &req.overrides)?;
-            let dir = req.run_dir.clone().unwrap_or_else(|| {
-                let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "run".into());
-                PathBuf::from("runs").join(cfg.name.clone().unwrap_or(stem))
-            });
-            let config_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-            let config_dir = if config_dir.as_os_str().is_empty() { PathBuf::from(".") } else { config_dir };
-            (cfg, std::fs::canonicalize(&config_dir)?, dir)
+            let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "run".into());
+            PathBuf::from("runs").join(cfg.name.clone().unwrap_or(stem))
         }
-        None => {
-            let dir = req.run_dir.clone().context("resume needs a run directory")?;
-            let state = RunState::load(&dir.join("checkpoint.json"))?
-                .with_context(|| format!("{} has no checkpoint.json: nothing to resume", dir.display()))?;
-            let cfg = RunConfig::load(&dir.join("config.yaml"), &req.overrides)?;
-            (cfg, state.config_dir, dir)
+        (None, None) => bail!("resume needs a run directory"),
+    };
+    let checkpoint = run_dir.join("checkpoint.json");
+    if resume && !checkpoint.is_file() {
+        if !run_dir.exists() {
+            bail!(
+                "{} does not exist: there is no run to resume (leave out --resume to start one there)",
+                run_dir.display()
+            );
         }
+        bail!("{} is not a run directory (it has no checkpoint.json): there is nothing to resume", run_dir.display());
+    }
+    let space_source = match &req.config {
+        Some(path) => format!("the space of {}", path.display()),
+        None => format!("the space kept in {}", run_dir.join("config.yaml").display()),
+    };
+    if checkpoint.exists() && !resume {
+        bail!("{} already holds a run; pass --resume to continue it, or --run-dir for a new one", run_dir.display());
+    }
+    let dir = RunDir::open(&run_dir)?;
+    let saved = if resume { RunState::load(&checkpoint)? } else { None };
+    if let Some(state) = &saved {
+        upgrade_frozen_config(&dir, state)?;
+    }
+    let mut cfg = match &req.config {
+        Some(path) => {
+            let mut cfg = RunConfig::load(path, &req.overrides)?;
+            cfg.resolve(folder_of(path))?;
+            cfg
+        }
+        None => RunConfig::load(&dir.path("config.yaml"), &req.overrides)?,
     };
     if let Some(seed) = req.seed {
         cfg.seed = seed;
     }
-    let resume = req.resume || req.config.is_none();
-    let checkpoint = run_dir.join("checkpoint.json");
-    if checkpoint.exists() && !resume {
-        bail!("{} already holds a run; pass --resume to continue it, or --run-dir for a new one", run_dir.display());
-    }
-    let dir = RunDir::new(&run_dir)?;
     dir.freeze_config(&serde_yaml::to_string(&cfg)?, req.force)?;
-    let state = match RunState::load(&checkpoint)? {
-        Some(s) if resume => {
+    let space = cfg.space_config().build()?;
+    cfg.evaluator.config.check_space(space.as_ref()).with_context(|| format!("key `evaluator`, {space_source}"))?;
+    let state = match saved {
+        Some(s) => {
             dir.generations_to_percent()?;
             s
         }
-        _ => {
-            RunState::new(&config_dir, if cfg.strategy.uses_predictor() { Stage::SampleData } else { Stage::Baseline })
+        None => {
+            // checkpointed at once, so the directory is a run directory from now on
+            let s = RunState::new(if cfg.strategy.uses_predictor() { Stage::SampleData } else { Stage::Baseline });
+            s.save(&checkpoint)?;
+            s
         }
     };
-    let space_path = state.config_dir.join(&cfg.space);
-    let space = SpaceConfig::load(&space_path).context("loading the space (key `space`)")?;
-    cfg.evaluator.check_space(space.build()?.as_ref()).with_context(|| format!("space {}", space_path.display()))?;
-    Ok(Setup { cfg, run_dir, dir, state, space, quiet: req.quiet })
+    let opts =
+        DriveOptions { quiet: req.quiet, retry_failed: req.retry_failed, run_dir: run_dir.display().to_string() };
+    Ok(Setup { cfg, run_dir, dir, state, opts })
+}
+
+/// A run directory of the first format keeps its config as written (the
+/// space a path, relative paths) and the config's folder in its checkpoint:
+/// rewrites the config resolved, so the directory needs nothing else.
+fn upgrade_frozen_config(dir: &RunDir, state: &RunState) -> Result<()> {
+    let path = dir.path("config.yaml");
+    let mut cfg = RunConfig::load(&path, &[])?;
+    if cfg.is_resolved() {
+        return Ok(());
+    }
+    let base = state.config_dir.as_deref().with_context(|| {
+        format!("{} names its space by a relative path but the checkpoint has no config folder", path.display())
+    })?;
+    cfg.resolve(base).with_context(|| {
+        format!("{} was written by an earlier version: resolving its paths against {}", path.display(), base.display())
+    })?;
+    crate::atomic_file::write_atomic(&path, serde_yaml::to_string(&cfg)?.as_bytes())
 }
 
 /// The run on the backend its config names: builds the evaluator there,
@@ -113,12 +158,12 @@ impl BackendTask for OnBackend {
 
     fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
         let s = self.0;
-        let any: Arc<dyn AnySpace> = Arc::from(s.space.build()?);
-        let ctx = EvalContext { space: any, config_dir: &s.state.config_dir, run_dir: &s.run_dir, seed: s.cfg.seed };
+        let any: Arc<dyn AnySpace> = Arc::from(s.cfg.space_config().build()?);
+        let ctx = EvalContext { space: any, run_dir: &s.run_dir, seed: s.cfg.seed };
         let evaluator =
-            s.cfg.evaluator.build::<B>(&ctx, &device).context("setting up the evaluator (key `evaluator`)")?;
+            s.cfg.evaluator.config.build::<B>(&ctx, &device).context("setting up the evaluator (key `evaluator`)")?;
         let evals = s.dir.load_evaluations()?;
-        if !s.quiet && !evals.is_empty() {
+        if !s.opts.quiet && !evals.is_empty() {
             eprintln!("resuming {}: {} evaluations already finished", s.run_dir.display(), evals.len());
         }
         s.dir.log(&format!(
@@ -134,9 +179,9 @@ impl BackendTask for OnBackend {
             device,
             state: s.state.clone(),
             evals,
-            quiet: s.quiet,
+            opts: &s.opts,
         };
-        s.space.dispatch(task)?
+        s.cfg.space_config().dispatch(task)?
     }
 }
 
@@ -148,23 +193,14 @@ struct InSpace<'a, B: AutodiffBackend> {
     device: B::Device,
     state: RunState,
     evals: Vec<EvalRecord>,
-    quiet: bool,
+    opts: &'a DriveOptions,
 }
 
 impl<B: AutodiffBackend> SpaceTask for InSpace<'_, B> {
     type Output = Result<()>;
 
     fn with_space<S: SearchSpace + 'static>(self, space: &S) -> Result<()> {
-        Workflow::<S, B>::new(
-            self.cfg,
-            space,
-            self.dir,
-            self.evaluator,
-            self.device,
-            self.state,
-            self.evals,
-            self.quiet,
-        )
-        .drive()
+        Workflow::<S, B>::new(self.cfg, space, self.dir, self.evaluator, self.device, self.state, self.evals, self.opts)
+            .drive()
     }
 }

@@ -8,12 +8,34 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use super::records::{EVALUATIONS_HEADER, EvalRecord};
 use crate::atomic_file::write_atomic;
 use crate::search::evolution::GenerationStats;
+
+/// The rows of an `evaluations.csv` (none when it does not exist), whether
+/// its header is the current one, and whether its last line was torn.
+fn read_evaluations_csv(path: &Path) -> Result<(Vec<EvalRecord>, bool, bool)> {
+    if !path.exists() {
+        return Ok((Vec::new(), true, false));
+    }
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let complete = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    let mut r = csv::Reader::from_reader(complete.as_bytes());
+    let current = r.headers().map(|h| h.iter().eq(EVALUATIONS_HEADER)).unwrap_or(false);
+    let mut out = Vec::new();
+    for (i, rec) in r.deserialize::<EvalRecord>().enumerate() {
+        let mut rec = rec.with_context(|| format!("{}: row {} is corrupt", path.display(), i + 2))?;
+        rec.upgrade();
+        out.push(rec);
+    }
+    Ok((out, current, complete.len() != text.len()))
+}
 
 /// `rows` as a whole `evaluations.csv`.
 fn evaluations_csv(rows: &[EvalRecord]) -> Result<Vec<u8>> {
@@ -29,14 +51,47 @@ fn evaluations_csv(rows: &[EvalRecord]) -> Result<Vec<u8>> {
 pub const GENERATIONS_HEADER: [&str; 7] =
     ["round", "generation", "best_predicted", "mean_predicted", "median_predicted", "best_key", "scored"];
 
+/// An open run directory, locked for this process.
 pub struct RunDir {
     pub root: PathBuf,
+    /// `lock`, held with an exclusive OS lock while the directory is open:
+    /// the OS releases it when the process ends, however it ends.
+    _lock: fs::File,
 }
 
 impl RunDir {
-    pub fn new(root: &Path) -> Result<Self> {
+    /// Opens (creating it if needed) and locks the run directory; a second
+    /// process is refused with who holds it.
+    pub fn open(root: &Path) -> Result<Self> {
         fs::create_dir_all(root).with_context(|| format!("creating run directory {}", root.display()))?;
-        Ok(Self { root: root.to_path_buf() })
+        let path = root.join("lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                bail!(
+                    "{} is in use by another nas-search process ({}); wait for it to end or stop it",
+                    root.display(),
+                    if holder.trim().is_empty() { "holder unknown".to_string() } else { holder.trim().to_string() }
+                );
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
+        }
+        let host = fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "unknown host".into());
+        file.set_len(0)?;
+        write!(file, "pid {} on {host}, since {}", std::process::id(), crate::clock::utc_now())?;
+        file.sync_data()?;
+        Ok(Self { root: root.to_path_buf(), _lock: file })
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -60,29 +115,17 @@ impl RunDir {
     /// dropped, and a file of an older format is rewritten with the current
     /// header (its new columns filled), so that rows appended next line up.
     pub fn load_evaluations(&self) -> Result<Vec<EvalRecord>> {
-        let path = self.path("evaluations.csv");
-        if !path.exists() {
-            return Ok(Vec::new());
+        let (rows, current, torn) = read_evaluations_csv(&self.path("evaluations.csv"))?;
+        if (!current && !rows.is_empty()) || torn {
+            write_atomic(&self.path("evaluations.csv"), &evaluations_csv(&rows)?)?;
         }
-        let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let complete = match text.rfind('\n') {
-            Some(i) => &text[..=i],
-            None => "",
-        };
-        let mut r = csv::Reader::from_reader(complete.as_bytes());
-        let current = r.headers().map(|h| h.iter().eq(EVALUATIONS_HEADER)).unwrap_or(false);
-        let mut out = Vec::new();
-        for (i, rec) in r.deserialize::<EvalRecord>().enumerate() {
-            let mut rec = rec.with_context(|| format!("{}: row {} is corrupt", path.display(), i + 2))?;
-            rec.upgrade();
-            out.push(rec);
-        }
-        if !current && !out.is_empty() {
-            write_atomic(&path, &evaluations_csv(&out)?)?;
-        } else if complete.len() != text.len() {
-            write_atomic(&path, complete.as_bytes())?;
-        }
-        Ok(out)
+        Ok(rows)
+    }
+
+    /// The finished evaluations of the run directory `root`, read only (no
+    /// lock: for commands that look at a run, running or not).
+    pub fn read_evaluations(root: &Path) -> Result<Vec<EvalRecord>> {
+        Ok(read_evaluations_csv(&root.join("evaluations.csv"))?.0)
     }
 
     fn append_row<T: Serialize>(&self, name: &str, header: &[&str], row: &T) -> Result<()> {
@@ -173,9 +216,10 @@ impl RunDir {
     }
 
     /// Appends a line to `run.log`.
+    /// Appends a line to `run.log`, after a UTC timestamp.
     pub fn log(&self, line: &str) {
         if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(self.path("run.log")) {
-            let _ = writeln!(f, "{line}");
+            let _ = writeln!(f, "{} {line}", crate::clock::utc_now());
         }
     }
 

@@ -67,8 +67,10 @@ impl Pick {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
     pub format: u32,
-    /// Folder of the config file the run started from (relative paths resolve against it).
-    pub config_dir: PathBuf,
+    /// Folder of the config file the run started from: only in checkpoints
+    /// of the first format, whose config.yaml kept relative paths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_dir: Option<PathBuf>,
     pub stage: Stage,
     pub round: usize,
     /// Architectures sampled for the predictor's training data.
@@ -85,10 +87,10 @@ pub struct RunState {
 }
 
 impl RunState {
-    pub fn new(config_dir: &Path, first: Stage) -> Self {
+    pub fn new(first: Stage) -> Self {
         Self {
-            format: 1,
-            config_dir: config_dir.to_path_buf(),
+            format: 2,
+            config_dir: None,
             stage: first,
             round: 0,
             data: Vec::new(),
@@ -128,7 +130,7 @@ mod tests {
 
     #[test]
     fn scores_survive_the_checkpoint_bit_for_bit() {
-        let mut state = RunState::new(Path::new("/x"), Stage::Search);
+        let mut state = RunState::new(Stage::Search);
         // the first: a score the first format wrote as 0.42000237107276917 and read back one bit off
         let scores = [0.42000237107276917_f64, 0.1 + 0.2, 1.0 / 3.0, 7e-310];
         state.evolution = Some(EvolutionState {

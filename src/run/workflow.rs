@@ -6,7 +6,6 @@
 //! about data are the pure functions of [`super::selection`].
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -15,11 +14,11 @@ use burn::tensor::backend::AutodiffBackend;
 use super::config::{PredictorSection, RunConfig, Strategy};
 use super::fitness::PredictorFitness;
 use super::progress::bar;
-use super::records::{EvalRecord, Phase, Status};
+use super::records::{EvalRecord, Phase, Status, last_attempts};
 use super::run_dir::RunDir;
 use super::selection::{self, TrainingRow};
 use super::state::{Pick, RunState, Stage, rng_for};
-use crate::eval::{Budget, EvalJob, Evaluator};
+use crate::eval::{Budget, EvalEvent, EvalJob, Evaluator, Flow};
 use crate::predictor::dataset::encode_graphs;
 use crate::predictor::fit::{self, FitData};
 use crate::search::evolution::Evolution;
@@ -27,8 +26,24 @@ use crate::search::local::LocalSearch;
 use crate::search::{random, regularized};
 use crate::space::SearchSpace;
 
+/// The first line of an error, for progress lines.
+fn first_line(error: &str) -> &str {
+    error.lines().next().unwrap_or("").trim()
+}
+
 /// Mutations of the best measured architecture drawn to find its neighbours (search.local_picks).
 const NEIGHBOUR_DRAWS: usize = 1000;
+
+/// How this process drives the run (from the command line).
+#[derive(Clone, Debug, Default)]
+pub struct DriveOptions {
+    /// No progress bars or progress lines.
+    pub quiet: bool,
+    /// Evaluate again the architectures whose last evaluation failed.
+    pub retry_failed: bool,
+    /// The run directory as the user named it (for the commands we print).
+    pub run_dir: String,
+}
 
 /// A run in progress on space `S` and backend `B`.
 pub struct Workflow<'a, S: SearchSpace, B: AutodiffBackend> {
@@ -39,7 +54,12 @@ pub struct Workflow<'a, S: SearchSpace, B: AutodiffBackend> {
     device: B::Device,
     state: RunState,
     evals: Vec<EvalRecord>,
+    opts: &'a DriveOptions,
     quiet: bool,
+    /// Errors of this process's evaluations while none has succeeded yet
+    /// (`evaluator.stop_after_failures` of them stop the run).
+    first_failures: Vec<String>,
+    succeeded: bool,
 }
 
 impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
@@ -52,9 +72,55 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         device: B::Device,
         state: RunState,
         evals: Vec<EvalRecord>,
-        quiet: bool,
+        opts: &'a DriveOptions,
     ) -> Self {
-        Self { cfg, space, dir, evaluator, device, state, evals, quiet }
+        let quiet = opts.quiet;
+        Self {
+            cfg,
+            space,
+            dir,
+            evaluator,
+            device,
+            state,
+            evals,
+            opts,
+            quiet,
+            first_failures: Vec::new(),
+            succeeded: false,
+        }
+    }
+
+    /// Whether the last evaluation of each architecture of `phase` in
+    /// `round` includes a failure.
+    fn has_failed(&self, phase: Phase, round: usize) -> bool {
+        last_attempts(&self.evals).iter().any(|e| e.phase == phase && e.round == round && e.accuracy.is_none())
+    }
+
+    /// With --retry-failed: goes back to the stage that evaluated the
+    /// failed architectures, where nothing since depends on them (a run
+    /// stopped before training on them, or a finished run's last round).
+    fn rewind_for_retry(&mut self) {
+        let round = self.state.round;
+        let back_to = match self.state.stage {
+            Stage::Train if round == 0 && self.has_failed(Phase::Data, 0) => Some((Stage::EvaluateData, 0)),
+            Stage::Train if round > 0 && self.has_failed(Phase::Final, round - 1) => {
+                Some((Stage::EvaluateFinal, round - 1))
+            }
+            Stage::Report | Stage::Done if self.cfg.strategy.uses_predictor() => {
+                (round > 0 && self.has_failed(Phase::Final, round - 1)).then_some((Stage::EvaluateFinal, round - 1))
+            }
+            Stage::Report | Stage::Done => {
+                self.has_failed(Phase::Baseline(self.cfg.strategy), 0).then_some((Stage::Baseline, 0))
+            }
+            _ => None,
+        };
+        if let Some((stage, round)) = back_to {
+            self.say(&format!(
+                "--retry-failed: back to stage {stage:?} of round {round} to evaluate the failed ones again"
+            ));
+            self.state.stage = stage;
+            self.state.round = round;
+        }
     }
 
     fn save(&self) -> Result<()> {
@@ -78,6 +144,9 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
 
     /// Advances stage by stage, checkpointing after each, until the run is done.
     pub fn drive(&mut self) -> Result<()> {
+        if self.opts.retry_failed {
+            self.rewind_for_retry();
+        }
         loop {
             match self.state.stage {
                 Stage::SampleData => self.sample_data()?,
@@ -123,11 +192,15 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         Ok(())
     }
 
-    /// Evaluates the picks not yet evaluated in this phase and round.
+    /// Evaluates the picks not yet evaluated in this phase and round (with
+    /// --retry-failed, also those whose last evaluation failed).
     fn evaluate(&mut self, picks: &[Pick], phase: Phase, budget: Budget) -> Result<()> {
         let round = self.state.round;
-        let done: HashSet<String> =
-            self.evals.iter().filter(|e| e.phase == phase && e.round == round).map(|e| e.arch_key.clone()).collect();
+        let done: HashSet<String> = last_attempts(&self.evals)
+            .iter()
+            .filter(|e| e.phase == phase && e.round == round && (e.accuracy.is_some() || !self.opts.retry_failed))
+            .map(|e| e.arch_key.clone())
+            .collect();
         let pending: Vec<&Pick> = picks.iter().filter(|p| !done.contains(&p.key)).collect();
         if pending.is_empty() {
             return Ok(());
@@ -136,9 +209,22 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             pending.iter().map(|p| EvalJob { key: p.key.clone(), genotype: p.genotype.clone(), budget }).collect();
         let pb = bar(picks.len() as u64, phase.name(), self.quiet);
         pb.set_position(done.len() as u64);
+        let stop_after = self.cfg.evaluator.stop_after_failures;
         let (space, dir, evals) = (self.space, self.dir, &mut self.evals);
+        let (first_failures, succeeded) = (&mut self.first_failures, &mut self.succeeded);
         let mut best = evals.iter().filter_map(|e| e.accuracy).fold(f64::NAN, f64::max);
-        self.evaluator.evaluate(&jobs, &mut |i, outcome| {
+        let mut failed_now = 0usize;
+        let mut stopped = false;
+        self.evaluator.evaluate(&jobs, &mut |event| {
+            let (i, outcome) = match event {
+                EvalEvent::Retrying { job, attempt, error } => {
+                    let line = first_line(&error);
+                    dir.log(&format!("attempt {attempt} of {} failed, trying again: {line}", jobs[job].genotype));
+                    pb.set_message(format!("retrying after: {line}"));
+                    return Ok(Flow::Continue);
+                }
+                EvalEvent::Done(i, outcome) => (i, outcome),
+            };
             let job = &jobs[i];
             let standard = space.cost(&space.parse(&job.genotype)?);
             let evaluated = outcome.network.unwrap_or(standard);
@@ -163,18 +249,41 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 std_macs: Some(standard.macs),
             };
             dir.append_evaluation(&rec)?;
-            if let Some(a) = rec.accuracy {
-                best = best.max(a);
-            } else {
-                dir.log(&format!("evaluation failed: {} ({})", rec.genotype, rec.error));
-            }
-            evals.push(rec);
             pb.inc(1);
-            pb.set_message(format!("best {best:.2}%"));
-            Ok(())
+            match rec.accuracy {
+                Some(a) => {
+                    best = best.max(a);
+                    *succeeded = true;
+                }
+                None => {
+                    failed_now += 1;
+                    dir.log(&format!("evaluation failed: {} ({})", rec.genotype, rec.error));
+                    if !*succeeded {
+                        first_failures.push(rec.error.clone());
+                    }
+                }
+            }
+            let failures = match (failed_now, evals.iter().rev().find(|e| e.accuracy.is_none())) {
+                (0, _) | (_, None) => String::new(),
+                (n, Some(_)) if rec.accuracy.is_none() => format!(", {n} failed: {}", first_line(&rec.error)),
+                (n, Some(_)) => format!(", {n} failed"),
+            };
+            pb.set_message(format!("best {best:.2}%{failures}"));
+            evals.push(rec);
+            if stop_after > 0 && !*succeeded && first_failures.len() >= stop_after {
+                stopped = true;
+                return Ok(Flow::Stop);
+            }
+            Ok(Flow::Continue)
         })?;
         pb.finish_and_clear();
-        let failed = self.evals.iter().filter(|e| e.phase == phase && e.round == round && e.accuracy.is_none()).count();
+        if stopped {
+            return Err(self.stop_error());
+        }
+        let failed = last_attempts(&self.evals)
+            .iter()
+            .filter(|e| e.phase == phase && e.round == round && e.accuracy.is_none())
+            .count();
         self.say(&format!(
             "{phase} evaluations of round {round}: {} done, {failed} failed, best so far {best:.2}%",
             picks.len()
@@ -182,13 +291,33 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         Ok(())
     }
 
+    /// Why the run stops after its first evaluations all failed, and how to go on.
+    fn stop_error(&self) -> anyhow::Error {
+        let n = self.first_failures.len();
+        let mut errors: Vec<&str> = self.first_failures.iter().map(|e| e.as_str()).collect();
+        errors.dedup();
+        let what = if errors.len() == 1 {
+            format!("all with:\n  {}", errors[0])
+        } else {
+            format!("with:\n  {}", errors.join("\n  "))
+        };
+        let stop_after = self.cfg.evaluator.stop_after_failures;
+        let msg = format!(
+            "stopped after this run's first {stop_after} evaluations failed ({n} with those already running), {what}\n\
+             Fix the evaluator (this is key `evaluator.stop_after_failures`; 0 never stops), then continue with:\n  \
+             nas-search resume {} --retry-failed",
+            self.opts.run_dir
+        );
+        self.dir.log(&msg);
+        anyhow::anyhow!(msg)
+    }
+
     /// Successful rows of the `predictor.extra_data` files, each checked against the space.
     fn extra_data(&self) -> Result<Vec<EvalRecord>> {
         let mut out = Vec::new();
         for path in &self.predictor_section().extra_data {
-            let path: PathBuf = self.state.config_dir.join(path);
             let mut r =
-                csv::Reader::from_path(&path).with_context(|| format!("predictor.extra_data: {}", path.display()))?;
+                csv::Reader::from_path(path).with_context(|| format!("predictor.extra_data: {}", path.display()))?;
             for rec in r.deserialize::<EvalRecord>() {
                 let rec = rec.with_context(|| format!("{} is not an evaluations.csv", path.display()))?;
                 if rec.accuracy.is_some() {
@@ -238,8 +367,11 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         // the round's log is also the run's predictor/train_log.csv
         std::fs::copy(out.join("train_log.csv"), self.dir.path("predictor/train_log.csv"))?;
         self.say(&format!(
-            "round {round}: predictor trained in {:.1} s, best validation tau {:.3} (epoch {})",
-            outcome.state.train_seconds, outcome.state.best_val_tau, outcome.state.best_epoch
+            "round {round}: predictor trained in {:.1} s, best {} tau {:.3} (epoch {})",
+            outcome.state.train_seconds,
+            if val.is_empty() { "training" } else { "validation" },
+            outcome.state.best_val_tau,
+            outcome.state.best_epoch
         ));
         if self.state.predictor_seconds.len() <= round {
             self.state.predictor_seconds.resize(round + 1, 0.0);
@@ -254,6 +386,12 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         let p = self.predictor_section();
         let s = &self.cfg.search;
         let round = self.state.round;
+        // The round's training is over (the checkpoint says Search): its
+        // resume checkpoints are dead weight; its best weights stay.
+        let resume_points = self.dir.path(&format!("predictor/round-{round}/checkpoint"));
+        if resume_points.exists() {
+            std::fs::remove_dir_all(&resume_points).with_context(|| format!("removing {}", resume_points.display()))?;
+        }
         let (model, _) = fit::load_best::<B::InnerBackend>(
             &p.model,
             &self.dir.path(&format!("predictor/round-{round}")),
@@ -334,12 +472,21 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         Ok(())
     }
 
-    /// A real-evaluation baseline: proposes and evaluates one architecture at a time.
+    /// A real-evaluation baseline: proposes and evaluates one architecture
+    /// at a time (with --retry-failed, first evaluates the failed ones again).
     fn baseline(&mut self) -> Result<()> {
         let queries = self.cfg.search.queries.expect("checked by RunConfig::load");
         let strategy = self.cfg.strategy;
-        while self.evals.len() < queries {
-            let step = self.evals.len();
+        if self.opts.retry_failed {
+            let failed: Vec<Pick> = last_attempts(&self.evals)
+                .iter()
+                .filter(|e| e.accuracy.is_none())
+                .map(|e| Pick::unscored(e.arch_key.clone(), e.genotype.clone()))
+                .collect();
+            self.evaluate(&failed, Phase::Baseline(strategy), Budget::Final)?;
+        }
+        while last_attempts(&self.evals).len() < queries {
+            let step = last_attempts(&self.evals).len();
             let mut rng = rng_for(self.cfg.seed, strategy.name(), 0, step);
             let evaluated = self.evaluated_keys();
             let g = match strategy {

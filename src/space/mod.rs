@@ -116,12 +116,25 @@ impl<S: SearchSpace> AnySpace for S {
 
 /// A space definition file (`search_spaces/*.yaml`), selected by its `space:`
 /// key: the one place that lists the spaces.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "space", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SpaceConfig {
     Nb201(nb201::Nb201SpaceConfig),
     Darts(darts::DartsSpaceConfig),
     Mobilenetv3(mobilenet::MobileNetSpaceConfig),
+}
+
+impl<'de> Deserialize<'de> for SpaceConfig {
+    /// By hand, so that an error inside a space's keys names its whole key.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use crate::config::{nested, tagged};
+        let (space, rest) = tagged(d, "space", &["nb201", "darts", "mobilenetv3"])?;
+        Ok(match space.as_str() {
+            "nb201" => Self::Nb201(nested(rest)?),
+            "darts" => Self::Darts(nested(rest)?),
+            _ => Self::Mobilenetv3(nested(rest)?),
+        })
+    }
 }
 
 /// Work to do with whichever space a config names.

@@ -42,9 +42,44 @@ pub fn format(a: &MobileNetArch) -> String {
     serde_json::json!({ "ks": a.ks, "e": a.e, "d": a.d, "r": [a.r] }).to_string()
 }
 
-/// Parses OFA's arch dict (JSON) without checking it against this space.
+/// A Python dict literal of numbers and lists (as Once-for-All prints arch
+/// dicts: single quotes, `True`/`False`/`None`) as JSON text.
+fn python_to_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(match word.as_str() {
+            "True" => "true",
+            "False" => "false",
+            "None" => "null",
+            w => w,
+        });
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        flush(&mut word, &mut out);
+        out.push(if c == '\'' { '"' } else { c });
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// Parses OFA's arch dict (JSON, or the Python dict OFA prints) without
+/// checking it against this space.
 pub fn parse(text: &str) -> Result<MobileNetArch> {
-    let v: Value = serde_json::from_str(text).context("architecture is not valid JSON")?;
+    let v: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => serde_json::from_str(&python_to_json(text)).map_err(|_| {
+            anyhow::anyhow!(
+                "architecture is neither JSON nor a Python dict of numbers and lists ({e}); write it as \
+                 {{\"ks\": [...20 kernel sizes], \"e\": [...20 expand ratios], \"d\": [...5 depths], \"r\": [224]}}"
+            )
+        })?,
+    };
     let obj = v.as_object().context("architecture must be a JSON object with ks, e, d and r")?;
     for key in obj.keys() {
         if !["ks", "e", "d", "r", "image_size", "wid"].contains(&key.as_str()) {
@@ -82,4 +117,21 @@ pub fn parse(text: &str) -> Result<MobileNetArch> {
         d: d.try_into().expect("checked"),
         r,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_dicts_as_ofa_prints_them_parse() {
+        let json = r#"{"ks": [3,5,7,3,5,7,3,5,7,3,5,7,3,5,7,3,5,7,3,5], "e": [3,4,6,3,4,6,3,4,6,3,4,6,3,4,6,3,4,6,3,4], "d": [2,3,4,2,3], "r": [224]}"#;
+        let a = parse(json).unwrap();
+        let python = json.replace('"', "'").replace("[224]", "224");
+        assert_eq!(parse(&python).unwrap(), a);
+        let with_words = "{'ks': [3]*20, 'wid': None}";
+        let e = parse(with_words).unwrap_err().to_string();
+        assert!(e.contains("neither JSON nor a Python dict") && e.contains("\"ks\""), "{e}");
+        assert_eq!(python_to_json("{'a': True, 'b': None, 'c': False}"), r#"{"a": true, "b": null, "c": false}"#);
+    }
 }

@@ -1,0 +1,238 @@
+//! Reading what runs and predictor trainings left behind: `nas-search best`
+//! (the best architecture of a run, in the form the space's own code takes)
+//! and `nas-search predict` (a trained predictor's scores for any genotypes).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::backend::AutodiffBackend;
+use serde::Serialize;
+
+use crate::backend::{BackendTask, dispatch};
+use crate::predictor::dataset::{encode_cells, encode_graphs};
+use crate::predictor::experiment::PredictorExperiment;
+use crate::predictor::train::predict;
+use crate::predictor::{ModelConfig, fit};
+use crate::report::SummaryRow;
+use crate::run::config::RunConfig;
+use crate::run::records::last_attempts;
+use crate::run::run_dir::RunDir;
+use crate::space::nb201::Nb201Cell;
+use crate::space::{SearchSpace, SpaceConfig, SpaceTask};
+
+/// How `best` prints the architecture.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BestFormat {
+    /// The genotype's text form, its cost and accuracy.
+    #[default]
+    Text,
+    /// A `Genotype(...)` line for the DARTS code's genotypes.py (DARTS runs).
+    Darts,
+    /// The Once-for-All arch dict as JSON (MobileNetV3 runs).
+    Ofa,
+    /// One JSON object: genotype, space, key, params, MACs, top-1.
+    Json,
+}
+
+#[derive(Serialize)]
+struct BestJson<'a> {
+    genotype: &'a str,
+    space: &'a str,
+    arch_key: &'a str,
+    params: u64,
+    macs: u64,
+    top1: Option<f64>,
+    finished: bool,
+}
+
+/// The best architecture of the run in `run_dir`, printed as `format` asks.
+/// A run that has not reported yet gives its best measured so far (and says so on stderr).
+pub fn best(run_dir: &Path, format: BestFormat) -> Result<String> {
+    let cfg = run_config(run_dir)?;
+    let space = cfg.space_config();
+    let evals = RunDir::read_evaluations(run_dir)?;
+    let summary = run_dir.join("summary.csv");
+    let finished = summary.is_file();
+    let genotype = if finished {
+        let mut r = csv::Reader::from_path(&summary).with_context(|| format!("reading {}", summary.display()))?;
+        let row: SummaryRow = r
+            .deserialize()
+            .next()
+            .with_context(|| format!("{} has no row", summary.display()))?
+            .with_context(|| format!("{} is corrupt", summary.display()))?;
+        row.best_genotype
+    } else {
+        eprintln!("{} has not finished: this is the best measured so far", run_dir.display());
+        last_attempts(&evals)
+            .into_iter()
+            .filter(|e| e.accuracy.is_some())
+            .max_by(|a, b| a.accuracy.partial_cmp(&b.accuracy).expect("finite"))
+            .map(|e| e.genotype.clone())
+            .with_context(|| format!("{} has no successful evaluation yet", run_dir.display()))?
+    };
+    if genotype.is_empty() {
+        bail!("{} found no architecture (every evaluation failed)", run_dir.display());
+    }
+    let rec = last_attempts(&evals)
+        .into_iter()
+        .rfind(|e| e.genotype == genotype && e.accuracy.is_some())
+        .with_context(|| format!("{genotype} is not among the evaluations of {}", run_dir.display()))?;
+    let name = space.build()?.name();
+    let need = |want: &str| -> Result<()> {
+        if name != want {
+            bail!(
+                "--format {} is for {want} runs; {} searched the {name} space",
+                format_name(format),
+                run_dir.display()
+            );
+        }
+        Ok(())
+    };
+    Ok(match format {
+        BestFormat::Text => format!(
+            "{genotype}\n  space {name}  params {:.3}M  MACs {:.1}M  top-1 {}{}",
+            rec.params as f64 / 1e6,
+            rec.macs as f64 / 1e6,
+            rec.reported().map_or("-".into(), |a| format!("{a:.2}%")),
+            if finished { "" } else { "  (run not finished)" }
+        ),
+        BestFormat::Darts => {
+            need("darts")?;
+            genotype
+        }
+        BestFormat::Ofa => {
+            need("mobilenetv3")?;
+            genotype
+        }
+        BestFormat::Json => serde_json::to_string(&BestJson {
+            genotype: &genotype,
+            space: name,
+            arch_key: &rec.arch_key,
+            params: rec.params,
+            macs: rec.macs,
+            top1: rec.reported(),
+            finished,
+        })?,
+    })
+}
+
+fn format_name(f: BestFormat) -> &'static str {
+    match f {
+        BestFormat::Text => "text",
+        BestFormat::Darts => "darts",
+        BestFormat::Ofa => "ofa",
+        BestFormat::Json => "json",
+    }
+}
+
+/// The config a run directory keeps.
+fn run_config(run_dir: &Path) -> Result<RunConfig> {
+    if !run_dir.join("checkpoint.json").is_file() {
+        bail!("{} is not a run directory (it has no checkpoint.json)", run_dir.display());
+    }
+    let cfg = RunConfig::load(&run_dir.join("config.yaml"), &[])?;
+    if !cfg.is_resolved() {
+        bail!(
+            "{} was written by an earlier version: resume it once (`nas-search resume {}`) to bring it up to date",
+            run_dir.display(),
+            run_dir.display()
+        );
+    }
+    Ok(cfg)
+}
+
+/// What a directory of trained weights is.
+enum Trained {
+    /// A run directory: the last round's predictor, the run's space.
+    Run { space: SpaceConfig, model: ModelConfig, weights: PathBuf },
+    /// A `predictor train` directory: NAS-Bench-201 cells.
+    Experiment { model: ModelConfig, weights: PathBuf },
+}
+
+fn trained(dir: &Path) -> Result<Trained> {
+    if dir.join("checkpoint.json").is_file() {
+        let cfg = run_config(dir)?;
+        let model =
+            cfg.predictor.as_ref().with_context(|| format!("{}'s run has no predictor", dir.display()))?.model.clone();
+        let rounds = dir.join("predictor");
+        let last = (0..)
+            .map(|r| rounds.join(format!("round-{r}")))
+            .take_while(|p| p.join("best.json").is_file())
+            .last()
+            .with_context(|| format!("{} has no trained predictor yet", dir.display()))?;
+        return Ok(Trained::Run { space: cfg.space_config().clone(), model, weights: last });
+    }
+    if dir.join("best.json").is_file() && dir.join("config.yaml").is_file() {
+        let cfg = PredictorExperiment::load(&dir.join("config.yaml"), &[])?;
+        return Ok(Trained::Experiment { model: cfg.model, weights: dir.to_path_buf() });
+    }
+    bail!(
+        "{} is neither a run directory nor a predictor training directory (`predictor train --out DIR`)",
+        dir.display()
+    )
+}
+
+/// The predicted accuracy (%) of each of `genotypes` by the predictor trained in `dir`.
+pub fn predict_scores(dir: &Path, genotypes: &[String]) -> Result<Vec<f64>> {
+    match trained(dir)? {
+        Trained::Run { space, model, weights } => space.dispatch(ScoreInSpace { model, weights, genotypes })?,
+        Trained::Experiment { model, weights } => {
+            let cells: Vec<Nb201Cell> = genotypes
+                .iter()
+                .enumerate()
+                .map(|(i, g)| g.parse().with_context(|| format!("genotype {} is not a NAS-Bench-201 cell: {g}", i + 1)))
+                .collect::<Result<_>>()?;
+            dispatch(crate::backend::DeviceKind::Cpu, Score { model, weights, input: Input::Cells(cells) })?
+        }
+    }
+}
+
+struct ScoreInSpace<'a> {
+    model: ModelConfig,
+    weights: PathBuf,
+    genotypes: &'a [String],
+}
+
+impl SpaceTask for ScoreInSpace<'_> {
+    type Output = Result<Vec<f64>>;
+
+    fn with_space<S: SearchSpace + 'static>(self, space: &S) -> Result<Vec<f64>> {
+        let graphs = self
+            .genotypes
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                space.parse(g).map(|g| space.to_graph(&g)).with_context(|| format!("genotype {}: {g}", i + 1))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        dispatch(
+            crate::backend::DeviceKind::Cpu,
+            Score { model: self.model, weights: self.weights, input: Input::Graphs(graphs) },
+        )?
+    }
+}
+
+enum Input {
+    Graphs(Vec<crate::graph::ArchGraph>),
+    Cells(Vec<Nb201Cell>),
+}
+
+struct Score {
+    model: ModelConfig,
+    weights: PathBuf,
+    input: Input,
+}
+
+impl BackendTask for Score {
+    type Output = Result<Vec<f64>>;
+
+    fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Result<Vec<f64>> {
+        let (model, _) = fit::load_best::<B::InnerBackend>(&self.model, &self.weights, &device)?;
+        let set = match &self.input {
+            Input::Graphs(g) => encode_graphs(g, &self.model)?,
+            Input::Cells(c) => encode_cells(c, &self.model),
+        };
+        let rows: Vec<usize> = (0..set.count()).collect();
+        Ok(predict(&model, &set, &rows, 1024, &device).into_iter().map(|s| s as f64 * 100.0).collect())
+    }
+}

@@ -1,0 +1,276 @@
+//! Runs that forgive mistakes: stop early on systematic failure and retry
+//! the failed evaluations, run directories that resume after a move, one
+//! process per run directory, clear refusals, Ctrl-C, the `best` and
+//! `predict` commands, pruned predictor checkpoints.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A small NAS-Bench-201 run (12 for the predictor, 2 rounds of top-3) with `evaluator` and `space`.
+fn config(dir: &Path, space: &str, evaluator: &str) -> PathBuf {
+    let text = format!(
+        "name: small
+seed: 4
+space: {space}
+evaluator:
+{evaluator}
+predictor:
+  train_archs: 12
+  val_fraction: 0.2
+  model:
+    kind: nar-former
+    tokenizer: {{ lx: 4, lp: 4, lr: 4 }}
+    transformer: {{ depths: [1, 1, 1, 1], heads: 2, d_ff: 32 }}
+  train: {{ epochs: 6, batch_size: 8, lr: 0.002 }}
+search:
+  evolution: {{ population: 20, generations: 12 }}
+  top_k: 3
+  rounds: 2
+  checkpoint_every: 2
+"
+    );
+    write(dir, "small.yaml", &text)
+}
+
+fn nb201_space() -> String {
+    repo().join("search_spaces/nb201.yaml").display().to_string()
+}
+
+/// The example evaluator with the table's CIFAR-10 test accuracies.
+fn example(extra: &str) -> String {
+    format!(
+        "  kind: command\n  command: python3 {} --json {{json}} --nb201-csv {} {extra}\n  retries: 0\n  workers: 2",
+        repo().join("scripts/example_evaluator.py").display(),
+        nb201_csv().display()
+    )
+}
+
+fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    r.deserialize().map(|x| x.unwrap()).collect()
+}
+
+#[test]
+fn a_systematic_failure_stops_the_run_and_retry_failed_completes_it() {
+    let dir = temp_dir("robust-retry");
+    let cfg = config(&dir, &nb201_space(), &example("--needs-env NAS_TEST_READY"));
+    let run = dir.join("run");
+    let err =
+        run_err(bin().env_remove("NAS_TEST_READY").args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+    assert!(err.contains("stopped after this run's first 3 evaluations failed") && err.contains("all with"), "{err}");
+    assert!(err.contains("KeyError: 'NAS_TEST_READY'"), "the common error is shown: {err}");
+    assert!(err.contains(&format!("nas-search resume {} --retry-failed", run.display())), "{err}");
+    let rows = csv_rows(&run.join("evaluations.csv"));
+    // the third failure stops it: only evaluations already running (or
+    // finished but not yet recorded) are recorded after it, far from all 12
+    assert!((3..12).contains(&rows.len()) && rows.iter().all(|r| r["status"] == "failed"), "{rows:?}");
+
+    // a plain resume leaves the failures as they are, and fails the same way
+    // (new evaluations fail too: they count from zero in each process)
+    let err = run_err(bin().env_remove("NAS_TEST_READY").args(["resume"]).arg(&run).arg("--quiet"));
+    assert!(err.contains("--retry-failed"), "{err}");
+
+    // fixed: --retry-failed evaluates the failed ones again and the run ends
+    run_ok(bin().env("NAS_TEST_READY", "1").args(["resume"]).arg(&run).args(["--retry-failed", "--quiet"]));
+    let rows = csv_rows(&run.join("evaluations.csv"));
+    let summary = &csv_rows(&run.join("summary.csv"))[0];
+    assert_eq!((summary["archs_trained"].as_str(), summary["failed"].as_str()), ("18", "0"), "{summary:?}");
+    assert_eq!(summary["attempts"].parse::<usize>().unwrap(), rows.len());
+    // every failed attempt is kept, and its architecture has a later successful one
+    for f in rows.iter().filter(|r| r["status"] == "failed") {
+        let later =
+            rows.iter().find(|r| r["arch_key"] == f["arch_key"] && r["phase"] == f["phase"] && r["status"] == "ok");
+        let later = later.unwrap_or_else(|| panic!("{} was not evaluated again", f["arch_key"]));
+        assert!(later["attempt"].parse::<usize>().unwrap() > f["attempt"].parse::<usize>().unwrap());
+    }
+}
+
+#[test]
+fn a_moved_run_directory_resumes_without_its_config() {
+    let dir = temp_dir("robust-move");
+    let project = dir.join("project");
+    fs::create_dir_all(&project).unwrap();
+    // the config names its space relatively; both files go away after the kill
+    fs::copy(repo().join("search_spaces/nb201.yaml"), project.join("nb201.yaml")).unwrap();
+    let cfg = config(&project, "nb201.yaml", &example("--sleep 0.05"));
+    let whole = dir.join("whole");
+    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&whole).arg("--quiet"));
+
+    let run = project.join("run");
+    let mut child = bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet").spawn().unwrap();
+    let start = Instant::now();
+    while fs::read_to_string(run.join("evaluations.csv")).map(|t| t.lines().count()).unwrap_or(0) < 6 {
+        assert!(child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let moved = dir.join("elsewhere/run");
+    fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    fs::rename(&run, &moved).unwrap();
+    fs::remove_file(&cfg).unwrap();
+    fs::remove_file(project.join("nb201.yaml")).unwrap();
+    run_ok(bin().args(["resume"]).arg(&moved).arg("--quiet"));
+    let measured = |d: &Path| {
+        let mut v: Vec<(String, String, String)> = csv_rows(&d.join("evaluations.csv"))
+            .into_iter()
+            .map(|r| (r["phase"].clone(), r["arch_key"].clone(), r["accuracy"].clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(measured(&moved), measured(&whole));
+    let cfg_text = fs::read_to_string(moved.join("config.yaml")).unwrap();
+    assert!(
+        cfg_text.contains("space: nb201") || cfg_text.contains("space:\n  space: nb201"),
+        "the space is inside: {cfg_text}"
+    );
+}
+
+#[test]
+fn a_second_process_is_refused_while_the_first_holds_the_run() {
+    let dir = temp_dir("robust-lock");
+    let cfg = config(&dir, &nb201_space(), &example("--sleep 0.3"));
+    let run = dir.join("run");
+    let mut first = bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet").spawn().unwrap();
+    let start = Instant::now();
+    while !run.join("checkpoint.json").exists() {
+        assert!(start.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let err = run_err(bin().args(["resume"]).arg(&run).arg("--quiet"));
+    assert!(
+        err.contains("in use by another nas-search process") && err.contains(&format!("pid {}", first.id())),
+        "{err}"
+    );
+    first.kill().unwrap(); // SIGKILL: the OS releases the lock
+    first.wait().unwrap();
+    run_ok(bin().args(["resume"]).arg(&run).arg("--quiet"));
+}
+
+#[test]
+fn mistakes_get_refusals_that_name_what_is_wrong() {
+    let dir = temp_dir("robust-refusals");
+    let cfg = config(&dir, &nb201_space(), "  kind: tabular");
+    let err = run_err(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(dir.join("nowhere")).arg("--resume"));
+    assert!(err.contains("does not exist") && err.contains("leave out --resume"), "{err}");
+    let err = run_err(bin().args(["resume"]).arg(repo().join("README.md")));
+    assert!(err.contains("README.md is not a run directory"), "{err}");
+    let err =
+        run_err(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(dir.join("r1")).args(["--set", "search.topk=5"]));
+    assert!(err.starts_with("error: --set search.topk=5: key `search.topk`: unknown field"), "{err}");
+    let text = fs::read_to_string(&cfg).unwrap();
+    let label = write(&dir, "label.yaml", &text.replace("  kind: tabular", "  kind: tabular\n  label: cifar-10"));
+    let err = run_err(bin().args(["run"]).arg(&label).arg("--run-dir").arg(dir.join("r2")));
+    assert!(err.contains("label.yaml: key `evaluator.label`: unknown variant `cifar-10`"), "{err}");
+    let zero = write(&dir, "zero.yaml", &text.replace("epochs: 6", "epochs: 0"));
+    let err = run_err(bin().args(["run"]).arg(&zero).arg("--run-dir").arg(dir.join("r3")));
+    assert!(err.contains("predictor.train.epochs must be positive") && !err.contains("batch_size"), "{err}");
+    let err = run_err(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(dir.join("r4")).arg("--retry-failed"));
+    assert!(err.contains("--retry-failed") && err.contains("--resume"), "{err}");
+}
+
+#[test]
+fn ctrl_c_kills_the_evaluations_and_says_how_to_continue() {
+    let dir = temp_dir("robust-ctrlc");
+    let log = dir.join("evaluated.log");
+    let cfg = config(&dir, &nb201_space(), &example(&format!("--sleep 30 --log {}", log.display())));
+    let run = dir.join("run");
+    let child = bin()
+        .args(["run"])
+        .arg(&cfg)
+        .arg("--run-dir")
+        .arg(&run)
+        .arg("--quiet")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while fs::read_to_string(&log).map(|t| t.lines().count()).unwrap_or(0) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(60), "the evaluations never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains(&format!("interrupted; continue with: nas-search resume {}", run.display())), "{err}");
+    // the two sleeping evaluators were killed with it
+    std::thread::sleep(Duration::from_millis(300));
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    let running =
+        String::from_utf8_lossy(&ps.stdout).lines().filter(|l| l.contains(&log.display().to_string())).count();
+    assert_eq!(running, 0, "evaluation commands left running");
+}
+
+#[test]
+fn best_and_predict_read_a_finished_run_and_a_training() {
+    let dir = temp_dir("robust-best");
+    let cfg = config(&dir, &nb201_space(), "  kind: tabular");
+    let run = dir.join("run");
+    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+    // pruned: a finished round keeps its best weights, not its resume checkpoints
+    for round in 0..2 {
+        let p = run.join(format!("predictor/round-{round}"));
+        assert!(p.join("best.json").exists() && !p.join("checkpoint").exists(), "round {round}");
+    }
+    let log = fs::read_to_string(run.join("run.log")).unwrap();
+    assert!(
+        log.lines().all(|l| l.len() > 21 && l.as_bytes()[4] == b'-' && &l[19..21] == "Z "),
+        "UTC timestamps: {log}"
+    );
+
+    let out = run_ok(bin().args(["best"]).arg(&run).args(["--format", "json"]));
+    let best: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = &csv_rows(&run.join("summary.csv"))[0];
+    assert_eq!(best["genotype"], summary["best_genotype"].as_str());
+    let genotype = best["genotype"].as_str().unwrap();
+    let out = run_ok(bin().args(["space", "cost", &nb201_space(), genotype, "--json"]));
+    let cost: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cost["params"], best["params"], "best's genotype parses back with its cost");
+    let err = run_err(bin().args(["best"]).arg(&run).args(["--format", "darts"]));
+    assert!(err.contains("--format darts is for darts runs") && err.contains("nb201"), "{err}");
+
+    // predict with the run's last predictor: one line per genotype
+    let out = run_ok(bin().args(["predict"]).arg(&run).arg(genotype));
+    let line = String::from_utf8_lossy(&out.stdout);
+    let (score, g) = line.trim().split_once('\t').unwrap();
+    assert_eq!(g, genotype);
+    assert!((0.0..=100.0).contains(&score.parse::<f64>().unwrap()), "{line}");
+    let err = run_err(bin().args(["predict"]).arg(&run).arg("|conv_9x9~0|"));
+    assert!(err.contains("genotype 1"), "{err}");
+
+    // a predictor training: predict over all cells gives the training's own tau_all
+    let tiny = write(&dir, "tiny.yaml", TINY_CONFIG);
+    let out_dir = dir.join("trained");
+    run_ok(bin().args(["predictor", "train"]).arg(&tiny).arg("--out").arg(&out_dir).arg("--quiet"));
+    let text = nas_search::data::nb201::embedded_csv();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let (mut cells, mut labels) = (Vec::new(), Vec::new());
+    for rec in r.deserialize::<HashMap<String, String>>() {
+        let rec = rec.unwrap();
+        cells.push(rec["ArchitectureString"].clone());
+        // as the training holds its labels: fractions in f32
+        labels.push((rec["CIFAR10TestAccuracy200Epochs"].parse::<f64>().unwrap() / 100.0) as f32 as f64);
+    }
+    let list = write(&dir, "cells.txt", &cells.join("\n"));
+    let out = run_ok(bin().args(["predict"]).arg(&out_dir).arg("--file").arg(&list));
+    let scores: Vec<f64> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.split('\t').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(scores.len(), 15_625);
+    let tau = nas_search::predictor::metrics::kendall_tau(&scores, &labels);
+    let metrics = &csv_rows(&out_dir.join("test_metrics.csv"))[0];
+    let expected: f64 = metrics["tau_all"].parse().unwrap();
+    assert!((tau - expected).abs() < 1e-6, "predict gives tau {tau}, the training measured {expected}");
+}
