@@ -3,7 +3,8 @@
 //! evaluation commands it started and saying how to continue.
 
 use std::collections::BTreeSet;
-use std::process::Command;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
 use std::sync::{Mutex, Once};
 
 /// Process groups of the evaluation commands running now, and whether the
@@ -33,23 +34,29 @@ pub fn on_interrupt(message: String) {
     });
 }
 
-/// Kills a whole process group.
+/// Kills a whole process group (a direct `kill(2)`: no `kill` program needed).
 pub fn kill_group(group: u32) {
-    let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{group}")]).status();
+    if let Ok(group) = i32::try_from(group) {
+        // SAFETY: kill(2) with a negative pid signals that process group; it
+        // touches no memory of ours.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+    }
 }
 
-/// A command started in its own process group `group`: killed on Ctrl-C.
-/// After an interrupt it is killed at once (a worker may start one while
-/// the handler runs) and this returns false.
-pub fn track(group: u32) -> bool {
+/// Starts `command` in its own process group and tracks it: it is killed on
+/// Ctrl-C. Starting and tracking happen under the same lock the handler
+/// takes, so no command can start unseen while the handler runs (it would
+/// outlive the driver); after an interrupt nothing starts any more.
+pub fn spawn(command: &mut Command) -> anyhow::Result<Child> {
     let mut guard = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
     if guard.1 {
-        drop(guard);
-        kill_group(group);
-        return false;
+        anyhow::bail!("interrupted");
     }
-    guard.0.insert(group);
-    true
+    let child = command.process_group(0).spawn()?;
+    guard.0.insert(child.id());
+    Ok(child)
 }
 
 /// The command of process group `group` has ended.

@@ -15,7 +15,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -139,20 +138,16 @@ impl CommandEvaluator {
             .replace("{budget}", job.budget.name())
             .replace("{key}", &quote(&job.key));
         let started = Instant::now();
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(&cmd)
-            .current_dir(&self.cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .context("starting sh")?;
-        if !crate::interrupt::track(child.id()) {
-            let _ = child.wait();
-            bail!("interrupted");
-        }
+        let mut child = crate::interrupt::spawn(
+            Command::new("sh")
+                .arg("-c")
+                .arg(&cmd)
+                .current_dir(&self.cwd)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .context("starting sh")?;
         let mut out = child.stdout.take().expect("piped");
         let mut err = child.stderr.take().expect("piped");
         let out_reader = std::thread::spawn(move || {
