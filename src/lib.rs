@@ -22,6 +22,7 @@ pub mod graph;
 pub mod inspect;
 pub mod interrupt;
 pub mod net;
+pub mod plot;
 pub mod predictor;
 pub mod report;
 pub mod run;

@@ -64,6 +64,16 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: nas_search::inspect::BestFormat,
     },
+    /// Draw a run's plots as SVG (progress, predicted vs measured, predictor training, accuracy vs cost,
+    /// best architecture); several run directories: their progress, one line per method.
+    Plot {
+        /// Run directories (or one `predictor train` directory).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the SVG files go (default: RUN_DIR/plots, or plots/ for several runs).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print a trained predictor's predicted accuracy (%) for genotypes, one line each: SCORE<TAB>GENOTYPE.
     Predict {
         /// A run directory (its last round's predictor) or a `predictor train` directory.
@@ -260,6 +270,11 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
                 retry_failed,
             })?;
             print_summary(&dir)?;
+        }
+        Command::Plot { dirs, out } => {
+            for path in nas_search::plot::plot(&dirs, out.as_deref())? {
+                println!("wrote {}", path.display());
+            }
         }
         Command::Best { run_dir, format } => println!("{}", nas_search::inspect::best(&run_dir, format)?),
         Command::Predict { dir, mut genotypes, file } => {

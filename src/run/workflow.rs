@@ -528,6 +528,11 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 scored: self.state.scored,
             },
         )?;
+        // pictures never fail a run: a plotting error is logged
+        match crate::plot::after_report(&self.dir.root) {
+            Ok(files) => self.dir.log(&format!("plots: {} files in {}", files.len(), self.dir.path("plots").display())),
+            Err(e) => self.say(&format!("plots could not be drawn: {e:#}")),
+        }
         self.say(&format!(
             "best: {} at {} ({:.2}M params, {:.1}M MACs); {} real evaluations",
             row.top1.map_or("-".into(), |a| format!("{a:.2}%")),

@@ -15,6 +15,7 @@
 //! matches, which the compiler points to).
 
 pub mod darts;
+pub mod diagram;
 pub mod mobilenet;
 pub mod nb201;
 pub mod tools;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::graph::ArchGraph;
 use crate::net::{Cost, NetOverrides, NetSpec};
+use diagram::Dag;
 
 /// A canonical identity: genotypes that compute the same network share it.
 pub type ArchKey = String;
@@ -65,6 +67,21 @@ pub trait SearchSpace: Send + Sync {
     fn network(&self, _g: &Self::Genotype, _overrides: &NetOverrides) -> Option<Result<NetSpec>> {
         None
     }
+    /// A drawing of `g` (by default its tokenizer graph, nodes named by op code).
+    fn diagram(&self, g: &Self::Genotype) -> Vec<Dag> {
+        let graph = self.to_graph(g);
+        let mut dag = Dag { title: self.name().to_string(), nodes: Vec::new(), edges: Vec::new() };
+        let last = graph.len() - 1;
+        for (i, op) in graph.ops().iter().enumerate() {
+            dag.node(format!("op {op}"), i == 0 || i == last);
+        }
+        for to in 0..graph.len() {
+            for from in graph.predecessors(to) {
+                dag.edge(from, to, "");
+            }
+        }
+        vec![dag]
+    }
 }
 
 /// A space seen through genotype text, for code that must not be generic
@@ -81,6 +98,8 @@ pub trait AnySpace: Send + Sync {
     fn has_network(&self) -> bool;
     /// The network of the genotype written as `text` (see [`SearchSpace::network`]).
     fn network_of(&self, text: &str, overrides: &NetOverrides) -> Option<Result<NetSpec>>;
+    /// A drawing of the genotype written as `text` (see [`SearchSpace::diagram`]).
+    fn diagram_of(&self, text: &str) -> Result<Vec<Dag>>;
 }
 
 impl<S: SearchSpace> AnySpace for S {
@@ -111,6 +130,10 @@ impl<S: SearchSpace> AnySpace for S {
             Ok(g) => self.network(&g, overrides),
             Err(e) => Some(Err(e)),
         }
+    }
+
+    fn diagram_of(&self, text: &str) -> Result<Vec<Dag>> {
+        Ok(self.diagram(&self.parse(text)?))
     }
 }
 

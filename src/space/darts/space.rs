@@ -25,6 +25,7 @@ use super::genotype::{DartsCell, DartsGenotype, DartsOp, EDGES, Edge, NODES};
 use crate::graph::ArchGraph;
 use crate::net::darts::{DartsNetConfig, build};
 use crate::net::{Cost, NetOverrides, NetSpec};
+use crate::space::diagram::Dag;
 use crate::space::{ArchKey, SearchSpace, other_index};
 
 /// Nodes of one cell in the graph.
@@ -241,6 +242,32 @@ impl SearchSpace for DartsSpace {
 
     fn format(&self, g: &DartsGenotype) -> String {
         g.to_string()
+    }
+
+    fn diagram(&self, g: &DartsGenotype) -> Vec<Dag> {
+        [("normal cell", &g.normal), ("reduction cell", &g.reduce)]
+            .into_iter()
+            .map(|(title, cell)| {
+                let mut dag = Dag { title: title.into(), nodes: Vec::new(), edges: Vec::new() };
+                // inputs on the left, the intermediate nodes down a diagonal, the output right
+                let mut ids = vec![dag.node("c_{k-2}", true), dag.node("c_{k-1}", true)];
+                ids.extend((0..NODES).map(|n| dag.node(format!("{n}"), false)));
+                let out = dag.node("c_{k}", true);
+                dag.nodes[0].at = Some((0, 0));
+                dag.nodes[1].at = Some((0, NODES - 1));
+                for n in 0..NODES {
+                    dag.nodes[2 + n].at = Some((1 + n, n));
+                }
+                dag.nodes[out].at = Some((NODES + 1, NODES / 2));
+                for (k, e) in cell.edges.iter().enumerate() {
+                    dag.edge(ids[e.input], ids[2 + k / 2], e.op.name());
+                }
+                for n in 0..NODES {
+                    dag.edge(ids[2 + n], out, "");
+                }
+                dag
+            })
+            .collect()
     }
 
     fn cost(&self, g: &DartsGenotype) -> Cost {

@@ -24,6 +24,7 @@ use super::genotype::{self, BLOCKS, MobileNetArch, SLOTS, STAGES};
 use crate::graph::ArchGraph;
 use crate::net::mobilenet::{MobileNetConfig, build};
 use crate::net::{Cost, NetOverrides, NetSpec};
+use crate::space::diagram::Dag;
 use crate::space::{ArchKey, SearchSpace};
 
 /// Op code of the head node in the tokenizer's graph.
@@ -201,6 +202,25 @@ impl SearchSpace for MobileNetSpace {
         ops.push(HEAD_CODE);
         let edges: Vec<(usize, usize)> = (1..ops.len()).map(|i| (i - 1, i)).collect();
         ArchGraph::from_edges(ops, &edges).expect("a chain is a valid graph")
+    }
+
+    fn diagram(&self, g: &MobileNetArch) -> Vec<Dag> {
+        let mut dag = Dag { title: format!("MobileNetV3 at {} px", g.r), nodes: Vec::new(), edges: Vec::new() };
+        let stem = dag.node(format!("stem {}px", g.r), true);
+        dag.nodes[stem].at = Some((0, 0));
+        let mut prev = stem;
+        for (s, blocks) in g.stages().iter().enumerate() {
+            for (i, b) in blocks.iter().enumerate() {
+                let id = dag.node(format!("k{} e{}", b.kernel, b.expand), false);
+                dag.nodes[id].at = Some((i + 1, s));
+                dag.edge(prev, id, if i == 0 { format!("stage {}", s + 1) } else { String::new() });
+                prev = id;
+            }
+        }
+        let head = dag.node("head", true);
+        dag.nodes[head].at = Some((SLOTS + 1, STAGES - 1));
+        dag.edge(prev, head, "");
+        vec![dag]
     }
 
     fn parse(&self, text: &str) -> Result<MobileNetArch> {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::genotype::{EDGES, Nb201Cell, OPS};
 use crate::graph::ArchGraph;
 use crate::net::Cost;
+use crate::space::diagram::Dag;
 use crate::space::{ArchKey, SearchSpace, other_index};
 
 /// `search_spaces/nb201.yaml`.
@@ -147,6 +148,23 @@ impl SearchSpace for Nb201Space {
 
     fn format(&self, g: &Nb201Cell) -> String {
         g.to_string()
+    }
+
+    fn diagram(&self, g: &Nb201Cell) -> Vec<Dag> {
+        let mut dag = Dag { title: "NAS-Bench-201 cell".into(), nodes: Vec::new(), edges: Vec::new() };
+        let nodes: Vec<usize> = ["input", "node 1", "node 2", "output"]
+            .iter()
+            .enumerate()
+            .map(|(i, l)| dag.node(*l, i == 0 || i == 3))
+            .collect();
+        let mut e = 0;
+        for to in 1..=3 {
+            for from in 0..to {
+                dag.edge(nodes[from], nodes[to], g.op_name(e));
+                e += 1;
+            }
+        }
+        vec![dag]
     }
 
     fn cost(&self, g: &Nb201Cell) -> Cost {

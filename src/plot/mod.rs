@@ -1,0 +1,385 @@
+//! Pictures of runs, as SVG files: search progress, predicted against
+//! measured accuracy, the predictor's training, accuracy against cost with
+//! its Pareto front, and the best architecture drawn (`nas-search plot`,
+//! and `RUN_DIR/plots/` when a run reports). Reads only the files a run
+//! directory holds (and, for the predictor's fit, its trained weights).
+//!
+//! `chart` draws panels, `diagram` draws architectures, `read` loads run
+//! and training directories with errors that name the file.
+
+pub mod chart;
+pub mod diagram;
+mod read;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::predictor::metrics::kendall_tau;
+use crate::run::records::{EvalRecord, Phase, last_attempts};
+use chart::{Corner, GREY, Mark, PALETTE, Panel, figure};
+use read::{RunData, TrainLogRow};
+
+/// Writes the plots of one run directory into `out` (default `RUN_DIR/plots`),
+/// or, given several run directories, their progress side by side into
+/// `out` (default `plots/`). Returns the files written.
+pub fn plot(dirs: &[PathBuf], out: Option<&Path>) -> Result<Vec<PathBuf>> {
+    match dirs {
+        [] => bail!("give at least one run directory"),
+        [one] if read::is_training_dir(one) => {
+            training_plots(one, &out.map_or_else(|| one.join("plots"), Path::to_path_buf))
+        }
+        [one] => run_plots(one, &out.map_or_else(|| one.join("plots"), Path::to_path_buf)),
+        many => {
+            let runs = many.iter().map(|d| read::run(d)).collect::<Result<Vec<_>>>()?;
+            let out = out.map_or_else(|| PathBuf::from("plots"), Path::to_path_buf);
+            let groups = group_by_method(&runs);
+            write(&out, "progress.svg", &progress(&groups))
+        }
+    }
+}
+
+/// Plots a run when it reports; a plotting error is logged by the caller, never fatal.
+pub fn after_report(run_dir: &Path) -> Result<Vec<PathBuf>> {
+    run_plots(run_dir, &run_dir.join("plots"))
+}
+
+fn write(out: &Path, name: &str, svg: &str) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let path = out.join(name);
+    crate::atomic_file::write_atomic(&path, svg.as_bytes())?;
+    Ok(vec![path])
+}
+
+fn run_plots(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
+    let run = read::run(dir)?;
+    let mut written = Vec::new();
+    written.extend(write(out, "progress.svg", &progress(&[(run.method.clone(), vec![&run])]))?);
+    written.extend(write(out, "accuracy_vs_cost.svg", &accuracy_vs_cost(&run))?);
+    if let Some(svg) = best_cell(&run)? {
+        written.extend(write(out, "best_cell.svg", &svg)?);
+    }
+    if run.cfg.strategy.uses_predictor() {
+        if let Some(log) = read::last_train_log(dir)? {
+            written.extend(write(
+                out,
+                "predictor_training.svg",
+                &predictor_training(&log, "the last round's predictor"),
+            )?);
+        }
+        if !run.topk.is_empty() {
+            written.extend(write(out, "predicted_vs_measured.svg", &predicted_vs_measured(&run)?)?);
+        }
+    }
+    Ok(written)
+}
+
+fn training_plots(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
+    let log = read::train_log(&dir.join("train_log.csv"))?;
+    let mut written = write(out, "predictor_training.svg", &predictor_training(&log, &dir.display().to_string()))?;
+    let (pred, label) = read::all_cells_predicted(dir)?;
+    let tau = kendall_tau(&pred, &label);
+    let panel = Panel {
+        title: "Predicted against measured, all 15,625 cells".into(),
+        x_label: "measured accuracy (%)".into(),
+        y_label: "predicted accuracy (%)".into(),
+        marks: vec![Mark::Points {
+            points: label.iter().copied().zip(pred.iter().copied()).collect(),
+            color: PALETTE[0].into(),
+            label: Some(format!("NAS-Bench-201 cells (Kendall tau {tau:.3})")),
+            radius: 1.2,
+            hollow: false,
+        }],
+        ..Default::default()
+    };
+    written.extend(write(
+        out,
+        "predicted_vs_true.svg",
+        &figure(&[panel], &format!("nas-search plot {}", dir.display())),
+    )?);
+    Ok(written)
+}
+
+/// Runs grouped by what they ran: the folder above each run directory
+/// when they differ (one folder per method, as the table scripts lay them
+/// out), else the method.
+fn group_by_method(runs: &[RunData]) -> Vec<(String, Vec<&RunData>)> {
+    let parent = |r: &RunData| r.dir.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().to_string());
+    let parents: std::collections::BTreeSet<Option<String>> = runs.iter().map(parent).collect();
+    let key =
+        |r: &RunData| if parents.len() > 1 { parent(r).unwrap_or_else(|| r.method.clone()) } else { r.method.clone() };
+    let mut groups: Vec<(String, Vec<&RunData>)> = Vec::new();
+    for r in runs {
+        let k = key(r);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, v)) => v.push(r),
+            None => groups.push((k, vec![r])),
+        }
+    }
+    groups
+}
+
+/// After each evaluation: the reported accuracy of the architecture with
+/// the best signal so far (what the run would return if it stopped there).
+fn best_so_far(evals: &[EvalRecord]) -> Vec<f64> {
+    let mut best: Option<&EvalRecord> = None;
+    evals
+        .iter()
+        .map(|e| {
+            if e.accuracy.is_some() && best.is_none_or(|b| e.accuracy > b.accuracy) {
+                best = Some(e);
+            }
+            best.and_then(|b| b.reported()).unwrap_or(f64::NAN)
+        })
+        .collect()
+}
+
+fn progress(groups: &[(String, Vec<&RunData>)]) -> String {
+    let mut marks = Vec::new();
+    for (i, (name, runs)) in groups.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()].to_string();
+        let curves: Vec<Vec<f64>> = runs.iter().map(|r| best_so_far(&r.evals)).collect();
+        let len = curves.iter().map(Vec::len).min().unwrap_or(0);
+        let xs: Vec<f64> = (1..=len).map(|x| x as f64).collect();
+        let stat = |f: &dyn Fn(&[f64]) -> f64| -> Vec<f64> {
+            (0..len).map(|k| f(&curves.iter().map(|c| c[k]).filter(|v| v.is_finite()).collect::<Vec<_>>())).collect()
+        };
+        let mean = stat(&|v| if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 });
+        if runs.len() > 1 {
+            marks.push(Mark::Band {
+                xs: xs.clone(),
+                lower: stat(&|v| v.iter().copied().fold(f64::INFINITY, f64::min)),
+                upper: stat(&|v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+                color: color.clone(),
+                label: None,
+            });
+        }
+        let label =
+            if runs.len() > 1 { format!("{name}: mean of {} runs, band min-max", runs.len()) } else { name.clone() };
+        let points = xs.iter().copied().zip(mean).filter(|(_, y)| y.is_finite()).collect();
+        marks.push(Mark::Line { points, color, label: Some(label), dashed: false, step: true });
+    }
+    // phase marks of a single predictor-guided run
+    if let [(_, runs)] = groups
+        && let [run] = runs.as_slice()
+        && run.cfg.strategy.uses_predictor()
+    {
+        let mut previous = None;
+        for (i, e) in run.evals.iter().enumerate() {
+            let phase = (e.phase, e.round);
+            if previous.is_some_and(|p| p != phase) {
+                let label = match e.phase {
+                    Phase::Final => format!("round {} top-K", e.round),
+                    _ => e.phase.to_string(),
+                };
+                marks.push(Mark::VLine { x: i as f64 + 0.5, label, color: "#777".into() });
+            }
+            previous = Some(phase);
+        }
+    }
+    let title = match groups {
+        [(name, runs)] if runs.len() == 1 => format!("Search progress: {name}"),
+        _ => "Search progress".to_string(),
+    };
+    let panel = Panel {
+        title,
+        x_label: "real evaluations".into(),
+        y_label: "accuracy of the best-signal architecture (%)".into(),
+        marks,
+        legend: Corner::BottomRight,
+        ..Default::default()
+    };
+    let caption = match groups {
+        [(_, runs)] if runs.len() == 1 => {
+            format!("{}: reported accuracy of the architecture with the best signal so far", runs[0].dir.display())
+        }
+        _ => "each line: the mean over the runs of the reported accuracy of the best-signal architecture so far".into(),
+    };
+    figure(&[panel], &caption)
+}
+
+/// Non-dominated points: highest accuracy for their cost (lower cost better).
+pub fn pareto_front(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut sorted: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    let mut front: Vec<(f64, f64)> = Vec::new();
+    for p in sorted {
+        if front.last().is_none_or(|f| p.1 > f.1) {
+            front.push(p);
+        }
+    }
+    front
+}
+
+fn accuracy_vs_cost(run: &RunData) -> String {
+    let evals = last_attempts(&run.evals);
+    let ok: Vec<&&EvalRecord> = evals.iter().filter(|e| e.reported().is_some()).collect();
+    let panel = |cost: &dyn Fn(&EvalRecord) -> f64, unit: &str, bound: &crate::search::Bound| {
+        let (top, rest): (Vec<&&&EvalRecord>, Vec<&&&EvalRecord>) = ok.iter().partition(|e| e.phase == Phase::Final);
+        let pts =
+            |v: &[&&&EvalRecord]| v.iter().map(|e| (cost(e), e.reported().unwrap_or(f64::NAN))).collect::<Vec<_>>();
+        let all: Vec<(f64, f64)> = ok.iter().map(|e| (cost(e), e.reported().unwrap_or(f64::NAN))).collect();
+        let mut marks = vec![Mark::Points {
+            points: pts(&rest),
+            color: GREY.into(),
+            label: Some(if run.cfg.strategy.uses_predictor() { "predictor data" } else { "evaluated" }.into()),
+            radius: 3.0,
+            hollow: false,
+        }];
+        if !top.is_empty() {
+            marks.push(Mark::Points {
+                points: pts(&top),
+                color: PALETTE[1].into(),
+                label: Some("searched top-K".into()),
+                radius: 4.0,
+                hollow: false,
+            });
+        }
+        marks.push(Mark::Line {
+            points: pareto_front(&all),
+            color: PALETTE[0].into(),
+            label: Some("Pareto front".into()),
+            dashed: false,
+            step: true,
+        });
+        for (v, what) in [(bound.min, "min"), (bound.max, "max")] {
+            if let Some(v) = v {
+                marks.push(Mark::VLine { x: v / 1e6, label: format!("constraint {what}"), color: PALETTE[2].into() });
+            }
+        }
+        Panel {
+            title: format!("Accuracy against {unit}"),
+            x_label: format!("{unit} of the space's standard network (millions)"),
+            y_label: "accuracy (%)".into(),
+            marks,
+            legend: Corner::BottomRight,
+            ..Default::default()
+        }
+    };
+    let macs = |e: &EvalRecord| e.std_macs.unwrap_or(e.macs) as f64 / 1e6;
+    let params = |e: &EvalRecord| e.std_params.unwrap_or(e.params) as f64 / 1e6;
+    let c = &run.cfg.constraints;
+    figure(
+        &[panel(&macs, "MACs", &c.macs), panel(&params, "params", &c.params)],
+        &format!("{}: every evaluated architecture (reported accuracy)", run.dir.display()),
+    )
+}
+
+fn best_cell(run: &RunData) -> Result<Option<String>> {
+    let Some(best) = run.summary.as_ref().map(|s| s.best_genotype.clone()).filter(|g| !g.is_empty()) else {
+        return Ok(None);
+    };
+    let space = run.cfg.space_config().build()?;
+    let dags = space.diagram_of(&best).with_context(|| format!("drawing {best}"))?;
+    let top1 = run.summary.as_ref().and_then(|s| s.top1).map_or("-".into(), |a| format!("{a:.2}%"));
+    Ok(Some(diagram::render(&dags, &format!("best architecture of {} (top-1 {top1}): {best}", run.dir.display()))))
+}
+
+fn predictor_training(log: &[TrainLogRow], what: &str) -> String {
+    let xs: Vec<f64> = log.iter().map(|r| r.epoch as f64).collect();
+    let series = |f: &dyn Fn(&TrainLogRow) -> f64, label: &str, color: usize, dashed: bool| Mark::Line {
+        points: xs.iter().copied().zip(log.iter().map(f)).filter(|(_, y)| y.is_finite()).collect(),
+        color: PALETTE[color].into(),
+        label: Some(label.into()),
+        dashed,
+        step: false,
+    };
+    let losses = Panel {
+        title: "Training loss".into(),
+        x_label: "epoch".into(),
+        y_label: "loss (log scale)".into(),
+        log_y: true,
+        legend: Corner::TopRight,
+        marks: vec![
+            series(&|r| r.loss, "total", 0, false),
+            series(&|r| r.mse, "MSE", 1, false),
+            series(&|r| r.sr, "ranking (SR)", 2, false),
+            series(&|r| r.ac, "consistency (AC)", 3, true),
+        ]
+        .into_iter()
+        .filter(|m| matches!(m, Mark::Line { points, .. } if points.iter().any(|p| p.1 > 0.0)))
+        .map(|m| match m {
+            Mark::Line { points, color, label, dashed, step } => {
+                Mark::Line { points: points.into_iter().filter(|p| p.1 > 0.0).collect(), color, label, dashed, step }
+            }
+            other => other,
+        })
+        .collect(),
+        ..Default::default()
+    };
+    let taus = Panel {
+        title: "Kendall's tau".into(),
+        x_label: "epoch".into(),
+        y_label: "tau".into(),
+        y_range: Some((-0.1, 1.0)),
+        legend: Corner::BottomRight,
+        marks: vec![
+            series(&|r| r.train_tau, "training (during the epoch)", 0, false),
+            series(&|r| r.val_tau, "validation", 1, false),
+            series(&|r| r.ema_val_tau, "validation, EMA weights", 2, true),
+        ],
+        ..Default::default()
+    };
+    figure(&[losses, taus], &format!("{what}: train_log.csv"))
+}
+
+fn predicted_vs_measured(run: &RunData) -> Result<String> {
+    let mut marks = Vec::new();
+    // the last predictor on everything measured before its round's top-K
+    let last_round = run.topk.iter().map(|t| t.round).max().unwrap_or(0);
+    let trained_on: Vec<&EvalRecord> = last_attempts(&run.evals)
+        .into_iter()
+        .filter(|e| {
+            e.accuracy.is_some() && (e.phase == Phase::Data || (e.phase == Phase::Final && e.round < last_round))
+        })
+        .collect();
+    let genotypes: Vec<String> = trained_on.iter().map(|e| e.genotype.clone()).collect();
+    if !genotypes.is_empty() {
+        let predicted = crate::inspect::predict_scores(&run.dir, &genotypes)?;
+        let measured: Vec<f64> = trained_on.iter().map(|e| e.accuracy.unwrap_or(f64::NAN)).collect();
+        let tau = kendall_tau(&predicted, &measured);
+        marks.push(Mark::Points {
+            points: measured.iter().copied().zip(predicted).collect(),
+            color: GREY.into(),
+            label: Some(format!("round {last_round} predictor's training data (tau {tau:.2})")),
+            radius: 3.0,
+            hollow: true,
+        });
+    }
+    for round in 0..=last_round {
+        let picks: Vec<(f64, f64)> =
+            run.topk.iter().filter(|t| t.round == round).filter_map(|t| Some((t.accuracy?, t.predicted?))).collect();
+        if picks.is_empty() {
+            continue;
+        }
+        let (m, p): (Vec<f64>, Vec<f64>) = picks.iter().copied().unzip();
+        let tau = if picks.len() > 1 { format!("tau {:.2}", kendall_tau(&p, &m)) } else { "one point".into() };
+        marks.push(Mark::Points {
+            points: picks,
+            color: PALETTE[round % PALETTE.len()].into(),
+            label: Some(format!("round {round} top-K ({tau})")),
+            radius: 4.5,
+            hollow: false,
+        });
+    }
+    let panel = Panel {
+        title: "Predicted against measured".into(),
+        x_label: "measured accuracy (%, the signal)".into(),
+        y_label: "predicted accuracy (%)".into(),
+        marks,
+        ..Default::default()
+    };
+    Ok(figure(&[panel], &format!("{}: topk.csv and the last round's predictor", run.dir.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pareto_front;
+
+    #[test]
+    fn the_front_holds_only_non_dominated_points() {
+        let pts = [(1.0, 50.0), (2.0, 60.0), (2.0, 55.0), (3.0, 58.0), (4.0, 70.0), (0.5, 40.0)];
+        assert_eq!(pareto_front(&pts), vec![(0.5, 40.0), (1.0, 50.0), (2.0, 60.0), (4.0, 70.0)]);
+        assert!(pareto_front(&[]).is_empty());
+    }
+}
