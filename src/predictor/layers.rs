@@ -70,29 +70,26 @@ impl<B: Backend> Attention<B> {
 
 /// Position-wise feed-forward: Linear, ReLU, dropout, Linear (dropout once,
 /// after the activation, as the published NAR-Former; model revision 1 also
-/// dropped after the second Linear, which `output_dropout` keeps available).
+/// dropped after the second Linear, which measured no better: README).
 #[derive(Module, Debug)]
 pub struct FeedForward<B: Backend> {
     fc1: Linear<B>,
     fc2: Linear<B>,
     drop: Dropout,
-    output_dropout: bool,
 }
 
 impl<B: Backend> FeedForward<B> {
-    pub fn new(d: usize, d_ff: usize, dropout: f64, output_dropout: bool, device: &B::Device) -> Self {
+    pub fn new(d: usize, d_ff: usize, dropout: f64, device: &B::Device) -> Self {
         Self {
             fc1: LinearConfig::new(d, d_ff).init(device),
             fc2: LinearConfig::new(d_ff, d).init(device),
             drop: DropoutConfig::new(dropout).init(),
-            output_dropout,
         }
     }
 
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let h = self.drop.forward(relu(linear_3d(&self.fc1, x)));
-        let y = linear_3d(&self.fc2, h);
-        if self.output_dropout { self.drop.forward(y) } else { y }
+        linear_3d(&self.fc2, h)
     }
 }
 
@@ -115,7 +112,6 @@ pub struct BlockDims {
     pub heads: usize,
     pub d_ff: usize,
     pub dropout: f64,
-    pub ffn_output_dropout: bool,
 }
 
 /// x + FFN(LN(x)), the second half of every block.
@@ -130,7 +126,7 @@ impl<B: Backend> FfnResidual<B> {
     pub fn new(dims: BlockDims, drop_path: f64, device: &B::Device) -> Self {
         Self {
             norm: LayerNormConfig::new(dims.d).init(device),
-            ffn: FeedForward::new(dims.d, dims.d_ff, dims.dropout, dims.ffn_output_dropout, device),
+            ffn: FeedForward::new(dims.d, dims.d_ff, dims.dropout, device),
             drop_path,
         }
     }

@@ -36,10 +36,6 @@ pub struct NarFormerConfig {
     /// (after their activation).
     #[serde(default = "default_dropout")]
     pub dropout: f64,
-    /// Also drop after the feed-forward block's second Linear (model
-    /// revision 1 did; the published model does not). Off by default.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub ffn_output_dropout: bool,
     /// Largest stochastic-depth rate (linearly spaced from 0 over all blocks).
     #[serde(default)]
     pub drop_path: f64,
@@ -63,9 +59,6 @@ fn default_dropout() -> f64 {
 fn yes() -> bool {
     true
 }
-fn is_false(b: &bool) -> bool {
-    !b
-}
 
 impl Default for NarFormerConfig {
     fn default() -> Self {
@@ -74,7 +67,6 @@ impl Default for NarFormerConfig {
             heads: default_heads(),
             d_ff: default_d_ff(),
             dropout: default_dropout(),
-            ffn_output_dropout: false,
             drop_path: 0.0,
             depth_token: true,
         }
@@ -103,13 +95,7 @@ impl NarFormerConfig {
     }
 
     pub fn init<B: Backend>(&self, d_model: usize, device: &B::Device) -> NarFormer<B> {
-        let dims = BlockDims {
-            d: d_model,
-            heads: self.heads,
-            d_ff: self.d_ff,
-            dropout: self.dropout,
-            ffn_output_dropout: self.ffn_output_dropout,
-        };
+        let dims = BlockDims { d: d_model, heads: self.heads, d_ff: self.d_ff, dropout: self.dropout };
         let total: usize = self.depths.iter().sum();
         let rate = |i: usize| {
             if total > 1 { self.drop_path * i as f64 / (total - 1) as f64 } else { 0.0 }
