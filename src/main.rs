@@ -112,6 +112,19 @@ enum DataCmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// NAS-Bench-201's true front (CIFAR-10 test accuracy against a cost
+    /// over all 15,625 cells) and its hypervolume: the best a run's measured
+    /// front can reach.
+    Nb201Front {
+        /// The NAS-Bench-201 space file, e.g. search_spaces/nb201.yaml.
+        space: PathBuf,
+        /// The cost: macs or params.
+        #[arg(long, default_value = "macs")]
+        cost: String,
+        /// The hypervolume's reference cost (as in the run's config).
+        #[arg(long)]
+        reference: f64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -318,6 +331,22 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
             std::fs::write(&out, nas_search::data::nb201::embedded_csv())
                 .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
             println!("wrote {} (15,625 NAS-Bench-201 cells; columns in README)", out.display());
+        }
+        Command::Data(DataCmd::Nb201Front { space, cost, reference }) => {
+            let cost: nas_search::search::nsga2::Objective = serde_yaml::from_str(&cost)
+                .ok()
+                .filter(|o| *o != nas_search::search::nsga2::Objective::Accuracy)
+                .ok_or_else(|| anyhow::anyhow!("--cost must be macs or params, got {cost}"))?;
+            let (front, hv) = nas_search::report::front::nb201_true_front(&space, cost, reference)?;
+            println!("genotype,test_acc,{}", cost.name());
+            for (g, acc, c) in &front {
+                println!("{g},{acc},{c}");
+            }
+            eprintln!(
+                "{} cells on the true front; hypervolume {hv:.6} (reference: 0% accuracy, {reference} {})",
+                front.len(),
+                cost.name()
+            );
         }
         Command::Bench(BenchCmd::Predictor { device, repeats }) => {
             bench::predictor(bench::PredictorBench { device, infer_batch: 1024, train_batch: 128, repeats })?;

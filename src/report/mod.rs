@@ -1,12 +1,15 @@
 //! What a finished run reports: `topk.csv` (each round's top-K with predicted
 //! and measured accuracy), `summary.csv` (one row in the paper's table
-//! format) and `summary.md`. Pure formatting of the run's records.
+//! format) and `summary.md`; with a cost objective, also the measured front
+//! ([`front`]). Pure formatting of the run's records.
 //!
 //! The best architecture is the one with the best *signal* (what the search
 //! saw) among the evaluations that compete; its *reported* accuracy is the
 //! top-1 (the same number unless the evaluator measures a report apart, as
 //! NAS-Bench-201's test accuracy beside its validation signal). Predicted
 //! scores are percentages, as accuracies are.
+
+pub mod front;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -35,6 +38,8 @@ pub struct ReportInput<'a> {
     pub predictor_seconds: f64,
     pub search_seconds: f64,
     pub scored: usize,
+    /// With a cost objective: the front to report.
+    pub front: Option<front::FrontSpec>,
 }
 
 /// `summary.csv`: one row in the paper's table format.
@@ -93,7 +98,14 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
     dir.write_csv("topk.csv", &topk_rows(r, &evals))?;
     let row = summary_row(r, &evals);
     dir.write_csv("summary.csv", std::slice::from_ref(&row))?;
-    dir.write("summary.md", summary_md(r, &evals, &row).as_bytes())?;
+    let mut md = summary_md(r, &evals, &row);
+    if let Some(spec) = &r.front {
+        let (pareto, front_row) = front::front(r, spec, &evals);
+        dir.write_csv("pareto.csv", &pareto)?;
+        dir.write_csv("front.csv", std::slice::from_ref(&front_row))?;
+        md.push_str(&front::markdown(&pareto, &front_row));
+    }
+    dir.write("summary.md", md.as_bytes())?;
     Ok(row)
 }
 

@@ -13,6 +13,7 @@ use crate::predictor::ModelConfig;
 use crate::predictor::train::TrainConfig;
 use crate::search::Constraints;
 use crate::search::evolution::EvolutionConfig;
+use crate::search::nsga2::{Nsga2Config, Objective};
 use crate::search::regularized::RegularizedConfig;
 use crate::space::SpaceConfig;
 
@@ -27,16 +28,24 @@ pub enum Strategy {
     RegularizedEvolution,
     /// Random architectures, real evaluations only (baseline).
     RandomSearch,
+    /// Predictor-guided NSGA-II over accuracy and cost, top-K spread over
+    /// the predicted front to real evaluation.
+    NarFormerNsga2,
+    /// NSGA-II on real evaluations only (baseline).
+    Nsga2,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 3] = [Self::NarFormerEvolution, Self::RegularizedEvolution, Self::RandomSearch];
+    pub const ALL: [Strategy; 5] =
+        [Self::NarFormerEvolution, Self::RegularizedEvolution, Self::RandomSearch, Self::NarFormerNsga2, Self::Nsga2];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::NarFormerEvolution => "nar-former-evolution",
             Self::RegularizedEvolution => "regularized-evolution",
             Self::RandomSearch => "random-search",
+            Self::NarFormerNsga2 => "nar-former-nsga2",
+            Self::Nsga2 => "nsga2",
         }
     }
 
@@ -47,7 +56,12 @@ impl Strategy {
 
     /// Whether it searches with the predictor (else on real evaluations only).
     pub fn uses_predictor(self) -> bool {
-        self == Self::NarFormerEvolution
+        matches!(self, Self::NarFormerEvolution | Self::NarFormerNsga2)
+    }
+
+    /// Whether it searches for a front of accuracy against cost.
+    pub fn multi_objective(self) -> bool {
+        matches!(self, Self::NarFormerNsga2 | Self::Nsga2)
     }
 }
 
@@ -102,6 +116,17 @@ pub struct SearchSection {
     pub queries: Option<usize>,
     #[serde(default)]
     pub regularized: RegularizedConfig,
+    /// What the search optimises: `accuracy` alone, or accuracy and one or
+    /// more costs (`params`, `macs`) for the NSGA-II strategies; with a cost,
+    /// every run also reports its measured front (`pareto.csv`).
+    #[serde(default = "d_objectives")]
+    pub objectives: Vec<Objective>,
+    #[serde(default)]
+    pub nsga2: Nsga2Config,
+}
+
+fn d_objectives() -> Vec<Objective> {
+    vec![Objective::Accuracy]
 }
 
 fn d_topk() -> usize {
@@ -125,6 +150,8 @@ impl Default for SearchSection {
             checkpoint_every: d_every(),
             queries: None,
             regularized: RegularizedConfig::default(),
+            objectives: d_objectives(),
+            nsga2: Nsga2Config::default(),
         }
     }
 }
@@ -214,10 +241,11 @@ impl RunConfig {
     }
 
     fn check(&self) -> Result<()> {
+        self.check_objectives()?;
         match self.strategy {
-            Strategy::NarFormerEvolution => {
+            Strategy::NarFormerEvolution | Strategy::NarFormerNsga2 => {
                 let Some(p) = &self.predictor else {
-                    bail!("strategy nar-former-evolution needs a `predictor:` section");
+                    bail!("strategy {} needs a `predictor:` section", self.strategy.name());
                 };
                 if p.train_archs < 4 {
                     bail!("predictor.train_archs must be at least 4, got {}", p.train_archs);
@@ -242,6 +270,11 @@ impl RunConfig {
                 if s.evolution.population < 2 {
                     bail!("search.evolution.population must be at least 2, got {}", s.evolution.population);
                 }
+                if self.strategy == Strategy::NarFormerNsga2 && (s.local_picks > 0 || s.seed_measured > 0) {
+                    bail!(
+                        "search.local_picks and search.seed_measured are settings of nar-former-evolution, not of nar-former-nsga2"
+                    );
+                }
                 if s.local_picks > s.top_k {
                     bail!("search.local_picks ({}) must not exceed search.top_k ({})", s.local_picks, s.top_k);
                 }
@@ -253,7 +286,7 @@ impl RunConfig {
                     }
                 }
             }
-            Strategy::RegularizedEvolution | Strategy::RandomSearch => {
+            Strategy::RegularizedEvolution | Strategy::RandomSearch | Strategy::Nsga2 => {
                 if self.search.queries.is_none_or(|q| q == 0) {
                     bail!("strategy {} needs search.queries (real evaluations in all)", self.strategy.name());
                 }
@@ -262,11 +295,77 @@ impl RunConfig {
         Ok(())
     }
 
+    /// `search.objectives` and the NSGA-II settings.
+    fn check_objectives(&self) -> Result<()> {
+        let s = &self.search;
+        let objectives = &s.objectives;
+        if objectives.first() != Some(&Objective::Accuracy) || objectives[1..].contains(&Objective::Accuracy) {
+            bail!("search.objectives must start with `accuracy` (once), then costs (params, macs), got {objectives:?}");
+        }
+        let costs = objectives.len() - 1;
+        if self.strategy.multi_objective() && costs == 0 {
+            bail!("strategy {} needs a cost in search.objectives, e.g. [accuracy, macs]", self.strategy.name());
+        }
+        if !self.strategy.multi_objective() && self.strategy.uses_predictor() && costs > 0 {
+            bail!(
+                "search.objectives: strategy {} optimises accuracy only; for a front use nar-former-nsga2",
+                self.strategy.name()
+            );
+        }
+        if costs > 0 && self.reference_cost().is_none() {
+            bail!(
+                "search.objectives: the front's hypervolume needs a reference {0}: set search.nsga2.reference_cost or constraints.{0}.max",
+                objectives[1].name()
+            );
+        }
+        if self.strategy.multi_objective() {
+            if s.nsga2.population < 2 {
+                bail!("search.nsga2.population must be at least 2, got {}", s.nsga2.population);
+            }
+            if !(0.0..=1.0).contains(&s.nsga2.crossover_ratio) {
+                bail!("search.nsga2.crossover_ratio must be in [0, 1], got {}", s.nsga2.crossover_ratio);
+            }
+        }
+        Ok(())
+    }
+
+    /// The hypervolume's reference for the first cost objective:
+    /// `search.nsga2.reference_cost`, else that cost's constraint maximum.
+    pub fn reference_cost(&self) -> Option<f64> {
+        let bound = match self.search.objectives.get(1)? {
+            Objective::Params => self.constraints.params.max,
+            Objective::Macs => self.constraints.macs.max,
+            Objective::Accuracy => None,
+        };
+        self.search.nsga2.reference_cost.or(bound).filter(|r| *r > 0.0)
+    }
+
     /// Real evaluations the run will make in all.
     pub fn planned_queries(&self) -> usize {
-        match (self.strategy, &self.predictor) {
-            (Strategy::NarFormerEvolution, Some(p)) => p.train_archs + self.search.top_k * self.search.rounds,
+        match &self.predictor {
+            Some(p) if self.strategy.uses_predictor() => p.train_archs + self.search.top_k * self.search.rounds,
             _ => self.search.queries.unwrap_or(0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_run_config_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            // run configs (predictor experiment configs have no evaluator)
+            if path.extension().is_some_and(|e| e == "yaml") && text.contains("\nevaluator:") {
+                RunConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{e:#}"));
+                checked += 1;
+            }
+        }
+        assert!(checked >= 8, "only {checked} run configs found");
     }
 }

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::records::{EVALUATIONS_HEADER, EvalRecord};
 use crate::atomic_file::write_atomic;
 use crate::search::evolution::GenerationStats;
+use crate::search::nsga2::FrontStats;
 
 /// The rows of an `evaluations.csv` (none when it does not exist), whether
 /// its header is the current one, and whether its last line was torn.
@@ -50,6 +51,20 @@ fn evaluations_csv(rows: &[EvalRecord]) -> Result<Vec<u8>> {
 /// The header of `generations.csv` (predicted scores in %).
 pub const GENERATIONS_HEADER: [&str; 7] =
     ["round", "generation", "best_predicted", "mean_predicted", "median_predicted", "best_key", "scored"];
+
+/// The header of `generations.csv` of an NSGA-II search: also the size of
+/// the first predicted front and its hypervolume (accuracy vs first cost).
+pub const FRONT_GENERATIONS_HEADER: [&str; 9] = [
+    "round",
+    "generation",
+    "best_predicted",
+    "mean_predicted",
+    "median_predicted",
+    "best_key",
+    "scored",
+    "front_size",
+    "predicted_hypervolume",
+];
 
 /// An open run directory, locked for this process.
 pub struct RunDir {
@@ -147,7 +162,6 @@ impl RunDir {
         self.append_row("evaluations.csv", &EVALUATIONS_HEADER, rec)
     }
 
-    /// Appends a search generation for `round`.
     /// Appends a search generation for `round`; predicted scores in %, as
     /// accuracies are (the first format wrote fractions, under the header
     /// names `*_score`).
@@ -157,6 +171,26 @@ impl RunDir {
             "generations.csv",
             &GENERATIONS_HEADER,
             &(round, s.generation, pct(s.best_score), pct(s.mean_score), pct(s.median_score), &s.best_key, s.scored),
+        )
+    }
+
+    /// Appends an NSGA-II generation for `round` (scores in %).
+    pub fn append_front_generation(&self, round: usize, s: &FrontStats) -> Result<()> {
+        let pct = |x: f64| x * 100.0;
+        self.append_row(
+            "generations.csv",
+            &FRONT_GENERATIONS_HEADER,
+            &(
+                round,
+                s.generation,
+                pct(s.best_score),
+                pct(s.mean_score),
+                pct(s.median_score),
+                &s.best_key,
+                s.scored,
+                s.front_size,
+                s.hypervolume,
+            ),
         )
     }
 
@@ -215,7 +249,6 @@ impl RunDir {
         write_atomic(&path, kept.as_bytes())
     }
 
-    /// Appends a line to `run.log`.
     /// Appends a line to `run.log`, after a UTC timestamp.
     pub fn log(&self, line: &str) {
         if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(self.path("run.log")) {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic_file::write_atomic;
 use crate::search::evolution::EvolutionState;
+use crate::search::nsga2::Nsga2State;
 
 /// Where the workflow is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +42,9 @@ pub enum PickSource {
     /// A best-predicted neighbour of the best measured architecture.
     #[serde(rename = "local")]
     Local,
+    /// A member of the predicted front (nar-former-nsga2).
+    #[serde(rename = "front")]
+    Front,
 }
 
 /// An architecture picked for evaluation.
@@ -79,6 +83,9 @@ pub struct RunState {
     pub top_k: Vec<Pick>,
     /// The evolution in progress (Search stage).
     pub evolution: Option<EvolutionState>,
+    /// The NSGA-II search in progress (Search stage of nar-former-nsga2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub front: Option<Nsga2State>,
     /// Final top-K of every round, for the report.
     pub all_top_k: Vec<Pick>,
     pub predictor_seconds: Vec<f64>,
@@ -96,6 +103,7 @@ impl RunState {
             data: Vec::new(),
             top_k: Vec::new(),
             evolution: None,
+            front: None,
             all_top_k: Vec::new(),
             predictor_seconds: Vec::new(),
             search_seconds: 0.0,

@@ -17,12 +17,14 @@ use super::progress::bar;
 use super::records::{EvalRecord, Phase, Status, last_attempts};
 use super::run_dir::RunDir;
 use super::selection::{self, TrainingRow};
-use super::state::{Pick, RunState, Stage, rng_for};
+use super::state::{Pick, PickSource, RunState, Stage, rng_for};
 use crate::eval::{Budget, EvalEvent, EvalJob, Evaluator, Flow};
+use crate::predictor::Predictor;
 use crate::predictor::dataset::encode_graphs;
 use crate::predictor::fit::{self, FitData};
 use crate::search::evolution::Evolution;
 use crate::search::local::LocalSearch;
+use crate::search::nsga2::{self, Nsga2};
 use crate::search::{random, regularized};
 use crate::space::SearchSpace;
 
@@ -381,22 +383,32 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         Ok(())
     }
 
-    /// Searches with this round's predictor and picks the round's top-K.
-    fn search(&mut self) -> Result<()> {
-        let p = self.predictor_section();
-        let s = &self.cfg.search;
+    /// This round's trained predictor. The round's training is over (the
+    /// checkpoint says Search): its resume checkpoints are dead weight and
+    /// go; its best weights stay.
+    fn round_predictor(&self) -> Result<Predictor<B::InnerBackend>> {
         let round = self.state.round;
-        // The round's training is over (the checkpoint says Search): its
-        // resume checkpoints are dead weight; its best weights stay.
         let resume_points = self.dir.path(&format!("predictor/round-{round}/checkpoint"));
         if resume_points.exists() {
             std::fs::remove_dir_all(&resume_points).with_context(|| format!("removing {}", resume_points.display()))?;
         }
         let (model, _) = fit::load_best::<B::InnerBackend>(
-            &p.model,
+            &self.predictor_section().model,
             &self.dir.path(&format!("predictor/round-{round}")),
             &self.device,
         )?;
+        Ok(model)
+    }
+
+    /// Searches with this round's predictor and picks the round's top-K.
+    fn search(&mut self) -> Result<()> {
+        if self.cfg.strategy == Strategy::NarFormerNsga2 {
+            return self.search_front();
+        }
+        let p = self.predictor_section();
+        let s = &self.cfg.search;
+        let round = self.state.round;
+        let model = self.round_predictor()?;
         let mut fitness = PredictorFitness::new(self.space, &model, &p.model, &self.device);
         let hall_size = p.train_archs + s.top_k * (s.rounds + 1) + 100;
         let evo = Evolution { space: self.space, cfg: &s.evolution, constraints: &self.cfg.constraints, hall_size };
@@ -472,6 +484,71 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         Ok(())
     }
 
+    /// nar-former-nsga2: NSGA-II with this round's predictor as the accuracy
+    /// objective; the round's top-K spread over the predicted front.
+    fn search_front(&mut self) -> Result<()> {
+        let p = self.predictor_section();
+        let s = &self.cfg.search;
+        let round = self.state.round;
+        let model = self.round_predictor()?;
+        let mut fitness = PredictorFitness::new(self.space, &model, &p.model, &self.device);
+        let reference = self.cfg.reference_cost().expect("checked by RunConfig::load");
+        let nsga = Nsga2 {
+            space: self.space,
+            cfg: &s.nsga2,
+            objectives: &s.objectives,
+            constraints: &self.cfg.constraints,
+            reference,
+        };
+        let started = Instant::now();
+        let mut st = match self.state.front.take() {
+            Some(st) => {
+                self.dir.truncate_generations(round, st.generation)?;
+                st
+            }
+            None => {
+                self.dir.truncate_generations(round, 0)?;
+                let st = nsga.init(Vec::new(), &mut rng_for(self.cfg.seed, "front", round, 0), &mut fitness)?;
+                self.state.front = Some(st.clone());
+                self.save()?;
+                st
+            }
+        };
+        let scored_before = st.scored;
+        let pb = bar(s.nsga2.generations as u64, "search", self.quiet);
+        pb.set_position(st.generation as u64);
+        while st.generation < s.nsga2.generations {
+            let mut rng = rng_for(self.cfg.seed, "front", round, st.generation + 1);
+            let stats = nsga.step(&mut st, &mut rng, &mut fitness)?;
+            self.dir.append_front_generation(round, &stats)?;
+            pb.set_position(stats.generation as u64);
+            pb.set_message(format!("front {} , hypervolume {:.4}", stats.front_size, stats.hypervolume));
+            if stats.generation % s.checkpoint_every == 0 || stats.generation == s.nsga2.generations {
+                self.state.front = Some(st.clone());
+                self.save()?;
+            }
+        }
+        pb.finish_and_clear();
+        let secs = started.elapsed().as_secs_f64();
+        self.state.search_seconds += secs;
+        self.state.scored += st.scored - scored_before;
+        let picks: Vec<Pick> = nsga
+            .picks(&st, &self.evaluated_keys(), s.top_k)
+            .into_iter()
+            .map(|m| Pick { key: m.key, genotype: m.genotype, score: Some(m.score), round, source: PickSource::Front })
+            .collect();
+        self.say(&format!(
+            "round {round}: NSGA-II scored {} architectures in {secs:.1} s; top-{} spread over the predicted front",
+            st.scored - scored_before,
+            picks.len()
+        ));
+        self.state.all_top_k.extend(picks.iter().cloned());
+        self.state.top_k = picks;
+        self.state.front = None;
+        self.state.stage = Stage::EvaluateFinal;
+        Ok(())
+    }
+
     /// A real-evaluation baseline: proposes and evaluates one architecture
     /// at a time (with --retry-failed, first evaluates the failed ones again).
     fn baseline(&mut self) -> Result<()> {
@@ -491,6 +568,24 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             let evaluated = self.evaluated_keys();
             let g = match strategy {
                 Strategy::RandomSearch => random::propose(self.space, &self.cfg.constraints, &mut rng, &evaluated)?,
+                Strategy::Nsga2 => {
+                    let history = last_attempts(&self.evals)
+                        .iter()
+                        .map(|e| {
+                            let g = self.space.parse(&e.genotype)?;
+                            let costs = nsga2::costs(&self.cfg.search.objectives, self.space.cost(&g));
+                            Ok((e.genotype.clone(), e.accuracy.map(|a| a / 100.0), costs))
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    nsga2::propose(
+                        self.space,
+                        &self.cfg.search.nsga2,
+                        &self.cfg.constraints,
+                        &mut rng,
+                        &history,
+                        &evaluated,
+                    )?
+                }
                 _ => {
                     let history: Vec<(String, Option<f64>)> =
                         self.evals.iter().map(|e| (e.genotype.clone(), e.accuracy)).collect();
@@ -526,6 +621,10 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 predictor_seconds: self.state.predictor_seconds.iter().sum(),
                 search_seconds: self.state.search_seconds,
                 scored: self.state.scored,
+                front: self.cfg.search.objectives.get(1).map(|&cost| crate::report::front::FrontSpec {
+                    cost,
+                    reference: self.cfg.reference_cost().expect("checked by RunConfig::load"),
+                }),
             },
         )?;
         // pictures never fail a run: a plotting error is logged

@@ -1,7 +1,8 @@
 //! Search strategies: Once-for-All-style evolution guided by a fitness
 //! function (the predictor), a predictor-ranked local search around the best
-//! measured architecture, and, as baselines on real evaluations, regularized
-//! (aging) evolution and random search. Also the cost constraints every
+//! measured architecture, NSGA-II over accuracy and cost (with the predictor,
+//! or on real evaluations), and, as baselines on real evaluations,
+//! regularized (aging) evolution and random search. Also the cost constraints every
 //! proposal must meet.
 //!
 //! Strategies are pure: randomness comes from generators the caller seeds,
@@ -9,6 +10,8 @@
 
 pub mod evolution;
 pub mod local;
+pub mod nsga2;
+pub mod pareto;
 pub mod random;
 pub mod regularized;
 #[cfg(test)]

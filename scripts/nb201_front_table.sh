@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# NAS-Bench-201 accuracy-vs-MACs fronts: 100 real queries per run, 10 seeds,
+# for the predictor-guided NSGA-II and the two real-evaluation baselines
+# (NSGA-II on measured accuracies, random search). Each run's measured front
+# is scored by its hypervolume under the CIFAR-10 test accuracy of every
+# architecture it measured (front.csv's report_hypervolume; the search saw
+# the 12-epoch validation accuracy). Reference point: 0% accuracy and
+# 220,119,680 MACs. Writes experiments/results/nb201_front.csv (a row per
+# method, with the command) and nb201_front_seeds.csv (a row per run).
+#
+#   scripts/nb201_front_table.sh        # BIN=path to use another build, JOBS=2 to run two at once
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=./target/release/nas-search
+fi
+OUT=${OUT:-experiments/results/nb201_front.csv}
+SEEDS_OUT=${OUT%.csv}_seeds.csv
+SEEDS=${SEEDS:-"0 1 2 3 4 5 6 7 8 9"}
+JOBS=${JOBS:-1}
+CONFIG=experiments/nb201_front.yaml
+METHODS=${METHODS:-"nsga2 random-search nar-former-nsga2"}
+
+method_args() {
+  case $1 in
+    nar-former-nsga2) echo "" ;;
+    nsga2) echo "--set strategy=nsga2 --set search.queries=100 --set search.nsga2.population=20" ;;
+    random-search) echo "--set strategy=random-search --set search.queries=100" ;;
+    *) echo "unknown method $1" >&2; exit 2 ;;
+  esac
+}
+
+one_run() {
+  local dir=$1; shift
+  rm -rf "$dir" "$dir.seconds"
+  mkdir -p "$(dirname "$dir")"
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$BIN" run "$CONFIG" --run-dir "$dir" --quiet "$@" > /dev/null
+  t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}' > "$dir.seconds"
+}
+export -f one_run
+export BIN CONFIG
+
+true_hv=$("$BIN" data nb201-front search_spaces/nb201.yaml --reference 220119680 2>&1 >/dev/null | sed -n 's/.*hypervolume \([0-9.]*\).*/\1/p')
+[ -f "$OUT" ] || echo "method,queries,seeds,mean_hypervolume,std_hypervolume,true_front_hypervolume,mean_front_size,mean_seconds,command" > "$OUT"
+[ -f "$SEEDS_OUT" ] || echo "method,seed,hypervolume,signal_hypervolume,front_size,measured,seconds" > "$SEEDS_OUT"
+for method in $METHODS; do
+  args=$(method_args "$method")
+  root=runs/nb201_front/$method
+  # shellcheck disable=SC2086
+  printf '%s\n' $SEEDS | xargs -P "$JOBS" -I{} bash -c 'one_run "$0" --seed "$1" $2' "$root/seed-{}" {} "$args"
+  cmd="for s in $SEEDS; do nas-search run $CONFIG --seed \$s --run-dir $root/seed-\$s --quiet $args; done"
+  python3 - "$OUT" "$SEEDS_OUT" "$method" "$root" "$cmd" "$true_hv" $SEEDS <<'PY'
+import csv, math, sys
+out, seeds_out, method, root, cmd, true_hv, *seeds = sys.argv[1:]
+runs = []
+for s in seeds:
+    row = next(csv.DictReader(open(f"{root}/seed-{s}/front.csv")))
+    secs = float(open(f"{root}/seed-{s}.seconds").read())
+    runs.append((s, float(row["report_hypervolume"]), float(row["hypervolume"]), int(row["front_size"]), int(row["measured"]), secs))
+hv = [r[1] for r in runs]
+mean = sum(hv) / len(hv)
+std = math.sqrt(max(0.0, sum(h * h for h in hv) / len(hv) - mean * mean))
+seed_list = " ".join(seeds)
+def rewrite(path, key, new_rows):
+    rows = list(csv.DictReader(open(path)))
+    fields = list(csv.DictReader(open(path)).fieldnames)
+    rows = [r for r in rows if not key(r)] + new_rows
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        w.writeheader(); w.writerows(rows)
+rewrite(out, lambda r: r["method"] == method and r["seeds"] == seed_list,
+        [{"method": method, "queries": runs[0][4], "seeds": seed_list, "mean_hypervolume": f"{mean:.5f}",
+          "std_hypervolume": f"{std:.5f}", "true_front_hypervolume": true_hv,
+          "mean_front_size": f"{sum(r[3] for r in runs) / len(runs):.1f}",
+          "mean_seconds": f"{sum(r[5] for r in runs) / len(runs):.1f}", "command": cmd}])
+rewrite(seeds_out, lambda r: r["method"] == method and r["seed"] in seeds,
+        [{"method": method, "seed": s, "hypervolume": f"{h:.6f}", "signal_hypervolume": f"{sh:.6f}",
+          "front_size": fs, "measured": m, "seconds": f"{t:.1f}"} for s, h, sh, fs, m, t in runs])
+print(f"{method}: mean hypervolume {mean:.5f} std {std:.5f} (true front {true_hv}): " + " ".join(f"{h:.4f}" for h in hv))
+PY
+done
