@@ -35,6 +35,9 @@ def main():
     p.add_argument("--fail-mode", default="crash", choices=["crash", "hang", "garbage", "nan"])
     p.add_argument("--sleep", type=float, default=0.0)
     p.add_argument("--needs-env", help="fail (KeyError) unless this environment variable is set")
+    p.add_argument("--workdir", help="a folder kept across attempts of one architecture")
+    p.add_argument("--hang-first-attempt", action="store_true",
+                   help="the first attempt in --workdir hangs (to hit a time limit); later ones succeed")
     args = p.parse_args()
     import os
     if args.needs_env:
@@ -46,6 +49,11 @@ def main():
         with open(args.log, "a") as f:
             f.write(arch["key"] + "\n")
     started = time.time()
+    if args.hang_first_attempt:
+        marker = os.path.join(args.workdir, "attempted")
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            time.sleep(3600)
     h = int(hashlib.sha256(arch["genotype"].encode()).hexdigest(), 16)
     if (h % 1000) / 1000.0 < args.fail_fraction:
         mode = args.fail_mode

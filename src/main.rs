@@ -56,6 +56,30 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Cancel the Slurm jobs a run has in flight (scancel); a later resume
+    /// records them as cancelled evaluations.
+    Cancel {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
+    /// Evaluate one architecture with a run config's built-in trainer and
+    /// print the result line (what a Slurm task of `builtin:` runs).
+    EvalOne {
+        /// A run directory's config.yaml, or a run config.
+        config: PathBuf,
+        /// The genotype.
+        #[arg(long)]
+        genotype: String,
+        /// The budget: proxy or final.
+        #[arg(long, default_value = "final")]
+        budget: String,
+        /// The key that seeds its training, as in the run (default: the genotype's canonical text).
+        #[arg(long)]
+        key: Option<String>,
+        /// Where it trains (default: the config's `device`).
+        #[arg(long, value_enum)]
+        device: Option<DeviceKind>,
+    },
     /// Print the best architecture of a run (the best so far while it runs).
     Best {
         /// The run directory.
@@ -199,6 +223,25 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         repeats: usize,
     },
+    /// The driver's CPU use and squeue calls while it waits on a large job
+    /// array on a Slurm cluster (tasks that sleep).
+    Slurm {
+        /// Tasks in the array.
+        #[arg(long, default_value_t = 1000)]
+        tasks: usize,
+        /// Seconds each task sleeps.
+        #[arg(long, default_value_t = 30.0)]
+        sleep: f64,
+        /// Seconds between squeue calls (the evaluator's poll_s).
+        #[arg(long, default_value_t = 10.0)]
+        poll: f64,
+        /// Folder for the batch's files (on storage the nodes see).
+        #[arg(long, default_value = "runs/bench-slurm")]
+        dir: PathBuf,
+        /// The partition (default: the cluster's default).
+        #[arg(long)]
+        partition: Option<String>,
+    },
     /// Training throughput (images/s) of the built-in trainer on a DARTS network.
     Train {
         /// Where the network trains.
@@ -270,6 +313,30 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
             let req =
                 run::RunRequest { config: Some(config), overrides, run_dir, seed, resume, force, quiet, retry_failed };
             print_summary(&run::execute(req)?)?;
+        }
+        Command::Cancel { run_dir } => {
+            let jobs = nas_search::eval::slurm::cancel(&run_dir)?;
+            if jobs.is_empty() {
+                println!("{}: no Slurm jobs in flight", run_dir.display());
+            } else {
+                println!(
+                    "cancelled Slurm jobs {}; `nas-search resume {}` records them as cancelled and goes on",
+                    jobs.join(" "),
+                    run_dir.display()
+                );
+            }
+        }
+        Command::EvalOne { config, genotype, budget, key, device } => {
+            let budget = match budget.as_str() {
+                "proxy" => nas_search::eval::Budget::Proxy,
+                "final" => nas_search::eval::Budget::Final,
+                other => anyhow::bail!("--budget must be proxy or final, got {other}"),
+            };
+            let outcome = nas_search::eval::one::eval_one(&config, &genotype, budget, key.as_deref(), device)?;
+            if !outcome.ok() {
+                anyhow::bail!("evaluation failed: {}", outcome.error);
+            }
+            println!("{}", nas_search::eval::one::result_line(&outcome));
         }
         Command::Resume { run_dir, retry_failed, quiet } => {
             let dir = run::execute(run::RunRequest {
@@ -347,6 +414,9 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
                 front.len(),
                 cost.name()
             );
+        }
+        Command::Bench(BenchCmd::Slurm { tasks, sleep, poll, dir, partition }) => {
+            bench::slurm::slurm(bench::slurm::SlurmBench { tasks, sleep_s: sleep, poll_s: poll, dir, partition })?;
         }
         Command::Bench(BenchCmd::Predictor { device, repeats }) => {
             bench::predictor(bench::PredictorBench { device, infer_batch: 1024, train_batch: 128, repeats })?;

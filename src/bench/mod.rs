@@ -2,6 +2,7 @@
 //! medians of repeated runs within one process. One file per benchmark.
 
 pub mod predictor;
+pub mod slurm;
 pub mod train;
 
 pub use predictor::{PredictorBench, PredictorBenchResult, predictor};

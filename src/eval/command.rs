@@ -115,28 +115,8 @@ impl CommandEvaluator {
     }
 
     fn attempt(&self, job: &EvalJob) -> Result<EvalOutcome> {
-        let slug: String = job
-            .key
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
-            .to_string();
-        let dir = self.scratch.join(format!("{}-{slug}", job.budget.name()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let json_path = dir.join("arch.json");
-        let payload = serde_json::json!({
-            "genotype": job.genotype, "key": job.key, "budget": job.budget.name(),
-            "settings": self.cfg.budgets.get(job.budget),
-        });
-        std::fs::write(&json_path, serde_json::to_vec_pretty(&payload)?)?;
-        let quote = |s: &str| shlex::try_quote(s).map(|q| q.to_string()).unwrap_or_else(|_| s.replace('\0', ""));
-        let cmd = self
-            .cfg
-            .command
-            .replace("{genotype}", &quote(&job.genotype))
-            .replace("{json}", &quote(&json_path.to_string_lossy()))
-            .replace("{workdir}", &quote(&dir.to_string_lossy()))
-            .replace("{budget}", job.budget.name())
-            .replace("{key}", &quote(&job.key));
+        let dir = self.scratch.join(workdir_name(job));
+        let cmd = prepare(&self.cfg.command, self.cfg.budgets.get(job.budget), job, &dir)?;
         let started = Instant::now();
         let mut child = crate::interrupt::spawn(
             Command::new("sh")
@@ -191,8 +171,35 @@ impl CommandEvaluator {
     }
 }
 
+/// The scratch folder name of `job`: its budget and a hash of its key
+/// (the same for every attempt, so a command can resume there).
+pub(crate) fn workdir_name(job: &EvalJob) -> String {
+    let slug = job.key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    format!("{}-{slug}", job.budget.name())
+}
+
+/// Creates `workdir` with the job's `arch.json` (genotype, key, budget and
+/// the budget's `settings`) and returns `command` with its placeholders
+/// substituted (shell-quoted).
+pub(crate) fn prepare(command: &str, settings: &Value, job: &EvalJob, workdir: &Path) -> Result<String> {
+    std::fs::create_dir_all(workdir).with_context(|| format!("creating {}", workdir.display()))?;
+    let json_path = workdir.join("arch.json");
+    let payload = serde_json::json!({
+        "genotype": job.genotype, "key": job.key, "budget": job.budget.name(), "settings": settings,
+    });
+    std::fs::write(&json_path, serde_json::to_vec_pretty(&payload)?)
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    let quote = |s: &str| shlex::try_quote(s).map(|q| q.to_string()).unwrap_or_else(|_| s.replace('\0', ""));
+    Ok(command
+        .replace("{genotype}", &quote(&job.genotype))
+        .replace("{json}", &quote(&json_path.to_string_lossy()))
+        .replace("{workdir}", &quote(&workdir.to_string_lossy()))
+        .replace("{budget}", job.budget.name())
+        .replace("{key}", &quote(&job.key)))
+}
+
 /// The last 400 characters of stderr on one line.
-fn stderr_tail(s: &str) -> String {
+pub(crate) fn stderr_tail(s: &str) -> String {
     let flat: String = s.trim().replace('\n', " | ");
     let n = flat.chars().count();
     if n > 400 { format!("...{}", flat.chars().skip(n - 400).collect::<String>()) } else { flat }

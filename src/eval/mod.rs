@@ -9,6 +9,8 @@
 
 pub mod builtin;
 pub mod command;
+pub mod one;
+pub mod slurm;
 pub mod tabular;
 
 use std::collections::BTreeMap;
@@ -242,16 +244,18 @@ pub enum EvaluatorConfig {
     Tabular(tabular::TabularConfig),
     Command(command::CommandConfig),
     Builtin(Box<builtin::BuiltinConfig>),
+    Slurm(Box<slurm::SlurmConfig>),
 }
 
 impl<'de> Deserialize<'de> for EvaluatorConfig {
     /// By hand, so that an error inside a variant names its whole key.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use crate::config::{nested, tagged};
-        let (kind, rest) = tagged(d, "kind", &["tabular", "command", "builtin"])?;
+        let (kind, rest) = tagged(d, "kind", &["tabular", "command", "builtin", "slurm"])?;
         Ok(match kind.as_str() {
             "tabular" => Self::Tabular(nested(rest)?),
             "command" => Self::Command(nested(rest)?),
+            "slurm" => Self::Slurm(Box::new(nested(rest)?)),
             _ => Self::Builtin(Box::new(nested(rest)?)),
         })
     }
@@ -264,6 +268,7 @@ impl EvaluatorConfig {
             Self::Tabular(_) => "tabular",
             Self::Command(_) => "command",
             Self::Builtin(_) => "builtin",
+            Self::Slurm(_) => "slurm",
         }
     }
 
@@ -274,6 +279,13 @@ impl EvaluatorConfig {
             Self::Tabular(c) => c.nb201_csv = c.nb201_csv.take().map(|p| config_dir.join(p)),
             Self::Command(c) => c.cwd = Some(config_dir.join(c.cwd.take().unwrap_or_default())),
             Self::Builtin(c) => c.data.resolve_paths(config_dir),
+            Self::Slurm(c) => {
+                c.cwd = Some(config_dir.join(c.cwd.take().unwrap_or_default()));
+                c.nas_search = c.nas_search.take().map(|p| config_dir.join(p));
+                if let Some(b) = &mut c.builtin {
+                    b.data.resolve_paths(config_dir);
+                }
+            }
         }
         Ok(())
     }
@@ -284,6 +296,7 @@ impl EvaluatorConfig {
             Self::Tabular(_) => tabular::measures(space),
             Self::Command(_) => true,
             Self::Builtin(_) => builtin::measures(space),
+            Self::Slurm(c) => c.builtin.is_none() || builtin::measures(space),
         };
         anyhow::ensure!(
             fits,
@@ -292,7 +305,7 @@ impl EvaluatorConfig {
             space.name(),
             match self {
                 Self::Tabular(_) => tabular::MEASURES,
-                Self::Builtin(_) => builtin::MEASURES,
+                Self::Builtin(_) | Self::Slurm(_) => builtin::MEASURES,
                 Self::Command(_) => "",
             }
         );
@@ -307,6 +320,7 @@ impl EvaluatorConfig {
             Self::Tabular(c) => Box::new(tabular::TabularEvaluator::new(c)?),
             Self::Command(c) => Box::new(command::CommandEvaluator::new(c.clone(), ctx)?),
             Self::Builtin(c) => Box::new(builtin::BuiltinEvaluator::<B>::new(c, ctx, device.clone())?),
+            Self::Slurm(c) => Box::new(slurm::SlurmEvaluator::new((**c).clone(), ctx)?),
         })
     }
 }

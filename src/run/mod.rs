@@ -53,7 +53,18 @@ struct Setup {
 /// Runs (or resumes) a run to its end; returns the run directory.
 pub fn execute(req: RunRequest) -> Result<PathBuf> {
     let setup = set_up(&req)?;
-    crate::interrupt::on_interrupt(format!("interrupted; continue with: nas-search resume {}", setup.opts.run_dir));
+    let slurm = if matches!(setup.cfg.evaluator.config, crate::eval::EvaluatorConfig::Slurm(_)) {
+        format!(
+            "; its Slurm jobs keep running (resume re-attaches to them; nas-search cancel {} stops them)",
+            setup.opts.run_dir
+        )
+    } else {
+        String::new()
+    };
+    crate::interrupt::on_interrupt(format!(
+        "interrupted; continue with: nas-search resume {}{slurm}",
+        setup.opts.run_dir
+    ));
     let run_dir = setup.run_dir.clone();
     dispatch(setup.cfg.device, OnBackend(setup))??;
     Ok(run_dir)
