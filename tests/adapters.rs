@@ -6,15 +6,11 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::*;
 use nas_search::space::darts::DartsGenotype;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Runs the DARTS adapter on one job, with the stand-in train.py in `mode`.
 fn adapter(dir: &Path, genotype: &str, settings: &str, mode: &str) -> Output {

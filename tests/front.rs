@@ -10,10 +10,6 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// A small accuracy-vs-MACs run: 12 for the predictor, 2 rounds of 4.
 fn config(dir: &Path, strategy: &str, search_extra: &str) -> PathBuf {
     let text = format!(

@@ -8,10 +8,6 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn config(dir: &Path, name: &str, space: &str, evaluator: &str, strategy: &str) -> PathBuf {
     let text = format!(
         "seed: 3

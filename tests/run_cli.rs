@@ -9,10 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// A small NAS-Bench-201 run: 12 architectures for the predictor, 2 rounds of top-3
 /// (one of them a neighbour of the best measured).
 fn small_config(dir: &Path, evaluator: &str) -> PathBuf {

@@ -13,10 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// A small NAS-Bench-201 run (12 for the predictor, 2 rounds of top-3) with `evaluator` and `space`.
 fn config(dir: &Path, space: &str, evaluator: &str) -> PathBuf {
     let text = format!(

@@ -13,10 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Starts the test cluster once per test process (a no-op when it is up).
 fn cluster() {
     static UP: std::sync::Once = std::sync::Once::new();

@@ -348,7 +348,10 @@ impl Panel {
 pub fn figure(panels: &[Panel], caption: &str) -> String {
     let cols = panels.len().clamp(1, 3);
     let rows = panels.len().div_ceil(cols).max(1);
-    let (w, h) = (PANEL_W * cols as f64, PANEL_H * rows as f64 + if caption.is_empty() { 0.0 } else { 24.0 });
+    let w = PANEL_W * cols as f64;
+    let lines =
+        if caption.is_empty() { Vec::new() } else { super::diagram::wrap(caption, ((w - 20.0) / 6.3) as usize) };
+    let h = PANEL_H * rows as f64 + if lines.is_empty() { 0.0 } else { 10.0 + 14.0 * lines.len() as f64 };
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" viewBox=\"0 0 {w:.0} {h:.0}\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
@@ -356,12 +359,12 @@ pub fn figure(panels: &[Panel], caption: &str) -> String {
     for (i, p) in panels.iter().enumerate() {
         p.render(&mut out, (i % cols) as f64 * PANEL_W, (i / cols) as f64 * PANEL_H);
     }
-    if !caption.is_empty() {
+    for (i, line) in lines.iter().enumerate() {
         let _ = writeln!(
             out,
             "<text x=\"10\" y=\"{:.1}\" {FONT} font-size=\"11\" fill=\"#555\">{}</text>",
-            h - 8.0,
-            esc(caption)
+            h - 8.0 - 14.0 * (lines.len() - 1 - i) as f64,
+            esc(line)
         );
     }
     out.push_str("</svg>\n");

@@ -139,7 +139,7 @@ fn draw(out: &mut String, dag: &Dag, layout: &[(usize, usize)], top: f64) {
 }
 
 /// `text` in lines of at most `width` characters (breaking anywhere: genotypes have few spaces).
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     chars.chunks(width.max(20)).map(|c| c.iter().collect()).collect()
 }

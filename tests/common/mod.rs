@@ -4,6 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The repository's root (spaces, scripts and experiments are found from it).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
 /// The NAS-Bench-201 CSV the binary ships, written once per test process
 /// to a file (for the example evaluator script, which reads a file).
 pub fn nb201_csv() -> PathBuf {
