@@ -43,7 +43,7 @@ configure() {
   $SUDO mkdir -p "$DIR/state" "$DIR/spool" /etc/slurm
   $SUDO tee /etc/slurm/slurm.conf > /dev/null <<EOF
 ClusterName=nastest
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -72,7 +72,7 @@ InactiveLimit=0
 Waittime=0
 MessageTimeout=20
 SchedulerParameters=defer,sched_min_interval=200000
-NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:64
 EOF
   if [ ! -s /etc/munge/munge.key ]; then

@@ -66,6 +66,14 @@ pub const FRONT_GENERATIONS_HEADER: [&str; 9] = [
     "predicted_hypervolume",
 ];
 
+/// How long [`RunDir::open`] waits for a lock whose recorded holder has ended.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The pid in a lock file's text (`pid N on HOST, since ...`).
+fn holder_pid(text: &str) -> Option<u32> {
+    text.strip_prefix("pid ")?.split_whitespace().next()?.parse().ok()
+}
+
 /// An open run directory, locked for this process.
 pub struct RunDir {
     pub root: PathBuf,
@@ -87,17 +95,30 @@ impl RunDir {
             .truncate(false)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let holder = fs::read_to_string(&path).unwrap_or_default();
-                bail!(
-                    "{} is in use by another nas-search process ({}); wait for it to end or stop it",
-                    root.display(),
-                    if holder.trim().is_empty() { "holder unknown".to_string() } else { holder.trim().to_string() }
-                );
+        // A holder that has ended (killed) may leave the lock to a process it
+        // was starting, for the moment until that one runs its program: wait
+        // that out rather than refuse.
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    let dead = holder_pid(&holder).is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+                    if dead && started.elapsed() < LOCK_GRACE {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        continue;
+                    }
+                    bail!(
+                        "{} is in use by another nas-search process ({}); wait for it to end or stop it",
+                        root.display(),
+                        if holder.trim().is_empty() { "holder unknown".to_string() } else { holder.trim().to_string() }
+                    );
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("locking {}", path.display()));
+                }
             }
-            Err(fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
         }
         let host = fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
