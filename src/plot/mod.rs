@@ -181,12 +181,14 @@ fn progress(groups: &[(String, Vec<&RunData>)]) -> String {
         [(name, runs)] if runs.len() == 1 => format!("Search progress: {name}"),
         _ => "Search progress".to_string(),
     };
+    let y_range = settled_range(&marks);
     let panel = Panel {
         title,
         x_label: "real evaluations".into(),
         y_label: "accuracy of the best-signal architecture (%)".into(),
         marks,
         legend: Corner::BottomRight,
+        y_range,
         ..Default::default()
     };
     let caption = match groups {
@@ -195,7 +197,41 @@ fn progress(groups: &[(String, Vec<&RunData>)]) -> String {
         }
         _ => "each line: the mean over the runs of the reported accuracy of the best-signal architecture so far".into(),
     };
-    figure(&[panel], &caption)
+    figure(&[panel], &format!("{caption} (y axis: the range after the first tenth of the evaluations)"))
+}
+
+/// The y range of the lines and bands after the first tenth of the x axis,
+/// padded: the first few random evaluations would otherwise squeeze the
+/// part of the curves worth reading into a sliver.
+fn settled_range(marks: &[Mark]) -> Option<(f64, f64)> {
+    let x_max = marks
+        .iter()
+        .filter_map(|m| match m {
+            Mark::Line { points, .. } => points.last().map(|p| p.0),
+            _ => None,
+        })
+        .fold(f64::NEG_INFINITY, f64::max);
+    let from = x_max * 0.1;
+    let mut ys = Vec::new();
+    for m in marks {
+        match m {
+            Mark::Line { points, .. } => ys.extend(points.iter().filter(|p| p.0 >= from).map(|p| p.1)),
+            Mark::Band { xs, lower, upper, .. } => {
+                for ((x, lo), hi) in xs.iter().zip(lower).zip(upper) {
+                    if *x >= from {
+                        ys.extend([*lo, *hi]);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let (lo, hi) =
+        ys.iter().filter(|y| y.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
+    (lo.is_finite() && hi > lo).then(|| {
+        let pad = (hi - lo) * 0.08;
+        (lo - pad, hi + pad)
+    })
 }
 
 /// Non-dominated points: highest accuracy for their cost (lower cost better).
