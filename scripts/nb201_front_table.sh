@@ -11,10 +11,6 @@
 #   scripts/nb201_front_table.sh        # BIN=path to use another build, JOBS=2 to run two at once
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet
-  BIN=./target/release/nas-search
-fi
 OUT=${OUT:-experiments/results/nb201_front.csv}
 SEEDS_OUT=${OUT%.csv}_seeds.csv
 SEEDS=${SEEDS:-"0 1 2 3 4 5 6 7 8 9"}
@@ -31,17 +27,7 @@ method_args() {
   esac
 }
 
-one_run() {
-  local dir=$1; shift
-  rm -rf "$dir" "$dir.seconds"
-  mkdir -p "$(dirname "$dir")"
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$BIN" run "$CONFIG" --run-dir "$dir" --quiet "$@" > /dev/null
-  t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}' > "$dir.seconds"
-}
-export -f one_run
+source scripts/table_runs.sh
 export BIN CONFIG
 
 true_hv=$("$BIN" data nb201-front search_spaces/nb201.yaml --reference 220119680 2>&1 >/dev/null | sed -n 's/.*hypervolume \([0-9.]*\).*/\1/p')

@@ -17,10 +17,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # BIN: another build of nas-search (default: build this checkout's)
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet
-  BIN=./target/release/nas-search
-fi
 OUT=${OUT:-experiments/results/nb201_search.csv}
 SEEDS=${SEEDS:-"0 1 2 3 4 5 6 7 8 9"}
 JOBS=${JOBS:-2}
@@ -39,18 +35,7 @@ method_args() {
   esac
 }
 
-# one run: writes its wall seconds beside the run directory
-one_run() {
-  local dir=$1; shift
-  rm -rf "$dir" "$dir.seconds"
-  mkdir -p "$(dirname "$dir")"
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$BIN" run "$CONFIG" --run-dir "$dir" --quiet "$@" > /dev/null
-  t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}' > "$dir.seconds"
-}
-export -f one_run
+source scripts/table_runs.sh
 export BIN CONFIG
 
 SEEDS_OUT=${SEEDS_OUT:-${OUT%.csv}_seeds.csv}
