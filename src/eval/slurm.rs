@@ -441,13 +441,16 @@ impl SlurmEvaluator {
         o
     }
 
-    /// Cancels the given tasks (on Stop).
-    fn cancel_tasks(&self, tasks: &[Task]) {
-        let ids: Vec<String> = tasks.iter().filter_map(Task::slurm_id).collect();
+    /// On Stop: cancels the tasks still in flight and forgets them (they
+    /// were never recorded, so a later run evaluates them anew).
+    fn stop(&self, inflight: &mut Inflight) -> Result<()> {
+        let ids: Vec<String> = inflight.tasks.iter().filter_map(Task::slurm_id).collect();
         if !ids.is_empty() {
             let _ = Command::new("scancel").args(&ids).output();
             self.log(&format!("cancelled {} tasks (the run stopped): {}", ids.len(), ids.join(" ")));
         }
+        inflight.tasks.clear();
+        self.save(inflight)
     }
 }
 
@@ -549,9 +552,7 @@ impl Evaluator for SlurmEvaluator {
                 self.save(&inflight)?;
                 let i = index[&(t.key.clone(), t.budget)];
                 if events(EvalEvent::Done(i, outcome))? == Flow::Stop {
-                    self.cancel_tasks(&inflight.tasks);
-                    inflight.tasks.clear();
-                    return self.save(&inflight);
+                    return self.stop(&mut inflight);
                 }
             }
             if inflight.tasks.is_empty() {
@@ -605,27 +606,18 @@ impl Evaluator for SlurmEvaluator {
                         self.log(&format!("task {id} ({}) {why}: resubmitting", t.genotype));
                         let error = format!("Slurm task {id} {why}; resubmitted");
                         if events(EvalEvent::Retrying { job: i, attempt: t.requeues + 1, error })? == Flow::Stop {
-                            self.cancel_tasks(&inflight.tasks);
-                            inflight.tasks.clear();
-                            return self.save(&inflight);
+                            return self.stop(&mut inflight);
                         }
                         requeue.push((jobs[i].clone(), t.requeues + 1));
                     }
-                    Ok(why) => {
-                        let what = format!("{why}, after {} resubmissions", t.requeues);
+                    failed => {
+                        let what = match failed {
+                            Ok(why) => format!("{why}, after {} resubmissions", t.requeues),
+                            Err(what) => what,
+                        };
                         self.save(&inflight)?;
                         if events(EvalEvent::Done(i, self.failure(&t, &what)))? == Flow::Stop {
-                            self.cancel_tasks(&inflight.tasks);
-                            inflight.tasks.clear();
-                            return self.save(&inflight);
-                        }
-                    }
-                    Err(what) => {
-                        self.save(&inflight)?;
-                        if events(EvalEvent::Done(i, self.failure(&t, &what)))? == Flow::Stop {
-                            self.cancel_tasks(&inflight.tasks);
-                            inflight.tasks.clear();
-                            return self.save(&inflight);
+                            return self.stop(&mut inflight);
                         }
                     }
                 }
