@@ -58,6 +58,12 @@ pub fn dispatch<T: BackendTask>(kind: DeviceKind, task: T) -> anyhow::Result<T::
     }
 }
 
+/// Whether `B` is the CPU backend (with or without autodiff).
+pub fn is_cpu<B: 'static>() -> bool {
+    use std::any::TypeId;
+    [TypeId::of::<Cpu>(), TypeId::of::<Autodiff<Cpu>>()].contains(&TypeId::of::<B>())
+}
+
 /// Threads the CPU backend computes with.
 pub fn cpu_threads() -> usize {
     rayon::current_num_threads()

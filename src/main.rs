@@ -222,6 +222,10 @@ enum BenchCmd {
         /// Timed repeats (after one warm-up); the median is printed.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+        /// Also time the same model in PyTorch, in this run (needs a Python
+        /// with torch: NAS_SEARCH_PYTHON, default python3).
+        #[arg(long)]
+        compare_torch: bool,
     },
     /// The driver's CPU use and squeue calls while it waits on a large job
     /// array on a Slurm cluster (tasks that sleep).
@@ -242,6 +246,28 @@ enum BenchCmd {
         #[arg(long)]
         partition: Option<String>,
     },
+    /// Training noise of a run config's built-in evaluations: random cells
+    /// trained several times each, another training seed each time; the
+    /// spread of one cell's repeats against the spread between cells.
+    Noise {
+        /// A run config with `evaluator: { kind: builtin }`, e.g. experiments/quickstart.yaml.
+        config: PathBuf,
+        /// Random cells drawn from the config's space.
+        #[arg(long, default_value_t = 6)]
+        cells: usize,
+        /// Trainings of each cell.
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Seed of the cells and the training seeds.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Override a value of CONFIG (repeatable), e.g. evaluator.budgets.proxy.epochs=8.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Write every training (cell, repeat, accuracy, seconds) to this CSV.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Training throughput (images/s) of the built-in trainer on a DARTS network.
     Train {
         /// Where the network trains.
@@ -256,9 +282,16 @@ enum BenchCmd {
         /// Images per step.
         #[arg(long, default_value_t = 64)]
         batch: usize,
+        /// Image side in pixels.
+        #[arg(long, default_value_t = 32)]
+        resolution: usize,
         /// Timed steps (after one warm-up step).
         #[arg(long, default_value_t = 5)]
         steps: usize,
+        /// Also time the same network in PyTorch, in this run (needs a
+        /// Python with torch: NAS_SEARCH_PYTHON, default python3).
+        #[arg(long)]
+        compare_torch: bool,
     },
 }
 
@@ -390,8 +423,8 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Bench(BenchCmd::Train { device, channels, cells, batch, steps }) => {
-            bench::train(bench::TrainBench { device, channels, cells, batch, steps })?;
+        Command::Bench(BenchCmd::Train { device, channels, cells, batch, resolution, steps, compare_torch }) => {
+            bench::train(bench::TrainBench { device, channels, cells, batch, resolution, steps, compare_torch })?;
         }
         Command::Data(DataCmd::Cifar10 { dir }) => nas_search::data::cifar10::download(&dir)?,
         Command::Data(DataCmd::Nb201 { out }) => {
@@ -418,8 +451,12 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCmd::Slurm { tasks, sleep, poll, dir, partition }) => {
             bench::slurm::slurm(bench::slurm::SlurmBench { tasks, sleep_s: sleep, poll_s: poll, dir, partition })?;
         }
-        Command::Bench(BenchCmd::Predictor { device, repeats }) => {
-            bench::predictor(bench::PredictorBench { device, infer_batch: 1024, train_batch: 128, repeats })?;
+        Command::Bench(BenchCmd::Noise { config, cells, repeats, seed, overrides, out }) => {
+            bench::noise::noise(bench::noise::NoiseBench { config, overrides, cells, repeats, seed, out })?;
+        }
+        Command::Bench(BenchCmd::Predictor { device, repeats, compare_torch }) => {
+            let b = bench::PredictorBench { device, infer_batch: 1024, train_batch: 128, repeats, compare_torch };
+            bench::predictor(b)?;
         }
     }
     Ok(())

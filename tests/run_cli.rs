@@ -322,15 +322,67 @@ fn builtin_evaluator_trains_darts_networks_in_the_workflow() {
     assert!(text.contains("\"\"images_per_s\"\"") && text.contains("\"\"train_images\"\":\"\"48\"\""), "{text}");
     let md = fs::read_to_string(run.join("summary.md")).unwrap();
     assert!(md.contains("Search against random sampling, same budget"), "{md}");
-    // Training is seeded by the run seed and the architecture: a second run measures the same.
+    // Training is seeded by the run seed and the architecture, each network on one thread: a second
+    // run measures the same, one network at a time or several at once (in another order).
     let run2 = dir.join("run2");
-    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run2).arg("--quiet"));
-    let measured = |rows: Vec<Vec<String>>| rows.into_iter().map(|r| r[..8].to_vec()).collect::<Vec<_>>();
-    assert_eq!(measured(evaluations(&run2)), measured(evals));
+    run_ok(
+        bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run2).arg("--quiet").args(["--set", "evaluator.workers=1"]),
+    );
+    let measured = |rows: Vec<Vec<String>>| {
+        let mut m: Vec<Vec<String>> = rows.into_iter().map(|r| r[..8].to_vec()).collect();
+        m.sort();
+        m
+    };
+    let run3 = dir.join("run3");
+    run_ok(
+        bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run3).arg("--quiet").args(["--set", "evaluator.workers=3"]),
+    );
+    assert_eq!(measured(evaluations(&run2)), measured(evals.clone()));
+    assert_eq!(measured(evaluations(&run3)), measured(evals));
+    let err = run_err(
+        bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(dir.join("r0")).args(["--set", "evaluator.workers=0"]),
+    );
+    assert!(err.contains("evaluator.workers must be positive"), "{err}");
 
     let cifar = builtin_config(&dir, &format!("{{ kind: cifar10, dir: {} }}", dir.join("no-cifar").display()));
     let err = run_err(bin().args(["run"]).arg(&cifar).arg("--run-dir").arg(dir.join("r-cifar")));
     assert!(err.contains("data_batch_1.bin") && err.contains("evaluator.data.dir"), "{err}");
+}
+
+#[test]
+fn bench_noise_trains_each_cell_with_other_seeds_and_writes_every_training() {
+    let dir = temp_dir("bench-noise");
+    let cfg = builtin_config(&dir, "{ kind: synthetic, seed: 2, train_images: 48, test_images: 40 }");
+    let noise = |out: &Path| {
+        let o = bin()
+            .args(["bench", "noise"])
+            .arg(&cfg)
+            .args(["--cells", "3", "--repeats", "2", "--out"])
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
+    let text = noise(&a);
+    assert!(text.contains("repeat noise of one cell") && text.contains("architecture's share"), "{text}");
+    noise(&b);
+    assert_eq!(fs::read_to_string(&a).unwrap(), fs::read_to_string(&b).unwrap(), "same seed, same figures");
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_path(&a).unwrap().records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 6);
+    for r in &rows {
+        let acc: f64 = r[2].parse().unwrap();
+        assert!((0.0..=100.0).contains(&acc), "{r:?}");
+    }
+    // Three distinct cells, each trained twice.
+    let cells: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r[4]).collect();
+    assert_eq!(cells.len(), 3);
+    let err = String::from_utf8_lossy(
+        &bin().args(["bench", "noise"]).arg(&cfg).args(["--cells", "1"]).output().unwrap().stderr,
+    )
+    .to_string();
+    assert!(err.contains("at least 2 cells"), "{err}");
 }
 
 #[test]

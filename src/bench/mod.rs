@@ -1,8 +1,10 @@
 //! `nas-search bench ...`: speed figures printed for humans, measured as
 //! medians of repeated runs within one process. One file per benchmark.
 
+pub mod noise;
 pub mod predictor;
 pub mod slurm;
+pub mod torch;
 pub mod train;
 
 pub use predictor::{PredictorBench, PredictorBenchResult, predictor};

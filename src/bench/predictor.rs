@@ -1,5 +1,6 @@
-//! `nas-search bench predictor`: NAR-Former inference throughput and
-//! training-step time.
+//! `nas-search bench predictor`: NAR-Former inference throughput (with and
+//! without the tokenizer) and training-step time, optionally beside
+//! PyTorch's figures for the same model and shapes (`--compare-torch`).
 
 use std::time::Instant;
 
@@ -9,7 +10,7 @@ use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 
-use super::median;
+use super::{median, torch};
 use crate::backend::{BackendTask, DeviceKind, cpu_threads, dispatch};
 use crate::predictor::dataset::encode_cells;
 use crate::predictor::{ModelConfig, Predictor};
@@ -21,32 +22,64 @@ pub struct PredictorBench {
     pub infer_batch: usize,
     pub train_batch: usize,
     pub repeats: usize,
+    /// Also time the same model in PyTorch (`scripts/torch_bench.py`).
+    pub compare_torch: bool,
 }
 
 /// Figures `bench predictor` prints.
 #[derive(Debug)]
 pub struct PredictorBenchResult {
+    /// Tokenizer and model.
     pub archs_per_second: f64,
+    /// The model alone, on already tokenized architectures.
+    pub model_archs_per_second: f64,
     pub train_step_ms: f64,
+    /// Node tokens per architecture and their width (the shapes PyTorch gets).
+    pub tokens: usize,
+    pub d_model: usize,
 }
 
-/// Inference throughput (tokenizer included) and training-step time of the
-/// paper-size NAR-Former (d_model 192, depths 6,1,1,1) on NAS-Bench-201 cells.
+/// Inference throughput and training-step time of the paper-size NAR-Former
+/// (d_model 192, depths 6,1,1,1) on NAS-Bench-201 cells.
 pub fn predictor(b: PredictorBench) -> Result<PredictorBenchResult> {
+    let cfg = ModelConfig::default();
+    let ModelConfig::NarFormer { transformer: t, .. } = &cfg else { unreachable!("the default model is NAR-Former") };
     println!(
-        "backend {} | threads {} | model nar-former d_model 192 depths [6,1,1,1] heads 6 d_ff 768",
+        "backend {} | threads {} | model nar-former depths {:?} heads {} d_ff {}",
         b.device.backend_name(),
-        cpu_threads()
+        cpu_threads(),
+        t.depths,
+        t.heads,
+        t.d_ff
     );
     let r = dispatch(b.device, BenchTask(&b))?;
     println!(
-        "inference: {:.0} archs/s (batch {}, tokenizer included, median of {})",
-        r.archs_per_second, b.infer_batch, b.repeats
+        "inference: {:.0} archs/s with the tokenizer, {:.0} archs/s model only ({} tokens x {}; batch {}, median of {})",
+        r.archs_per_second, r.model_archs_per_second, r.tokens, r.d_model, b.infer_batch, b.repeats
     );
     println!(
         "train step: {:.1} ms (batch {} rows, forward + backward + AdamW, median of {})",
         r.train_step_ms, b.train_batch, b.repeats
     );
+    if b.compare_torch {
+        let depths: Vec<String> = t.depths.iter().map(|d| d.to_string()).collect();
+        let mut args = vec!["--device".into(), b.device.name().into(), "--threads".into(), cpu_threads().to_string()];
+        args.extend(["predictor".into(), "--tokens".into(), r.tokens.to_string()]);
+        args.extend(["--d-model".into(), r.d_model.to_string(), "--depths".into(), depths.join(",")]);
+        args.extend(["--heads".into(), t.heads.to_string(), "--d-ff".into(), t.d_ff.to_string()]);
+        args.extend(["--dropout".into(), t.dropout.to_string(), "--repeats".into(), b.repeats.to_string()]);
+        args.extend(["--infer-batch".into(), b.infer_batch.to_string()]);
+        args.extend(["--train-batch".into(), b.train_batch.to_string()]);
+        if let Some(v) = torch::run(&args)? {
+            let (inf, step) = (torch::figure(&v, "archs_per_s")?, torch::figure(&v, "train_step_ms")?);
+            println!("{}: inference {inf:.0} archs/s model only, train step {step:.1} ms", torch::label(&v));
+            println!(
+                "ratio nas-search / PyTorch (speed, higher is faster): inference model only {:.2}, train step {:.2}",
+                r.model_archs_per_second / inf,
+                step / r.train_step_ms
+            );
+        }
+    }
     Ok(r)
 }
 
@@ -73,6 +106,16 @@ impl BackendTask for BenchTask<'_> {
                 infer.push(cells.len() as f64 / t.elapsed().as_secs_f64());
             }
         }
+        let batch = encode_cells(&cells, &cfg).batch::<B::InnerBackend>(&rows, &device);
+        let [_, tokens, d_model] = batch.tokens.dims();
+        let mut model_only = Vec::new();
+        for i in 0..=b.repeats {
+            let t = Instant::now();
+            let _ = inner.forward(&batch).into_data();
+            if i > 0 {
+                model_only.push(cells.len() as f64 / t.elapsed().as_secs_f64());
+            }
+        }
 
         let set = encode_cells(&cells[..b.train_batch.min(cells.len())], &cfg);
         let train_rows: Vec<usize> = (0..b.train_batch.min(cells.len())).collect();
@@ -92,6 +135,12 @@ impl BackendTask for BenchTask<'_> {
                 steps.push(t.elapsed().as_secs_f64() * 1000.0);
             }
         }
-        PredictorBenchResult { archs_per_second: median(infer), train_step_ms: median(steps) }
+        PredictorBenchResult {
+            archs_per_second: median(infer),
+            model_archs_per_second: median(model_only),
+            train_step_ms: median(steps),
+            tokens,
+            d_model,
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `nas-search bench train`: training throughput of the built-in trainer on
 //! a DARTS network (DARTS V2 cells, C=16, 8 cells by default) with 32x32
-//! synthetic images: forward, backward and the SGD step, in images/s.
+//! synthetic images (other sizes with --resolution): forward, backward and the SGD step, in images/s.
 
 use std::time::Instant;
 
@@ -11,7 +11,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::median;
+use super::{median, torch};
 use crate::backend::{BackendTask, DeviceKind, cpu_threads, dispatch};
 use crate::data::synthetic;
 use crate::net::NetSpec;
@@ -27,7 +27,11 @@ pub struct TrainBench {
     pub channels: usize,
     pub cells: usize,
     pub batch: usize,
+    /// Image side in pixels.
+    pub resolution: usize,
     pub steps: usize,
+    /// Also time the same network in PyTorch (`scripts/torch_bench.py`).
+    pub compare_torch: bool,
 }
 
 #[derive(Debug)]
@@ -37,23 +41,42 @@ pub struct TrainBenchResult {
 }
 
 pub fn train(b: TrainBench) -> Result<TrainBenchResult> {
+    let genotype = DartsGenotype::darts_v2();
     let net = DartsNetConfig { channels: b.channels, cells: b.cells, ..Default::default() };
-    let spec = NetSpec::Darts(darts_net::build(&DartsGenotype::darts_v2(), &net));
+    let spec = NetSpec::Darts(darts_net::build(&genotype, &net));
     println!(
-        "backend {} | threads {} | DARTS V2 network C={} cells={} ({:.2}M params, {:.1}M MACs) | batch {} | 32x32",
+        "backend {} | threads {} | DARTS V2 network C={} cells={} ({:.2}M params, {:.1}M MACs) | batch {} | {r}x{r}",
         b.device.backend_name(),
         cpu_threads(),
         b.channels,
         b.cells,
         spec.cost().params as f64 / 1e6,
         spec.cost().macs as f64 / 1e6,
-        b.batch
+        b.batch,
+        r = b.resolution
     );
+    let params = spec.cost().params;
     let r = dispatch(b.device, Task { b: &b, spec })?;
     println!(
         "train: {:.1} images/s ({:.0} ms per step: forward + backward + SGD, median of {})",
         r.images_per_second, r.step_ms, b.steps
     );
+    if b.compare_torch {
+        let mut args = vec!["--device".into(), b.device.name().into(), "--threads".into(), cpu_threads().to_string()];
+        args.extend(["train".into(), "--genotype".into(), genotype.to_string()]);
+        args.extend(["--channels".into(), b.channels.to_string(), "--cells".into(), b.cells.to_string()]);
+        args.extend(["--batch".into(), b.batch.to_string(), "--resolution".into(), b.resolution.to_string()]);
+        args.extend(["--steps".into(), b.steps.to_string()]);
+        if let Some(v) = torch::run(&args)? {
+            let ips = torch::figure(&v, "images_per_s")?;
+            let torch_params = torch::figure(&v, "params")? as u64;
+            println!("{}: {ips:.1} images/s", torch::label(&v));
+            if torch_params != params {
+                println!("note: PyTorch's network has {torch_params} parameters, nas-search's {params}");
+            }
+            println!("ratio nas-search / PyTorch (images/s, higher is faster): {:.2}", r.images_per_second / ips);
+        }
+    }
     Ok(r)
 }
 
@@ -67,11 +90,12 @@ impl BackendTask for Task<'_> {
 
     fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> TrainBenchResult {
         let b = self.b;
-        let set = synthetic::generate(b.batch, 32, 0, 0);
+        let res = b.resolution;
+        let set = synthetic::generate(b.batch, res, 0, 0);
         let idx: Vec<usize> = (0..b.batch).collect();
         let norm = Normalize { mean: [0.5; 3], std: [0.25; 3] };
         let x =
-            Tensor::<B, 4>::from_data(TensorData::new(batch(&set, &idx, &norm, None), [b.batch, 3, 32, 32]), &device);
+            Tensor::<B, 4>::from_data(TensorData::new(batch(&set, &idx, &norm, None), [b.batch, 3, res, res]), &device);
         let labels: Vec<i64> = set.labels.iter().map(|&l| l as i64).collect();
         let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [b.batch]), &device);
         let budget = TrainBudget::new(1);

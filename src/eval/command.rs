@@ -17,15 +17,13 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Budgets, EvalContext, EvalEvent, EvalJob, EvalOutcome, EvalSeconds, Evaluator, Events, Flow, Measures};
+use super::{Budgets, EvalContext, EvalEvent, EvalJob, EvalOutcome, EvalSeconds, Evaluator, Events, Measures};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -250,42 +248,7 @@ pub fn parse_output(stdout: &str, wall: f64) -> Result<EvalOutcome> {
 
 impl Evaluator for CommandEvaluator {
     fn evaluate(&self, jobs: &[EvalJob], events: Events) -> Result<()> {
-        let next = AtomicUsize::new(0);
-        let (tx, rx) = mpsc::channel::<EvalEvent>();
-        std::thread::scope(|scope| {
-            for _ in 0..self.cfg.workers.min(jobs.len().max(1)) {
-                let tx = tx.clone();
-                let next = &next;
-                scope.spawn(move || {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        if i >= jobs.len() {
-                            break;
-                        }
-                        let retrying = |e: EvalEvent| {
-                            let _ = tx.send(e);
-                        };
-                        let outcome = self.run_one(i, &jobs[i], &retrying);
-                        if tx.send(EvalEvent::Done(i, outcome)).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(tx);
-            // on Stop, no job starts any more; the ones running are still reported
-            for event in rx {
-                match events(event) {
-                    Ok(Flow::Continue) => {}
-                    Ok(Flow::Stop) => next.store(jobs.len(), Ordering::SeqCst),
-                    Err(e) => {
-                        next.store(jobs.len(), Ordering::SeqCst);
-                        return Err(e);
-                    }
-                }
-            }
-            Ok(())
-        })
+        super::pool::run_jobs(jobs, self.cfg.workers, events, |i, job, send| self.run_one(i, job, send))
     }
 
     fn budgets_equal(&self) -> bool {

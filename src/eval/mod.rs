@@ -10,6 +10,7 @@
 pub mod builtin;
 pub mod command;
 pub mod one;
+pub mod pool;
 pub mod slurm;
 pub mod tabular;
 

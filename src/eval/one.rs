@@ -31,23 +31,36 @@ pub fn eval_one(
     key: Option<&str>,
     device: Option<DeviceKind>,
 ) -> Result<EvalOutcome> {
-    let mut cfg = RunConfig::load(config, &[])?;
+    let cfg = load_resolved(config, &[])?;
+    let builtin = builtin_of(&cfg, config)?;
+    let space: Arc<dyn AnySpace> = Arc::from(cfg.space_config().build()?);
+    let text = space.check_text(genotype).with_context(|| format!("genotype '{genotype}'"))?;
+    let job = EvalJob { key: key.map_or(text.clone(), String::from), genotype: text, budget };
+    let task = One { builtin, space, job, seed: cfg.seed, config_dir: config.parent().unwrap_or(Path::new(".")) };
+    dispatch(device.unwrap_or(cfg.device), task)?
+}
+
+/// The run config at `config` with `overrides`, its paths resolved against
+/// its folder (a run directory's frozen config is resolved already).
+pub fn load_resolved(config: &Path, overrides: &[String]) -> Result<RunConfig> {
+    let mut cfg = RunConfig::load(config, overrides)?;
     if !cfg.is_resolved() {
         cfg.resolve(config.parent().unwrap_or(Path::new(".")))?;
     }
-    let builtin = match &cfg.evaluator.config {
+    Ok(cfg)
+}
+
+/// The built-in trainer's settings of a run config (`kind: builtin`, or a
+/// Slurm evaluator's `builtin:`); `config` names the file in the error.
+pub fn builtin_of(cfg: &RunConfig, config: &Path) -> Result<BuiltinConfig> {
+    Ok(match &cfg.evaluator.config {
         EvaluatorConfig::Builtin(b) => (**b).clone(),
         EvaluatorConfig::Slurm(s) => match &s.builtin {
             Some(b) => (**b).clone(),
             None => bail!("{}: evaluator.builtin is not set (this Slurm evaluator runs a command)", config.display()),
         },
         other => bail!("{}: evaluator.kind `{}` has no built-in trainer to run", config.display(), other.kind()),
-    };
-    let space: Arc<dyn AnySpace> = Arc::from(cfg.space_config().build()?);
-    let text = space.check_text(genotype).with_context(|| format!("genotype '{genotype}'"))?;
-    let job = EvalJob { key: key.map_or(text.clone(), String::from), genotype: text, budget };
-    let task = One { builtin, space, job, seed: cfg.seed, config_dir: config.parent().unwrap_or(Path::new(".")) };
-    dispatch(device.unwrap_or(cfg.device), task)?
+    })
 }
 
 /// The result line `eval-one` prints: the outcome's accuracy, seconds,
