@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
@@ -37,6 +37,8 @@ pub struct PredictorBenchResult {
     /// Node tokens per architecture and their width (the shapes PyTorch gets).
     pub tokens: usize,
     pub d_model: usize,
+    /// Trainable parameters of the model.
+    pub params: usize,
 }
 
 /// Inference throughput and training-step time of the paper-size NAR-Former
@@ -73,6 +75,10 @@ pub fn predictor(b: PredictorBench) -> Result<PredictorBenchResult> {
         if let Some(v) = torch::run(&args)? {
             let (inf, step) = (torch::figure(&v, "archs_per_s")?, torch::figure(&v, "train_step_ms")?);
             println!("{}: inference {inf:.0} archs/s model only, train step {step:.1} ms", torch::label(&v));
+            let torch_params = torch::figure(&v, "params")? as usize;
+            if torch_params != r.params {
+                println!("note: PyTorch's model has {torch_params} parameters, nas-search's {}", r.params);
+            }
             println!(
                 "ratio nas-search / PyTorch (speed, higher is faster): inference model only {:.2}, train step {:.2}",
                 r.model_archs_per_second / inf,
@@ -92,6 +98,7 @@ impl BackendTask for BenchTask<'_> {
         let b = self.0;
         let cfg = ModelConfig::default();
         let model: Predictor<B> = cfg.init(&device);
+        let params = model.num_params();
         let cells: Vec<Nb201Cell> = Nb201Cell::enumerate().step_by(7).take(b.infer_batch).collect();
         let rows: Vec<usize> = (0..cells.len()).collect();
 
@@ -141,6 +148,7 @@ impl BackendTask for BenchTask<'_> {
             train_step_ms: median(steps),
             tokens,
             d_model,
+            params,
         }
     }
 }
