@@ -1,4 +1,5 @@
-//! Compute backends: NdArray on the CPU (default), CUDA with `--features cuda`.
+//! Compute backends: NdArray on the CPU (default), burn's Flex CPU backend
+//! (`device: flex`, pure Rust, gemm-based), CUDA with `--features cuda`.
 //! Code that trains or runs models is generic over the backend; this module
 //! picks the concrete one from the config's `device`.
 
@@ -8,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 /// The CPU backend.
 pub type Cpu = burn::backend::NdArray<f32>;
+/// burn's newer pure-Rust CPU backend (strided views, gemm matrix products).
+pub type Flex = burn::backend::Flex;
 /// The CUDA backend.
 #[cfg(feature = "cuda")]
 pub type Gpu = burn::backend::Cuda<f32>;
@@ -18,6 +21,8 @@ pub type Gpu = burn::backend::Cuda<f32>;
 pub enum DeviceKind {
     #[default]
     Cpu,
+    /// The CPU through burn's Flex backend.
+    Flex,
     Cuda,
 }
 
@@ -26,6 +31,7 @@ impl DeviceKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::Cpu => "cpu",
+            Self::Flex => "flex",
             Self::Cuda => "cuda",
         }
     }
@@ -35,6 +41,7 @@ impl DeviceKind {
         match self {
             Self::Cpu if cfg!(feature = "blas") => "ndarray+openblas",
             Self::Cpu => "ndarray",
+            Self::Flex => "flex",
             Self::Cuda => "cuda",
         }
     }
@@ -51,6 +58,7 @@ pub trait BackendTask {
 pub fn dispatch<T: BackendTask>(kind: DeviceKind, task: T) -> anyhow::Result<T::Output> {
     match kind {
         DeviceKind::Cpu => Ok(task.with_backend::<Autodiff<Cpu>>(Default::default())),
+        DeviceKind::Flex => Ok(task.with_backend::<Autodiff<Flex>>(Default::default())),
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda => Ok(task.with_backend::<Autodiff<Gpu>>(Default::default())),
         #[cfg(not(feature = "cuda"))]
@@ -61,7 +69,8 @@ pub fn dispatch<T: BackendTask>(kind: DeviceKind, task: T) -> anyhow::Result<T::
 /// Whether `B` is the CPU backend (with or without autodiff).
 pub fn is_cpu<B: 'static>() -> bool {
     use std::any::TypeId;
-    [TypeId::of::<Cpu>(), TypeId::of::<Autodiff<Cpu>>()].contains(&TypeId::of::<B>())
+    [TypeId::of::<Cpu>(), TypeId::of::<Autodiff<Cpu>>(), TypeId::of::<Flex>(), TypeId::of::<Autodiff<Flex>>()]
+        .contains(&TypeId::of::<B>())
 }
 
 /// Threads the CPU backend computes with.

@@ -350,6 +350,27 @@ fn builtin_evaluator_trains_darts_networks_in_the_workflow() {
 }
 
 #[test]
+fn the_flex_cpu_backend_runs_the_workflow_and_the_benchmarks() {
+    let dir = temp_dir("run-flex");
+    let cfg = builtin_config(&dir, "{ kind: synthetic, seed: 2, train_images: 48, test_images: 20 }");
+    let run = dir.join("run");
+    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet").args(["--set", "device=flex"]));
+    let evals = evaluations(&run);
+    assert_eq!(evals.len(), 4 + 2);
+    assert!(evals.iter().all(|r| r.iter().any(|f| f == "ok")), "{evals:?}");
+    let out = run_ok(bin().args(["bench", "train", "--device", "flex", "--channels", "4", "--cells", "3"]).args([
+        "--batch",
+        "4",
+        "--resolution",
+        "8",
+        "--steps",
+        "1",
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("backend flex") && text.contains("images/s"), "{text}");
+}
+
+#[test]
 fn bench_noise_trains_each_cell_with_other_seeds_and_writes_every_training() {
     let dir = temp_dir("bench-noise");
     let cfg = builtin_config(&dir, "{ kind: synthetic, seed: 2, train_images: 48, test_images: 40 }");
