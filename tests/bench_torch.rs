@@ -30,10 +30,13 @@ fn bench_train_times_the_same_darts_network_in_pytorch() {
         return;
     };
     let args = ["bench", "train", "--channels", "4", "--cells", "3", "--batch", "8", "--resolution", "8"];
-    let text = stdout(&[&args[..], &["--steps", "1", "--compare-torch"]].concat(), &py);
-    assert!(text.contains("PyTorch 2.") && text.contains("images/s"), "{text}");
-    assert!(text.contains("ratio nas-search / PyTorch"), "{text}");
-    assert!(!text.contains("parameters, nas-search's"), "the two networks differ: {text}");
+    // Both CPU backends are compared with PyTorch on the CPU.
+    for device in ["cpu", "flex"] {
+        let text = stdout(&[&args[..], &["--steps", "1", "--compare-torch", "--device", device]].concat(), &py);
+        assert!(text.contains("PyTorch 2.") && text.contains("threads, cpu)"), "{text}");
+        assert!(text.contains("ratio nas-search / PyTorch"), "{text}");
+        assert!(!text.contains("parameters, nas-search's"), "the two networks differ: {text}");
+    }
 }
 
 #[test]

@@ -65,7 +65,8 @@ pub fn predictor(b: PredictorBench) -> Result<PredictorBenchResult> {
     );
     if b.compare_torch {
         let depths: Vec<String> = t.depths.iter().map(|d| d.to_string()).collect();
-        let mut args = vec!["--device".into(), b.device.name().into(), "--threads".into(), cpu_threads().to_string()];
+        let mut args =
+            vec!["--device".into(), torch::device(b.device).into(), "--threads".into(), cpu_threads().to_string()];
         args.extend(["predictor".into(), "--tokens".into(), r.tokens.to_string()]);
         args.extend(["--d-model".into(), r.d_model.to_string(), "--depths".into(), depths.join(",")]);
         args.extend(["--heads".into(), t.heads.to_string(), "--d-ff".into(), t.d_ff.to_string()]);

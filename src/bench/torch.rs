@@ -15,6 +15,14 @@ pub const HOW: &str = "set NAS_SEARCH_PYTHON to a Python that has torch, e.g. \
 `python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch numpy` then \
 `NAS_SEARCH_PYTHON=~/torchenv/bin/python nas-search bench ... --compare-torch`";
 
+/// PyTorch's name of the device that `kind` runs on (both CPU backends: `cpu`).
+pub fn device(kind: crate::backend::DeviceKind) -> &'static str {
+    match kind {
+        crate::backend::DeviceKind::Cuda => "cuda",
+        _ => "cpu",
+    }
+}
+
 fn python() -> String {
     std::env::var("NAS_SEARCH_PYTHON").unwrap_or_else(|_| "python3".into())
 }

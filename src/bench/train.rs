@@ -62,7 +62,8 @@ pub fn train(b: TrainBench) -> Result<TrainBenchResult> {
         r.images_per_second, r.step_ms, b.steps
     );
     if b.compare_torch {
-        let mut args = vec!["--device".into(), b.device.name().into(), "--threads".into(), cpu_threads().to_string()];
+        let mut args =
+            vec!["--device".into(), torch::device(b.device).into(), "--threads".into(), cpu_threads().to_string()];
         args.extend(["train".into(), "--genotype".into(), genotype.to_string()]);
         args.extend(["--channels".into(), b.channels.to_string(), "--cells".into(), b.cells.to_string()]);
         args.extend(["--batch".into(), b.batch.to_string(), "--resolution".into(), b.resolution.to_string()]);
