@@ -65,21 +65,16 @@ pub fn predictor(b: PredictorBench) -> Result<PredictorBenchResult> {
     );
     if b.compare_torch {
         let depths: Vec<String> = t.depths.iter().map(|d| d.to_string()).collect();
-        let mut args =
-            vec!["--device".into(), torch::device(b.device).into(), "--threads".into(), cpu_threads().to_string()];
-        args.extend(["predictor".into(), "--tokens".into(), r.tokens.to_string()]);
+        let mut args = vec!["predictor".into(), "--tokens".into(), r.tokens.to_string()];
         args.extend(["--d-model".into(), r.d_model.to_string(), "--depths".into(), depths.join(",")]);
         args.extend(["--heads".into(), t.heads.to_string(), "--d-ff".into(), t.d_ff.to_string()]);
         args.extend(["--dropout".into(), t.dropout.to_string(), "--repeats".into(), b.repeats.to_string()]);
         args.extend(["--infer-batch".into(), b.infer_batch.to_string()]);
         args.extend(["--train-batch".into(), b.train_batch.to_string()]);
-        if let Some(v) = torch::run(&args)? {
+        if let Some(v) = torch::run(b.device, &args)? {
             let (inf, step) = (torch::figure(&v, "archs_per_s")?, torch::figure(&v, "train_step_ms")?);
             println!("{}: inference {inf:.0} archs/s model only, train step {step:.1} ms", torch::label(&v));
-            let torch_params = torch::figure(&v, "params")? as usize;
-            if torch_params != r.params {
-                println!("note: PyTorch's model has {torch_params} parameters, nas-search's {}", r.params);
-            }
+            torch::check_params(&v, "model", r.params as u64)?;
             println!(
                 "ratio nas-search / PyTorch (speed, higher is faster): inference model only {:.2}, train step {:.2}",
                 r.model_archs_per_second / inf,

@@ -8,6 +8,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use crate::backend::{DeviceKind, cpu_threads};
+
 const SCRIPT: &str = include_str!("../../scripts/torch_bench.py");
 
 /// How to get the comparison when no Python with torch is found.
@@ -16,9 +18,9 @@ pub const HOW: &str = "set NAS_SEARCH_PYTHON to a Python that has torch, e.g. \
 `NAS_SEARCH_PYTHON=~/torchenv/bin/python nas-search bench ... --compare-torch`";
 
 /// PyTorch's name of the device that `kind` runs on (both CPU backends: `cpu`).
-pub fn device(kind: crate::backend::DeviceKind) -> &'static str {
+fn device(kind: DeviceKind) -> &'static str {
     match kind {
-        crate::backend::DeviceKind::Cuda => "cuda",
+        DeviceKind::Cuda => "cuda",
         _ => "cpu",
     }
 }
@@ -27,9 +29,12 @@ fn python() -> String {
     std::env::var("NAS_SEARCH_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-/// PyTorch's figures for `args` (the script's arguments), or `None` with a
-/// printed note when no Python with torch is found.
-pub fn run(args: &[String]) -> Result<Option<Value>> {
+/// PyTorch's figures for `work` (the script's subcommand and its arguments)
+/// on the device of `kind` with as many threads as nas-search uses, or
+/// `None` with a printed note when no Python with torch is found.
+pub fn run(kind: DeviceKind, work: &[String]) -> Result<Option<Value>> {
+    let mut args = vec!["--device".into(), device(kind).into(), "--threads".into(), cpu_threads().to_string()];
+    args.extend(work.iter().cloned());
     let py = python();
     let probe = Command::new(&py).args(["-c", "import torch"]).output();
     match probe {
@@ -56,6 +61,16 @@ pub fn run(args: &[String]) -> Result<Option<Value>> {
 /// A number field of the script's answer.
 pub fn figure(v: &Value, key: &str) -> Result<f64> {
     v.get(key).and_then(Value::as_f64).with_context(|| format!("the PyTorch benchmark gave no `{key}`: {v}"))
+}
+
+/// Prints a note when PyTorch's model (`what`) has another parameter count
+/// than nas-search's `ours`: then the two figures time different work.
+pub fn check_params(v: &Value, what: &str, ours: u64) -> Result<()> {
+    let theirs = figure(v, "params")? as u64;
+    if theirs != ours {
+        println!("note: PyTorch's {what} has {theirs} parameters, nas-search's {ours}");
+    }
+    Ok(())
 }
 
 /// "PyTorch 2.x (2 threads, cpu)" from the script's answer.

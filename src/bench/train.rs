@@ -62,19 +62,14 @@ pub fn train(b: TrainBench) -> Result<TrainBenchResult> {
         r.images_per_second, r.step_ms, b.steps
     );
     if b.compare_torch {
-        let mut args =
-            vec!["--device".into(), torch::device(b.device).into(), "--threads".into(), cpu_threads().to_string()];
-        args.extend(["train".into(), "--genotype".into(), genotype.to_string()]);
+        let mut args = vec!["train".into(), "--genotype".into(), genotype.to_string()];
         args.extend(["--channels".into(), b.channels.to_string(), "--cells".into(), b.cells.to_string()]);
         args.extend(["--batch".into(), b.batch.to_string(), "--resolution".into(), b.resolution.to_string()]);
         args.extend(["--steps".into(), b.steps.to_string()]);
-        if let Some(v) = torch::run(&args)? {
+        if let Some(v) = torch::run(b.device, &args)? {
             let ips = torch::figure(&v, "images_per_s")?;
-            let torch_params = torch::figure(&v, "params")? as u64;
             println!("{}: {ips:.1} images/s", torch::label(&v));
-            if torch_params != params {
-                println!("note: PyTorch's network has {torch_params} parameters, nas-search's {params}");
-            }
+            torch::check_params(&v, "network", params)?;
             println!("ratio nas-search / PyTorch (images/s, higher is faster): {:.2}", r.images_per_second / ips);
         }
     }

@@ -1,8 +1,11 @@
 //! Predictor-ranked local search around the incumbent: the single mutations
 //! of the best measured architecture that were not measured yet, ordered by
-//! the fitness function. A round spends part of its real evaluations here so
-//! the search keeps refining its best real result even where the predictor
-//! is unsure (it ranks the whole space well but the few best cells poorly).
+//! the fitness function; once too few of those are left (the incumbent is a
+//! local optimum of what was measured), the best-predicted double mutations
+//! follow, so the search steps past it instead of stalling. A round spends
+//! part of its real evaluations here so the search keeps refining its best
+//! real result even where the predictor is unsure (it ranks the whole space
+//! well but the few best cells poorly).
 
 use std::collections::HashSet;
 
@@ -23,8 +26,9 @@ pub struct LocalSearch<'a, S: SearchSpace> {
 }
 
 impl<S: SearchSpace> LocalSearch<'_, S> {
-    /// Up to `n` neighbours of `incumbent` whose keys are not in `exclude`,
-    /// best predicted first (ties by key).
+    /// Up to `n` neighbours of `incumbent` whose keys are not in `exclude`:
+    /// single mutations best predicted first (ties by key), then, if fewer
+    /// than `n`, double mutations best predicted first.
     pub fn best_neighbours(
         &self,
         incumbent: &S::Genotype,
@@ -34,12 +38,35 @@ impl<S: SearchSpace> LocalSearch<'_, S> {
         fitness: &mut dyn Fitness<S::Genotype>,
     ) -> Result<Vec<Member>> {
         let space = self.space;
-        let mut seen = HashSet::new();
+        let mut seen: HashSet<String> = exclude.clone();
+        seen.insert(space.key(incumbent));
+        let mut members = self.ring(&mut seen, n, rng, fitness, |r| space.mutate(incumbent, r))?;
+        if members.len() < n {
+            let wider = self.ring(&mut seen, n - members.len(), rng, fitness, |r| {
+                let once = space.mutate(incumbent, r);
+                space.mutate(&once, r)
+            })?;
+            members.extend(wider);
+        }
+        Ok(members)
+    }
+
+    /// The `n` best-predicted distinct genotypes among `self.draws` draws of
+    /// `step` that meet the constraints and are not in `seen` (which gains
+    /// every genotype drawn).
+    fn ring(
+        &self,
+        seen: &mut HashSet<String>,
+        n: usize,
+        rng: &mut StdRng,
+        fitness: &mut dyn Fitness<S::Genotype>,
+        mut step: impl FnMut(&mut StdRng) -> S::Genotype,
+    ) -> Result<Vec<Member>> {
+        let space = self.space;
         let mut found = Vec::new();
         for _ in 0..self.draws {
-            let g = self.constraints.draw(space, rng, |r| space.mutate(incumbent, r))?;
-            let key = space.key(&g);
-            if !exclude.contains(&key) && seen.insert(key) {
+            let g = self.constraints.draw(space, rng, &mut step)?;
+            if seen.insert(space.key(&g)) {
                 found.push(g);
             }
         }
@@ -72,7 +99,6 @@ mod tests {
         let constraints = Constraints::default();
         let local = LocalSearch { space: &space, constraints: &constraints, draws: 500 };
         let mut rng = StdRng::seed_from_u64(0);
-        let all = local.best_neighbours(&inc, &HashSet::new(), 100, &mut rng, &mut Convs).unwrap();
         // every distinct cell one edit away (6 edges x 4 other ops, isomorphic ones merged)
         let mut keys = HashSet::new();
         for e in 0..6 {
@@ -85,6 +111,7 @@ mod tests {
             }
         }
         assert!(keys.len() >= 20, "{}", keys.len());
+        let all = local.best_neighbours(&inc, &HashSet::new(), keys.len(), &mut rng, &mut Convs).unwrap();
         assert_eq!(all.iter().map(|m| m.key.clone()).collect::<HashSet<_>>(), keys);
         for m in &all {
             let g = space.parse(&m.genotype).unwrap();
@@ -99,5 +126,37 @@ mod tests {
         assert_eq!(top.len(), 2);
         assert_eq!(top[0].key, all[1].key);
         assert_eq!(top[1].score, 4.0);
+    }
+
+    #[test]
+    fn widens_to_two_edits_once_single_edits_run_out() {
+        let space = nb201();
+        let inc: Nb201Cell =
+            "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+                .parse()
+                .unwrap();
+        let constraints = Constraints::default();
+        let local = LocalSearch { space: &space, constraints: &constraints, draws: 2000 };
+        let mut rng = StdRng::seed_from_u64(1);
+        let edits = |m: &Member| {
+            let g = space.parse(&m.genotype).unwrap();
+            (0..6).filter(|&e| g.edges[e] != inc.edges[e]).count()
+        };
+        let near = local.best_neighbours(&inc, &HashSet::new(), 24, &mut rng, &mut Convs).unwrap();
+        let singles: Vec<&Member> = near.iter().filter(|m| edits(m) == 1).collect();
+        assert!(singles.len() >= 20);
+        // all but two single edits measured: those two first, then the best double edits
+        let measured: HashSet<String> = singles[2..].iter().map(|m| m.key.clone()).collect();
+        let got = local.best_neighbours(&inc, &measured, 8, &mut rng, &mut Convs).unwrap();
+        assert_eq!(got.len(), 8);
+        assert_eq!(got[0].key, singles[0].key);
+        assert_eq!(got[1].key, singles[1].key);
+        for m in &got[2..] {
+            assert_eq!(edits(m), 2, "{}", m.genotype);
+            assert!(!measured.contains(&m.key) && m.key != space.key(&inc));
+        }
+        assert!(got[2..].windows(2).all(|w| w[0].score >= w[1].score));
+        // the best double edits turn two more edges into 3x3 convolutions (Convs counts them)
+        assert_eq!(got[2].score, 6.0);
     }
 }
