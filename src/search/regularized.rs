@@ -2,10 +2,13 @@
 //! the population is the last `population` evaluated architectures; each
 //! step samples `sample_size` of them, mutates the most accurate, and the
 //! oldest member ages out. Until the population is full, proposals are random.
+//! Architectures are never evaluated twice: when every single mutation of the
+//! parent was evaluated already, the child is two (then three) mutations
+//! away, and failing that a random unevaluated architecture.
 
 use std::collections::HashSet;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
@@ -57,11 +60,57 @@ pub fn propose<S: SearchSpace>(
         }
     }
     let parent = space.parse(&best.expect("sampled at least one").0)?;
-    for _ in 0..constraints.max_tries.max(1) {
-        let child = constraints.draw(space, rng, |r| space.mutate(&parent, r))?;
-        if !evaluated.contains(&space.key(&child)) {
-            return Ok(child);
+    for steps in 1..=MAX_STEPS {
+        for _ in 0..constraints.max_tries.max(1) {
+            let child = constraints.draw(space, rng, |r| {
+                let mut g = space.mutate(&parent, r);
+                for _ in 1..steps {
+                    g = space.mutate(&g, r);
+                }
+                g
+            })?;
+            if !evaluated.contains(&space.key(&child)) {
+                return Ok(child);
+            }
         }
     }
-    bail!("regularized evolution: every mutant of the parent was evaluated already ({} tries)", constraints.max_tries)
+    super::random::propose(space, constraints, rng, evaluated)
+}
+
+/// Mutations in a row tried from the parent before a random proposal.
+const MAX_STEPS: usize = 3;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::testing::nb201;
+    use crate::space::nb201::{Nb201Cell, OPS};
+    use rand::SeedableRng;
+
+    #[test]
+    fn steps_further_when_every_single_mutation_of_the_parent_was_evaluated() {
+        let space = nb201();
+        let parent: Nb201Cell =
+            "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+                .parse()
+                .unwrap();
+        let mut evaluated: HashSet<String> = [space.key(&parent)].into();
+        for e in 0..6 {
+            for op in 0..OPS.len() as u8 {
+                let mut c = parent;
+                c.edges[e] = op;
+                evaluated.insert(space.key(&c));
+            }
+        }
+        let history = vec![(space.format(&parent), Some(90.0))];
+        let cfg = RegularizedConfig { population: 1, sample_size: 1 };
+        let constraints = Constraints { max_tries: 200, ..Constraints::default() };
+        let mut rng = StdRng::seed_from_u64(3);
+        for _ in 0..20 {
+            let child = propose(&space, &cfg, &constraints, &mut rng, &history, &evaluated).unwrap();
+            assert!(!evaluated.contains(&space.key(&child)), "{}", space.format(&child));
+            let edits = (0..6).filter(|&e| child.edges[e] != parent.edges[e]).count();
+            assert_eq!(edits, 2, "{}", space.format(&child));
+        }
+    }
 }
