@@ -40,13 +40,14 @@ impl<S: SearchSpace> LocalSearch<'_, S> {
         let space = self.space;
         let mut seen: HashSet<String> = exclude.clone();
         seen.insert(space.key(incumbent));
-        let mut members = self.ring(&mut seen, n, rng, fitness, |r| space.mutate(incumbent, r))?;
-        if members.len() < n {
-            let wider = self.ring(&mut seen, n - members.len(), rng, fitness, |r| {
-                let once = space.mutate(incumbent, r);
-                space.mutate(&once, r)
-            })?;
-            members.extend(wider);
+        let mut members = Vec::new();
+        for steps in 1..=2 {
+            if members.len() < n {
+                let ring = self.ring(&mut seen, n - members.len(), rng, fitness, |r| {
+                    super::mutations(space, incumbent, steps, r)
+                })?;
+                members.extend(ring);
+            }
         }
         Ok(members)
     }
@@ -85,8 +86,8 @@ impl<S: SearchSpace> LocalSearch<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::testing::{Convs, nb201};
-    use crate::space::nb201::{Nb201Cell, OPS};
+    use crate::search::testing::{Convs, edits, nb201, single_edits};
+    use crate::space::nb201::Nb201Cell;
     use rand::SeedableRng;
 
     #[test]
@@ -100,22 +101,12 @@ mod tests {
         let local = LocalSearch { space: &space, constraints: &constraints, draws: 500 };
         let mut rng = StdRng::seed_from_u64(0);
         // every distinct cell one edit away (6 edges x 4 other ops, isomorphic ones merged)
-        let mut keys = HashSet::new();
-        for e in 0..6 {
-            for op in 0..OPS.len() as u8 {
-                let mut c = inc;
-                c.edges[e] = op;
-                if c != inc {
-                    keys.insert(space.key(&c));
-                }
-            }
-        }
+        let keys: HashSet<String> = single_edits(&inc).iter().map(|c| space.key(c)).collect();
         assert!(keys.len() >= 20, "{}", keys.len());
         let all = local.best_neighbours(&inc, &HashSet::new(), keys.len(), &mut rng, &mut Convs).unwrap();
         assert_eq!(all.iter().map(|m| m.key.clone()).collect::<HashSet<_>>(), keys);
         for m in &all {
-            let g = space.parse(&m.genotype).unwrap();
-            assert_eq!((0..6).filter(|&e| g.edges[e] != inc.edges[e]).count(), 1, "{}", m.genotype);
+            assert_eq!(edits(&space.parse(&m.genotype).unwrap(), &inc), 1, "{}", m.genotype);
         }
         assert!(all.windows(2).all(|w| w[0].score >= w[1].score));
         // the two that add a 3x3 convolution come first; a measured one is left out
@@ -138,10 +129,7 @@ mod tests {
         let constraints = Constraints::default();
         let local = LocalSearch { space: &space, constraints: &constraints, draws: 2000 };
         let mut rng = StdRng::seed_from_u64(1);
-        let edits = |m: &Member| {
-            let g = space.parse(&m.genotype).unwrap();
-            (0..6).filter(|&e| g.edges[e] != inc.edges[e]).count()
-        };
+        let edits = |m: &Member| edits(&space.parse(&m.genotype).unwrap(), &inc);
         let near = local.best_neighbours(&inc, &HashSet::new(), 24, &mut rng, &mut Convs).unwrap();
         let singles: Vec<&Member> = near.iter().filter(|m| edits(m) == 1).collect();
         assert!(singles.len() >= 20);

@@ -50,6 +50,17 @@ impl Bound {
     }
 }
 
+/// `steps` mutations in a row from `from` (each of the previous result):
+/// a random walk of that many edits, for searches that step further than
+/// one mutation when the nearer ones were all evaluated.
+pub fn mutations<S: SearchSpace>(space: &S, from: &S::Genotype, steps: usize, rng: &mut StdRng) -> S::Genotype {
+    let mut g = space.mutate(from, rng);
+    for _ in 1..steps {
+        g = space.mutate(&g, rng);
+    }
+    g
+}
+
 /// Constraints on the evaluation network's cost (`constraints:`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

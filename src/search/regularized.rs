@@ -62,13 +62,7 @@ pub fn propose<S: SearchSpace>(
     let parent = space.parse(&best.expect("sampled at least one").0)?;
     for steps in 1..=MAX_STEPS {
         for _ in 0..constraints.max_tries.max(1) {
-            let child = constraints.draw(space, rng, |r| {
-                let mut g = space.mutate(&parent, r);
-                for _ in 1..steps {
-                    g = space.mutate(&g, r);
-                }
-                g
-            })?;
+            let child = constraints.draw(space, rng, |r| super::mutations(space, &parent, steps, r))?;
             if !evaluated.contains(&space.key(&child)) {
                 return Ok(child);
             }
@@ -83,8 +77,8 @@ const MAX_STEPS: usize = 3;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::testing::nb201;
-    use crate::space::nb201::{Nb201Cell, OPS};
+    use crate::search::testing::{edits, nb201, single_edits};
+    use crate::space::nb201::Nb201Cell;
     use rand::SeedableRng;
 
     #[test]
@@ -94,14 +88,8 @@ mod tests {
             "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_3x3~1|nor_conv_3x3~2|"
                 .parse()
                 .unwrap();
-        let mut evaluated: HashSet<String> = [space.key(&parent)].into();
-        for e in 0..6 {
-            for op in 0..OPS.len() as u8 {
-                let mut c = parent;
-                c.edges[e] = op;
-                evaluated.insert(space.key(&c));
-            }
-        }
+        let mut evaluated: HashSet<String> = single_edits(&parent).iter().map(|c| space.key(c)).collect();
+        evaluated.insert(space.key(&parent));
         let history = vec![(space.format(&parent), Some(90.0))];
         let cfg = RegularizedConfig { population: 1, sample_size: 1 };
         let constraints = Constraints { max_tries: 200, ..Constraints::default() };
@@ -109,8 +97,7 @@ mod tests {
         for _ in 0..20 {
             let child = propose(&space, &cfg, &constraints, &mut rng, &history, &evaluated).unwrap();
             assert!(!evaluated.contains(&space.key(&child)), "{}", space.format(&child));
-            let edits = (0..6).filter(|&e| child.edges[e] != parent.edges[e]).count();
-            assert_eq!(edits, 2, "{}", space.format(&child));
+            assert_eq!(edits(&child, &parent), 2, "{}", space.format(&child));
         }
     }
 }

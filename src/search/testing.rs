@@ -19,3 +19,23 @@ impl Fitness<Nb201Cell> for Convs {
         gs.iter().map(|g| (0..6).filter(|&e| g.op_name(e) == "nor_conv_3x3").count() as f64).collect()
     }
 }
+
+/// Edges on which two cells differ.
+pub fn edits(a: &Nb201Cell, b: &Nb201Cell) -> usize {
+    (0..6).filter(|&e| a.edges[e] != b.edges[e]).count()
+}
+
+/// Every cell one edit away from `c` (6 edges x 4 other ops).
+pub fn single_edits(c: &Nb201Cell) -> Vec<Nb201Cell> {
+    let mut out = Vec::new();
+    for e in 0..6 {
+        for op in 0..OPS.len() as u8 {
+            if op != c.edges[e] {
+                let mut n = *c;
+                n.edges[e] = op;
+                out.push(n);
+            }
+        }
+    }
+    out
+}
