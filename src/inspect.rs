@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::backend::{BackendTask, dispatch};
 use crate::predictor::dataset::{encode_cells, encode_graphs};
 use crate::predictor::experiment::PredictorExperiment;
-use crate::predictor::train::predict;
+use crate::predictor::scorer::predict;
 use crate::predictor::{ModelConfig, fit};
 use crate::report::SummaryRow;
 use crate::run::config::RunConfig;
@@ -233,6 +233,6 @@ impl BackendTask for Score {
             Input::Cells(c) => encode_cells(c, &self.model),
         };
         let rows: Vec<usize> = (0..set.count()).collect();
-        Ok(predict(&model, &set, &rows, 1024, &device).into_iter().map(|s| s as f64 * 100.0).collect())
+        Ok(predict(&model, &set, &rows, &device).into_iter().map(|s| s as f64 * 100.0).collect())
     }
 }

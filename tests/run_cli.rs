@@ -209,6 +209,10 @@ fn killed_runs_resume_to_the_same_result() {
         kill_and_resume(&cfg, &run, ready);
         assert_eq!(evaluations(&run), reference, "killed while {name}: evaluations differ");
         assert_eq!(summary(&run), summary(&whole), "killed while {name}: summary differs");
+        let predicted = |r: &Path| -> Vec<String> {
+            csv_rows(&r.join("topk.csv")).into_iter().map(|row| row["predicted"].clone()).collect()
+        };
+        assert_eq!(predicted(&run), predicted(&whole), "killed while {name}: predicted scores differ in some bit");
         // no finished evaluation ran again: at most the one in flight per worker at the kill
         let ran = lines_of(&log);
         assert!(ran <= reference.len() + 2, "killed while {name}: {ran} evaluations ran for {}", reference.len());

@@ -80,10 +80,20 @@ fn a_run_directory_of_the_first_format_resumes_to_the_uninterrupted_result() {
         rows(&run.join("summary.csv"), &same),
         rows(&fixtures().join("run-v1-uninterrupted-summary.csv"), &same)
     );
-    // predicted scores survive the checkpoint to the last bit (the first
-    // format's own resume lost one in the last digit of a topk.csv score)
-    let topk = ["round", "rank", "source", "arch_key", "genotype", "predicted", "params", "macs", "accuracy"];
-    assert_eq!(rows(&run.join("topk.csv"), &topk), rows(&fixtures().join("run-v1-uninterrupted-topk.csv"), &[]));
+    // the same picks; their predicted scores as the first format's to float
+    // rounding: this version scores on the CPU through its own inference
+    // (src/predictor/native.rs) instead of burn's forward. (That a score
+    // survives a checkpoint to the last bit, which the first format's own
+    // resume did not, run_cli's killed_runs_resume_to_the_same_result holds.)
+    let topk = ["round", "rank", "source", "arch_key", "genotype", "params", "macs", "accuracy"];
+    assert_eq!(rows(&run.join("topk.csv"), &topk), rows(&fixtures().join("run-v1-uninterrupted-topk.csv"), &topk));
+    let predicted = |p: &Path| -> Vec<f64> { rows(p, &["predicted"]).iter().map(|r| r[0].parse().unwrap()).collect() };
+    let (ours, first) =
+        (predicted(&run.join("topk.csv")), predicted(&fixtures().join("run-v1-uninterrupted-topk.csv")));
+    assert_eq!(ours.len(), first.len());
+    for (a, b) in ours.iter().zip(&first) {
+        assert!((a - b).abs() < 1e-4, "predicted {a} vs the first format's {b} (in %)");
+    }
     // the first format's generations.csv held fractions: now all in %
     let gens = fs::read_to_string(run.join("generations.csv")).unwrap();
     assert!(gens.starts_with("round,generation,best_predicted,mean_predicted,median_predicted,"), "{gens}");

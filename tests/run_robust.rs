@@ -52,11 +52,6 @@ fn example(extra: &str) -> String {
     )
 }
 
-fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    r.deserialize().map(|x| x.unwrap()).collect()
-}
-
 #[test]
 fn a_systematic_failure_stops_the_run_and_retry_failed_completes_it() {
     let dir = temp_dir("robust-retry");

@@ -13,6 +13,7 @@ use burn::tensor::{Tensor, TensorData};
 use super::{median, torch};
 use crate::backend::{BackendTask, DeviceKind, cpu_threads, dispatch};
 use crate::predictor::dataset::encode_cells;
+use crate::predictor::scorer::Scorer;
 use crate::predictor::{ModelConfig, Predictor};
 use crate::space::nb201::Nb201Cell;
 
@@ -31,8 +32,12 @@ pub struct PredictorBench {
 pub struct PredictorBenchResult {
     /// Tokenizer and model.
     pub archs_per_second: f64,
-    /// The model alone, on already tokenized architectures.
+    /// The model alone, on already tokenized architectures, as the search
+    /// scores them (on the CPU: `predictor::native`).
     pub model_archs_per_second: f64,
+    /// burn's `forward` of the model (the training graph), when the search
+    /// scores through the native path instead.
+    pub burn_forward_archs_per_second: Option<f64>,
     pub train_step_ms: f64,
     /// Node tokens per architecture and their width (the shapes PyTorch gets).
     pub tokens: usize,
@@ -59,6 +64,9 @@ pub fn predictor(b: PredictorBench) -> Result<PredictorBenchResult> {
         "inference: {:.0} archs/s with the tokenizer, {:.0} archs/s model only ({} tokens x {}; batch {}, median of {})",
         r.archs_per_second, r.model_archs_per_second, r.tokens, r.d_model, b.infer_batch, b.repeats
     );
+    if let Some(burn) = r.burn_forward_archs_per_second {
+        println!("  (native inference; burn's forward of the same model: {burn:.0} archs/s model only)");
+    }
     println!(
         "train step: {:.1} ms (batch {} rows, forward + backward + AdamW, median of {})",
         r.train_step_ms, b.train_batch, b.repeats
@@ -99,26 +107,33 @@ impl BackendTask for BenchTask<'_> {
         let rows: Vec<usize> = (0..cells.len()).collect();
 
         let inner = model.valid();
-        let mut infer = Vec::new();
-        for i in 0..=b.repeats {
-            let t = Instant::now();
-            let set = encode_cells(&cells, &cfg);
-            let p = inner.forward(&set.batch::<B::InnerBackend>(&rows, &device));
-            let _ = p.into_data();
-            if i > 0 {
-                infer.push(cells.len() as f64 / t.elapsed().as_secs_f64());
+        let scorer = Scorer::new(&inner, &device);
+        let encoded = encode_cells(&cells, &cfg);
+        let time = |f: &dyn Fn()| -> f64 {
+            let mut rates = Vec::new();
+            for i in 0..=b.repeats {
+                let t = Instant::now();
+                f();
+                if i > 0 {
+                    rates.push(cells.len() as f64 / t.elapsed().as_secs_f64());
+                }
             }
-        }
-        let batch = encode_cells(&cells, &cfg).batch::<B::InnerBackend>(&rows, &device);
+            median(rates)
+        };
+        let archs_per_second = time(&|| {
+            let _ = scorer.predict(&encode_cells(&cells, &cfg), &rows);
+        });
+        let model_archs_per_second = time(&|| {
+            let _ = scorer.predict(&encoded, &rows);
+        });
+        let batch = encoded.batch::<B::InnerBackend>(&rows, &device);
         let [_, tokens, d_model] = batch.tokens.dims();
-        let mut model_only = Vec::new();
-        for i in 0..=b.repeats {
-            let t = Instant::now();
-            let _ = inner.forward(&batch).into_data();
-            if i > 0 {
-                model_only.push(cells.len() as f64 / t.elapsed().as_secs_f64());
-            }
-        }
+        let burn_forward_archs_per_second = match scorer {
+            Scorer::Native(_) => Some(time(&|| {
+                let _ = inner.forward(&batch).into_data();
+            })),
+            Scorer::Burn(..) => None,
+        };
 
         let set = encode_cells(&cells[..b.train_batch.min(cells.len())], &cfg);
         let train_rows: Vec<usize> = (0..b.train_batch.min(cells.len())).collect();
@@ -139,8 +154,9 @@ impl BackendTask for BenchTask<'_> {
             }
         }
         PredictorBenchResult {
-            archs_per_second: median(infer),
-            model_archs_per_second: median(model_only),
+            archs_per_second,
+            model_archs_per_second,
+            burn_forward_archs_per_second,
             train_step_ms: median(steps),
             tokens,
             d_model,

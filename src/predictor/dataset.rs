@@ -34,7 +34,7 @@ pub struct Encoded {
 }
 
 impl EncodedSet {
-    fn from_encoded(items: Vec<Encoded>, width: usize) -> Self {
+    pub(super) fn from_encoded(items: Vec<Encoded>, width: usize) -> Self {
         let has_depth = items.first().is_some_and(|e| e.depth.is_some());
         let mut set = Self { width, values: Vec::new(), rows: Vec::new(), depth: has_depth.then(Vec::new) };
         set.extend(items);
@@ -59,8 +59,8 @@ impl EncodedSet {
         self.rows.len()
     }
 
-    /// Gathers `rows` into a batch on `device`, left-padding shorter ones.
-    pub fn batch<B: Backend>(&self, rows: &[usize], device: &B::Device) -> FeatureBatch<B> {
+    /// Gathers `rows` into plain arrays, left-padding shorter ones.
+    pub fn padded(&self, rows: &[usize]) -> Padded {
         let t = rows.iter().map(|&r| self.rows[r].1).max().unwrap_or(1);
         let padded = rows.iter().any(|&r| self.rows[r].1 != t);
         let mut tokens = vec![0f32; rows.len() * t * self.width];
@@ -72,17 +72,38 @@ impl EncodedSet {
             tokens[dst..dst + len * self.width].copy_from_slice(&self.values[start..start + len * self.width]);
             mask[i * t..i * t + pad].fill(0.0);
         }
-        let tokens = Tensor::from_data(TensorData::new(tokens, [rows.len(), t, self.width]), device);
         let depth = self.depth.as_ref().map(|d| {
             let mut v = Vec::with_capacity(rows.len() * self.width);
             for &r in rows {
                 v.extend_from_slice(&d[r * self.width..(r + 1) * self.width]);
             }
-            Tensor::from_data(TensorData::new(v, [rows.len(), self.width]), device)
+            v
         });
-        let mask = padded.then(|| Tensor::from_data(TensorData::new(mask, [rows.len(), t]), device));
-        FeatureBatch { tokens, depth, mask }
+        Padded { count: rows.len(), tokens: t, width: self.width, values: tokens, depth, mask: padded.then_some(mask) }
     }
+
+    /// Gathers `rows` into a batch on `device`, left-padding shorter ones.
+    pub fn batch<B: Backend>(&self, rows: &[usize], device: &B::Device) -> FeatureBatch<B> {
+        let p = self.padded(rows);
+        let (n, t, w) = (p.count, p.tokens, p.width);
+        FeatureBatch {
+            tokens: Tensor::from_data(TensorData::new(p.values, [n, t, w]), device),
+            depth: p.depth.map(|d| Tensor::from_data(TensorData::new(d, [n, w]), device)),
+            mask: p.mask.map(|m| Tensor::from_data(TensorData::new(m, [n, t]), device)),
+        }
+    }
+}
+
+/// A batch as plain arrays, the layout of [`FeatureBatch`]: `values`
+/// [count, tokens, width], `depth` [count, width], `mask` [count, tokens]
+/// (only when some row was padded).
+pub struct Padded {
+    pub count: usize,
+    pub tokens: usize,
+    pub width: usize,
+    pub values: Vec<f32>,
+    pub depth: Option<Vec<f32>>,
+    pub mask: Option<Vec<f32>>,
 }
 
 /// NAR-Former tokens of a graph (None for models that do not read graphs).

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::dataset::{self, EncodedSet};
 use super::fit::{self, FitData};
 use super::metrics::{err_bound, kendall_tau, mape};
-use super::train::{self, TrainConfig};
+use super::scorer;
+use super::train::TrainConfig;
 use super::{ModelConfig, Predictor, checkpoint};
 use crate::backend::{BackendTask, DeviceKind, dispatch};
 use crate::data::nb201::{self, Nb201Column, Nb201Table};
@@ -237,7 +238,7 @@ impl BackendTask for Experiment<'_> {
 
 fn evaluate<B: Backend>(model: &Predictor<B>, p: &Prepared, split: &SplitConfig, device: &B::Device) -> TestMetrics {
     let all: Vec<usize> = (0..p.set.count().min(p.labels.len())).collect();
-    let pred: Vec<f64> = train::predict(model, &p.set, &all, 1024, device).iter().map(|&x| x as f64).collect();
+    let pred: Vec<f64> = scorer::predict(model, &p.set, &all, device).iter().map(|&x| x as f64).collect();
     let label: Vec<f64> = p.labels.iter().map(|&x| x as f64).collect();
     test_metrics(&pred, &label, split.train_archs, split.train_archs + split.val_archs)
 }

@@ -20,12 +20,12 @@ pub fn linear_3d<B: Backend>(linear: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3
 /// used as given: NAR-Former's cross attention from learnt query tokens.
 #[derive(Module, Debug)]
 pub struct Attention<B: Backend> {
-    q: Option<Linear<B>>,
-    k: Linear<B>,
-    v: Linear<B>,
-    out: Linear<B>,
+    pub(super) q: Option<Linear<B>>,
+    pub(super) k: Linear<B>,
+    pub(super) v: Linear<B>,
+    pub(super) out: Linear<B>,
     drop: Dropout,
-    heads: usize,
+    pub(super) heads: usize,
 }
 
 impl<B: Backend> Attention<B> {
@@ -73,8 +73,8 @@ impl<B: Backend> Attention<B> {
 /// dropped after the second Linear, which measured no better: README).
 #[derive(Module, Debug)]
 pub struct FeedForward<B: Backend> {
-    fc1: Linear<B>,
-    fc2: Linear<B>,
+    pub(super) fc1: Linear<B>,
+    pub(super) fc2: Linear<B>,
     drop: Dropout,
 }
 
@@ -117,8 +117,8 @@ pub struct BlockDims {
 /// x + FFN(LN(x)), the second half of every block.
 #[derive(Module, Debug)]
 pub struct FfnResidual<B: Backend> {
-    norm: LayerNorm<B>,
-    ffn: FeedForward<B>,
+    pub(super) norm: LayerNorm<B>,
+    pub(super) ffn: FeedForward<B>,
     drop_path: f64,
 }
 
@@ -140,9 +140,9 @@ impl<B: Backend> FfnResidual<B> {
 /// Pre-norm self-attention block: x = x + MHA(LN(x)); x = x + FFN(LN(x)).
 #[derive(Module, Debug)]
 pub struct EncoderBlock<B: Backend> {
-    norm: LayerNorm<B>,
-    attn: Attention<B>,
-    ffn: FfnResidual<B>,
+    pub(super) norm: LayerNorm<B>,
+    pub(super) attn: Attention<B>,
+    pub(super) ffn: FfnResidual<B>,
     drop_path: f64,
 }
 
@@ -169,10 +169,10 @@ impl<B: Backend> EncoderBlock<B> {
 /// (the fuse unit's attention from the previous stage's tokens).
 #[derive(Module, Debug)]
 pub struct CrossBlock<B: Backend> {
-    query_norm: Option<LayerNorm<B>>,
-    context_norm: LayerNorm<B>,
-    attn: Attention<B>,
-    ffn: FfnResidual<B>,
+    pub(super) query_norm: Option<LayerNorm<B>>,
+    pub(super) context_norm: LayerNorm<B>,
+    pub(super) attn: Attention<B>,
+    pub(super) ffn: FfnResidual<B>,
 }
 
 impl<B: Backend> CrossBlock<B> {

@@ -15,7 +15,9 @@ pub mod loss;
 pub mod metrics;
 pub mod mlp;
 pub mod model;
+pub mod native;
 pub mod optim;
+pub mod scorer;
 pub mod train;
 
 use burn::module::Module;

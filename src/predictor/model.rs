@@ -128,20 +128,20 @@ impl NarFormerConfig {
 /// One fusion stage (see the module doc).
 #[derive(Module, Debug)]
 pub struct FusionStage<B: Backend> {
-    queries: Param<Tensor<B, 2>>,
-    fuse: Option<CrossBlock<B>>,
-    cross: CrossBlock<B>,
-    extra: Vec<EncoderBlock<B>>,
+    pub(super) queries: Param<Tensor<B, 2>>,
+    pub(super) fuse: Option<CrossBlock<B>>,
+    pub(super) cross: CrossBlock<B>,
+    pub(super) extra: Vec<EncoderBlock<B>>,
 }
 
 /// The NAR-Former model.
 #[derive(Module, Debug)]
 pub struct NarFormer<B: Backend> {
-    depth_embed: Option<Linear<B>>,
-    encoder: Vec<EncoderBlock<B>>,
-    stages: Vec<FusionStage<B>>,
-    norm: LayerNorm<B>,
-    head: Linear<B>,
+    pub(super) depth_embed: Option<Linear<B>>,
+    pub(super) encoder: Vec<EncoderBlock<B>>,
+    pub(super) stages: Vec<FusionStage<B>>,
+    pub(super) norm: LayerNorm<B>,
+    pub(super) head: Linear<B>,
 }
 
 impl<B: Backend> NarFormer<B> {

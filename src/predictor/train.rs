@@ -25,6 +25,7 @@ use super::dataset::EncodedSet;
 use super::loss::{LossIndices, LossWeights, loss};
 use super::metrics::kendall_tau;
 use super::optim::{clip_global_norm, decay_weights, ema_update, global_grad_norm, lr_at};
+use super::scorer::predict;
 use super::{ModelConfig, Predictor};
 
 /// Training hyper-parameters (`train:` in a config file; defaults: the paper's).
@@ -166,22 +167,6 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (epoch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03) ^ 0x5EED
 }
 
-/// Scores `rows` of `set` in batches.
-pub fn predict<B: Backend>(
-    model: &Predictor<B>,
-    set: &EncodedSet,
-    rows: &[usize],
-    batch: usize,
-    device: &B::Device,
-) -> Vec<f32> {
-    let mut out = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(batch.max(1)) {
-        let p = model.forward(&set.batch::<B>(chunk, device));
-        out.extend(p.into_data().to_vec::<f32>().expect("predictions are f32"));
-    }
-    out
-}
-
 fn tau(pred: &[f32], label: &[f32]) -> f64 {
     let p: Vec<f64> = pred.iter().map(|&v| v as f64).collect();
     let y: Vec<f64> = label.iter().map(|&v| v as f64).collect();
@@ -224,7 +209,6 @@ pub fn train<B: AutodiffBackend>(
     let steps_per_epoch = n.div_ceil(cfg.batch_size);
     let total_steps = steps_per_epoch * cfg.epochs;
     let weights = LossWeights { sr: cfg.lambda_sr, ac: cfg.lambda_ac };
-    let eval_batch = 1024;
 
     for epoch in state.epochs_done..cfg.epochs {
         let started = Instant::now();
@@ -285,8 +269,8 @@ pub fn train<B: AutodiffBackend>(
         }
 
         let valid = model.valid();
-        let val_tau = tau(&predict(&valid, data.set, &data.val_rows, eval_batch, device), &data.val_labels);
-        let ema_val_tau = tau(&predict(&ema, data.set, &data.val_rows, eval_batch, device), &data.val_labels);
+        let val_tau = tau(&predict(&valid, data.set, &data.val_rows, device), &data.val_labels);
+        let ema_val_tau = tau(&predict(&ema, data.set, &data.val_rows, device), &data.val_labels);
         let (best_tau, source, best_model) =
             if ema_val_tau >= val_tau { (ema_val_tau, "ema", &ema) } else { (val_tau, "model", &valid) };
         // Tau is undefined (NaN) when the labels or the scores are all tied:

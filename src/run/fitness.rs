@@ -11,16 +11,15 @@ use std::collections::{HashMap, HashSet};
 use burn::tensor::backend::Backend;
 
 use crate::predictor::dataset::encode_graphs;
-use crate::predictor::train::predict;
+use crate::predictor::scorer::Scorer;
 use crate::predictor::{ModelConfig, Predictor};
 use crate::search::Fitness;
 use crate::space::SearchSpace;
 
 pub struct PredictorFitness<'a, S: SearchSpace, B: Backend> {
     space: &'a S,
-    model: &'a Predictor<B>,
+    scorer: Scorer<'a, B>,
     model_cfg: &'a ModelConfig,
-    device: &'a B::Device,
     /// Scores by genotype text.
     cache: HashMap<String, f64>,
     /// Genotypes the model actually ran on.
@@ -29,7 +28,7 @@ pub struct PredictorFitness<'a, S: SearchSpace, B: Backend> {
 
 impl<'a, S: SearchSpace, B: Backend> PredictorFitness<'a, S, B> {
     pub fn new(space: &'a S, model: &'a Predictor<B>, model_cfg: &'a ModelConfig, device: &'a B::Device) -> Self {
-        Self { space, model, model_cfg, device, cache: HashMap::new(), inferred: 0 }
+        Self { space, scorer: Scorer::new(model, device), model_cfg, cache: HashMap::new(), inferred: 0 }
     }
 
     /// Genotypes the model ran on (the rest were cached).
@@ -52,7 +51,7 @@ impl<S: SearchSpace, B: Backend> Fitness<S::Genotype> for PredictorFitness<'_, S
             let graphs: Vec<_> = todo.iter().map(|(_, g)| g.clone()).collect();
             let set = encode_graphs(&graphs, self.model_cfg).expect("the run checked the model reads graphs");
             let rows: Vec<usize> = (0..graphs.len()).collect();
-            let scores = predict(self.model, &set, &rows, 1024, self.device);
+            let scores = self.scorer.predict(&set, &rows);
             self.inferred += graphs.len();
             for ((k, _), s) in todo.into_iter().zip(scores) {
                 self.cache.insert(k, s as f64);
