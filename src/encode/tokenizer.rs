@@ -8,6 +8,9 @@
 //! three parts. The depth encoding is f_{d_model/2}(N), N = number of nodes;
 //! the model projects it and puts it in front of the sequence.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::graph::ArchGraph;
@@ -67,13 +70,29 @@ pub fn frequencies(l: usize) -> Vec<f64> {
     (0..l).map(|k| 1.0 + k as f64 * s).collect()
 }
 
-/// f_L(p), appended to `out`.
+/// f_L(p), appended to `out`. Codes are remembered per thread: a search
+/// encodes the same few positions millions of times, and the sines of the
+/// high frequencies (up to 2^31 p pi) cost a slow argument reduction each.
 pub fn positional_into(l: usize, p: f64, out: &mut Vec<f32>) {
-    for b in frequencies(l) {
-        let a = b * p * std::f64::consts::PI;
-        out.push(a.sin() as f32);
-        out.push(a.cos() as f32);
+    thread_local! {
+        static CODES: RefCell<HashMap<(usize, u64), Vec<f32>>> = RefCell::new(HashMap::new());
     }
+    CODES.with(|codes| {
+        let mut codes = codes.borrow_mut();
+        if codes.len() >= 4096 {
+            codes.clear();
+        }
+        let code = codes.entry((l, p.to_bits())).or_insert_with(|| {
+            frequencies(l)
+                .into_iter()
+                .flat_map(|b| {
+                    let a = b * p * std::f64::consts::PI;
+                    [a.sin() as f32, a.cos() as f32]
+                })
+                .collect()
+        });
+        out.extend_from_slice(code);
+    });
 }
 
 /// f_L(p).

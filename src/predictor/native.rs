@@ -189,7 +189,7 @@ fn attend(
                 let mut max = f32::NEG_INFINITY;
                 for j in 0..tk {
                     let kj = &kv[(a * tk + j) * kv_stride + k_at + h * dh..][..dh];
-                    let mut s = qi.iter().zip(kj).map(|(x, y)| x * y).sum::<f32>() * scale;
+                    let mut s = dot(qi, kj) * scale;
                     if let Some(bias) = bias {
                         s += bias[a * tk + j];
                     }
@@ -210,6 +210,20 @@ fn attend(
             }
         }
     }
+}
+
+/// Dot product in eight lanes (a plain iterator sum stays scalar: float
+/// addition is not reassociated).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// x + FFN(LN(x)), in place.
