@@ -315,14 +315,17 @@ impl Cross {
         s: &mut Scratch,
     ) -> Vec<f32> {
         let d = self.out.dout;
-        let mut q = query.to_vec();
-        if let Some(norm) = &self.query_norm {
-            norm.apply(query, &mut s.normed);
-            q.clone_from(&s.normed);
-        }
+        let mut q = match &self.query_norm {
+            Some(norm) => {
+                let mut q = Vec::new();
+                norm.apply(query, &mut q);
+                q
+            }
+            None => query.to_vec(),
+        };
         if let Some(proj) = &self.query {
             proj.apply(&q, &mut s.query);
-            q.clone_from(&s.query);
+            std::mem::swap(&mut q, &mut s.query);
         }
         self.context_norm.apply(context, &mut s.normed);
         self.kv.apply(&s.normed, &mut s.keys);

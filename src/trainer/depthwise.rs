@@ -146,6 +146,11 @@ impl Geometry {
         }
     }
 
+    /// Values in an input plane, in an output plane, and kernel taps.
+    fn sizes(&self) -> (usize, usize, usize) {
+        (self.h * self.w, self.ho * self.wo, self.k[0] * self.k[1])
+    }
+
     /// The output positions `lo..hi` along axis `i` (of `size` inputs,
     /// `outs` outputs) whose kernel tap `t` lands inside the input, and the
     /// input position of the first.
@@ -154,7 +159,7 @@ impl Geometry {
         // input = o * s + off - pad must lie in 0..size
         let lo = self.pad[i].saturating_sub(off).div_ceil(s);
         let hi = if size + self.pad[i] > off { ((size + self.pad[i] - off - 1) / s + 1).min(outs) } else { 0 };
-        (lo, hi.max(lo), lo * s + off - self.pad[i].min(lo * s + off))
+        (lo, hi.max(lo), (lo * s + off).saturating_sub(self.pad[i]))
     }
 
     /// Calls `f(tap, output row, input row, output columns lo..hi, first
@@ -177,7 +182,7 @@ impl Geometry {
 
 /// y[p] = sum over taps of w[tap] x[p shifted], plane by plane.
 fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
-    let (plane_in, plane_out, taps) = (g.h * g.w, g.ho * g.wo, g.k[0] * g.k[1]);
+    let (plane_in, plane_out, taps) = g.sizes();
     let mut y = vec![0f32; g.planes * plane_out];
     y.par_chunks_mut(plane_out).enumerate().for_each(|(p, y)| {
         let (x, w) = (&x[p * plane_in..][..plane_in], &w[(p % g.channels) * taps..][..taps]);
@@ -194,7 +199,7 @@ fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
 
 /// dx[p shifted] += w[tap] dy[p]: the forward pass's taps, scattered back.
 fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
-    let (plane_in, plane_out, taps) = (g.h * g.w, g.ho * g.wo, g.k[0] * g.k[1]);
+    let (plane_in, plane_out, taps) = g.sizes();
     let mut dx = vec![0f32; g.planes * plane_in];
     dx.par_chunks_mut(plane_in).enumerate().for_each(|(p, dx)| {
         let (dy, w) = (&dy[p * plane_out..][..plane_out], &w[(p % g.channels) * taps..][..taps]);
@@ -210,7 +215,7 @@ fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
 
 /// dw[c, tap] = sum over images and outputs of dy[p] x[p shifted].
 fn weight_grad(g: &Geometry, dy: &[f32], x: &[f32]) -> Vec<f32> {
-    let (plane_in, plane_out, taps) = (g.h * g.w, g.ho * g.wo, g.k[0] * g.k[1]);
+    let (plane_in, plane_out, taps) = g.sizes();
     let per_plane: Vec<Vec<f32>> = (0..g.planes)
         .into_par_iter()
         .map(|p| {
