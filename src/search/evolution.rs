@@ -12,7 +12,7 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use super::{Constraints, Fitness};
+use super::{Constraints, Fitness, worst_if_nan};
 use crate::space::SearchSpace;
 
 /// `search:` settings of the evolution.
@@ -90,6 +90,37 @@ pub struct Evolution<'a, S: SearchSpace> {
     pub hall_size: usize,
 }
 
+impl<S: SearchSpace> super::Generational<S> for Evolution<'_, S> {
+    type State = EvolutionState;
+    type Stats = GenerationStats;
+
+    fn generations(&self) -> usize {
+        self.cfg.generations
+    }
+
+    fn progress(st: &EvolutionState) -> (usize, usize) {
+        (st.generation, st.scored)
+    }
+
+    fn init(
+        &self,
+        seeds: Vec<S::Genotype>,
+        rng: &mut StdRng,
+        fitness: &mut dyn Fitness<S::Genotype>,
+    ) -> Result<EvolutionState> {
+        Evolution::init(self, seeds, rng, fitness)
+    }
+
+    fn step(
+        &self,
+        st: &mut EvolutionState,
+        rng: &mut StdRng,
+        fitness: &mut dyn Fitness<S::Genotype>,
+    ) -> Result<GenerationStats> {
+        Evolution::step(self, st, rng, fitness)
+    }
+}
+
 impl<S: SearchSpace> Evolution<'_, S> {
     fn members(
         &self,
@@ -102,7 +133,11 @@ impl<S: SearchSpace> Evolution<'_, S> {
         let members: Vec<Member> = gs
             .iter()
             .zip(scores)
-            .map(|(g, score)| Member { key: self.space.key(g), genotype: self.space.format(g), score })
+            .map(|(g, score)| Member {
+                key: self.space.key(g),
+                genotype: self.space.format(g),
+                score: worst_if_nan(score),
+            })
             .collect();
         self.update_hall(st, &members);
         members
@@ -180,7 +215,7 @@ impl<S: SearchSpace> Evolution<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::testing::{Convs, nb201 as space};
+    use crate::search::testing::{Convs, NanForPools, nb201 as space, pooled};
     use crate::space::nb201::Nb201Cell;
     use rand::SeedableRng;
 
@@ -204,6 +239,26 @@ mod tests {
         assert!(st.hall_of_fame.windows(2).all(|w| w[0].score >= w[1].score));
         let keys: HashSet<_> = st.hall_of_fame.iter().map(|m| &m.key).collect();
         assert_eq!(keys.len(), 10);
+    }
+
+    #[test]
+    fn nan_scores_rank_last_and_never_reach_the_hall_of_fame_top() {
+        let space = space();
+        let cfg = EvolutionConfig { population: 20, generations: 5, ..Default::default() };
+        let constraints = Constraints::default();
+        let evo = Evolution { space: &space, cfg: &cfg, constraints: &constraints, hall_size: 400 };
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut st = evo.init(Vec::new(), &mut rng, &mut NanForPools).unwrap();
+        for _ in 0..cfg.generations {
+            evo.step(&mut st, &mut rng, &mut NanForPools).unwrap();
+        }
+        let unscorable = |m: &Member| pooled(&m.genotype);
+        assert!(st.hall_of_fame.iter().any(unscorable), "the test needs some NaN-scored cells");
+        assert!(st.hall_of_fame.iter().all(|m| !m.score.is_nan()));
+        // every NaN-scored member sits below every scored one
+        let first_bad = st.hall_of_fame.iter().position(unscorable).unwrap();
+        assert!(st.hall_of_fame[first_bad..].iter().all(unscorable), "{:?}", &st.hall_of_fame[first_bad..]);
+        assert!(!unscorable(&st.population[0]));
     }
 
     #[test]

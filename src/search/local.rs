@@ -13,7 +13,7 @@ use anyhow::Result;
 use rand::rngs::StdRng;
 
 use super::evolution::Member;
-use super::{Constraints, Fitness};
+use super::{Constraints, Fitness, worst_if_nan};
 use crate::space::SearchSpace;
 
 /// Neighbourhoods in one space under the run's constraints. Neighbours are
@@ -75,7 +75,7 @@ impl<S: SearchSpace> LocalSearch<'_, S> {
         let mut members: Vec<Member> = found
             .iter()
             .zip(scores)
-            .map(|(g, score)| Member { key: space.key(g), genotype: space.format(g), score })
+            .map(|(g, score)| Member { key: space.key(g), genotype: space.format(g), score: worst_if_nan(score) })
             .collect();
         members.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
         members.truncate(n);
@@ -86,7 +86,7 @@ impl<S: SearchSpace> LocalSearch<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::testing::{Convs, edits, nb201, single_edits};
+    use crate::search::testing::{Convs, NanForPools, edits, nb201, pooled, single_edits};
     use crate::space::nb201::Nb201Cell;
     use rand::SeedableRng;
 
@@ -117,6 +117,23 @@ mod tests {
         assert_eq!(top.len(), 2);
         assert_eq!(top[0].key, all[1].key);
         assert_eq!(top[1].score, 4.0);
+    }
+
+    #[test]
+    fn nan_scored_neighbours_come_last() {
+        let space = nb201();
+        let inc: Nb201Cell = "|nor_conv_1x1~0|+|none~0|nor_conv_1x1~1|+|none~0|none~1|nor_conv_1x1~2|".parse().unwrap();
+        let constraints = Constraints::default();
+        let local = LocalSearch { space: &space, constraints: &constraints, draws: 500 };
+        let all =
+            local.best_neighbours(&inc, &HashSet::new(), 30, &mut StdRng::seed_from_u64(0), &mut NanForPools).unwrap();
+        let skip = |m: &Member| pooled(&m.genotype);
+        // the single edits (best first), then the double ones: NaN-scored ones last within each
+        let singles: Vec<&Member> =
+            all.iter().take_while(|m| edits(&space.parse(&m.genotype).unwrap(), &inc) == 1).collect();
+        assert!(singles.iter().any(|m| skip(m)) && !skip(singles[0]), "{all:?}");
+        let first = singles.iter().position(|m| skip(m)).unwrap();
+        assert!(singles[first..].iter().all(|m| skip(m) && m.score == crate::search::WORST_SCORE), "{all:?}");
     }
 
     #[test]

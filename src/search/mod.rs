@@ -126,8 +126,49 @@ impl Constraints {
 }
 
 /// Scores genotypes (higher is better); the evolution's fitness.
+/// What a search optimises: a score per genotype, higher better. A score
+/// that is not a number ranks as the worst: implementations return
+/// [`worst_if_nan`] of what their model gave.
 pub trait Fitness<G> {
     fn score(&mut self, genotypes: &[G]) -> Vec<f64>;
+}
+
+/// A score as searches store and sort it: NaN (a predictor that produced
+/// no number) becomes the worst score, so it never ranks above a real one
+/// (the lowest finite number: crowding distances and hypervolumes stay numbers).
+pub fn worst_if_nan(score: f64) -> f64 {
+    if score.is_nan() { WORST_SCORE } else { score }
+}
+
+/// The score of an architecture the fitness could not score.
+pub const WORST_SCORE: f64 = f64::MIN;
+
+/// A search that runs generation by generation over a fitness, with a
+/// state that is plain data: the run checkpoints it between generations
+/// and continues it exactly (the predictor-guided evolution and NSGA-II).
+pub trait Generational<S: SearchSpace> {
+    /// Everything needed to continue the search exactly.
+    type State: Clone;
+    /// What one generation reports (a row of `generations.csv`).
+    type Stats;
+    /// Generations to run in all.
+    fn generations(&self) -> usize;
+    /// Generations finished and architectures scored so far (with repeats) in `st`.
+    fn progress(st: &Self::State) -> (usize, usize);
+    /// Generation 0: `seeds` first, then random architectures.
+    fn init(
+        &self,
+        seeds: Vec<S::Genotype>,
+        rng: &mut StdRng,
+        fitness: &mut dyn Fitness<S::Genotype>,
+    ) -> Result<Self::State>;
+    /// One generation.
+    fn step(
+        &self,
+        st: &mut Self::State,
+        rng: &mut StdRng,
+        fitness: &mut dyn Fitness<S::Genotype>,
+    ) -> Result<Self::Stats>;
 }
 
 #[cfg(test)]

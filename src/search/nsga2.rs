@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::pareto::{crowding_distance, hypervolume_2d, non_dominated_sort};
-use super::{Constraints, Fitness};
+use super::{Constraints, Fitness, worst_if_nan};
 use crate::net::Cost;
 use crate::space::SearchSpace;
 
@@ -218,6 +218,37 @@ pub struct Nsga2<'a, S: SearchSpace> {
     pub reference: f64,
 }
 
+impl<S: SearchSpace> super::Generational<S> for Nsga2<'_, S> {
+    type State = Nsga2State;
+    type Stats = FrontStats;
+
+    fn generations(&self) -> usize {
+        self.cfg.generations
+    }
+
+    fn progress(st: &Nsga2State) -> (usize, usize) {
+        (st.generation, st.scored)
+    }
+
+    fn init(
+        &self,
+        seeds: Vec<S::Genotype>,
+        rng: &mut StdRng,
+        fitness: &mut dyn Fitness<S::Genotype>,
+    ) -> Result<Nsga2State> {
+        Nsga2::init(self, seeds, rng, fitness)
+    }
+
+    fn step(
+        &self,
+        st: &mut Nsga2State,
+        rng: &mut StdRng,
+        fitness: &mut dyn Fitness<S::Genotype>,
+    ) -> Result<FrontStats> {
+        Nsga2::step(self, st, rng, fitness)
+    }
+}
+
 impl<S: SearchSpace> Nsga2<'_, S> {
     fn members(&self, gs: &[S::Genotype], fitness: &mut dyn Fitness<S::Genotype>) -> Vec<FrontMember> {
         let scores = fitness.score(gs);
@@ -226,7 +257,7 @@ impl<S: SearchSpace> Nsga2<'_, S> {
             .map(|(g, score)| FrontMember {
                 key: self.space.key(g),
                 genotype: self.space.format(g),
-                score,
+                score: worst_if_nan(score),
                 costs: costs(self.objectives, self.space.cost(g)),
             })
             .collect()
@@ -368,7 +399,7 @@ pub fn propose<S: SearchSpace>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::testing::{Convs, nb201 as space};
+    use crate::search::testing::{Convs, NanForPools, nb201 as space, pooled};
     use rand::SeedableRng;
 
     fn m(key: &str, score: f64, cost: f64) -> FrontMember {
@@ -384,6 +415,31 @@ mod tests {
         // cut to 3: the ends stay, and of b and c the one with the larger gap around it
         assert_eq!(keys(survivors(all.clone(), 3)), vec!["a", "c", "d"]);
         assert_eq!(keys(survivors(all, 5)).len(), 5);
+    }
+
+    #[test]
+    fn nan_scores_stay_off_the_first_front() {
+        let space = space();
+        let cfg = Nsga2Config { population: 30, ..Default::default() };
+        let objectives = [Objective::Accuracy, Objective::Params];
+        let constraints = Constraints::default();
+        let nsga =
+            Nsga2 { space: &space, cfg: &cfg, objectives: &objectives, constraints: &constraints, reference: 2e6 };
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut st = nsga.init(Vec::new(), &mut rng, &mut NanForPools).unwrap();
+        let mut stats = nsga.stats(&st);
+        for _ in 0..3 {
+            stats = nsga.step(&mut st, &mut rng, &mut NanForPools).unwrap();
+        }
+        assert!(st.population.iter().all(|m| !m.score.is_nan()));
+        assert!(stats.hypervolume.is_finite() && stats.best_score >= 0.0, "{stats:?}");
+        let (fronts, _) = rank(&st.population);
+        // an unscorable member is on the first front only when it is the cheapest of all
+        let cheapest = st.population.iter().map(|m| m.costs[0]).fold(f64::INFINITY, f64::min);
+        for &i in &fronts[0] {
+            let m = &st.population[i];
+            assert!(!pooled(&m.genotype) || m.costs[0] == cheapest, "{m:?}");
+        }
     }
 
     #[test]

@@ -20,6 +20,22 @@ impl Fitness<Nb201Cell> for Convs {
     }
 }
 
+/// [`Convs`], but NaN (a broken predictor) for cells with an average
+/// pooling on some edge, which would otherwise sort above every real score.
+pub struct NanForPools;
+
+/// Whether [`NanForPools`] scores a cell (as text) NaN.
+pub fn pooled(genotype: &str) -> bool {
+    genotype.contains("avg_pool_3x3")
+}
+
+impl Fitness<Nb201Cell> for NanForPools {
+    fn score(&mut self, gs: &[Nb201Cell]) -> Vec<f64> {
+        let convs = Convs.score(gs);
+        gs.iter().zip(convs).map(|(g, c)| if pooled(&g.to_string()) { f64::NAN } else { c }).collect()
+    }
+}
+
 /// Edges on which two cells differ.
 pub fn edits(a: &Nb201Cell, b: &Nb201Cell) -> usize {
     (0..6).filter(|&e| a.edges[e] != b.edges[e]).count()
