@@ -7,7 +7,7 @@ use std::path::Path;
 
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
-use nas_search::data::{ImageData, cifar10, image_folder, synthetic};
+use nas_search::data::{ImageData, SignalSplit, cifar10, image_folder, synthetic};
 use nas_search::net::NetSpec;
 use nas_search::net::darts::op_layers;
 use nas_search::space::darts::DartsSpace;
@@ -156,8 +156,9 @@ fn a_diverging_training_is_reported_not_hidden() {
         ..budget(4, 3, false)
     };
     let spec = network(&cfg, &text, &b);
-    let data = ImageData { train: synthetic::generate(64, 8, 0, 0), test: synthetic::generate(16, 8, 0, 1) };
-    let r = train_and_test::<B>(&spec, &data, &b, 0, &Default::default(), &mut |_, _| {});
+    let data =
+        ImageData { train: synthetic::generate(64, 8, 0, 0), held_out: synthetic::generate(16, 8, 0, 1), report: None };
+    let r = train_and_test::<B>(&spec, &data, &b, 0, false, &Default::default(), &mut |_, _| {});
     assert!(matches!(r, Err(TrainError::Diverged { .. })), "{r:?}");
 }
 
@@ -176,12 +177,14 @@ fn a_short_training_is_deterministic_and_beats_chance_on_its_training_images() {
     let spec = network(&cfg, &text, &b);
     let train = synthetic::generate(160, 16, 0, 0);
     // Measured on the training images themselves: the point is that it learns.
-    let data = ImageData { train: train.clone(), test: train };
+    let data = ImageData { train: train.clone(), held_out: train.clone(), report: Some(train) };
     let mut losses = Vec::new();
-    let r1 = train_and_test::<B>(&spec, &data, &b, 7, &Default::default(), &mut |_, l| losses.push(l)).unwrap();
-    let r2 = train_and_test::<B>(&spec, &data, &b, 7, &Default::default(), &mut |_, _| {}).unwrap();
+    let r1 = train_and_test::<B>(&spec, &data, &b, 7, true, &Default::default(), &mut |_, l| losses.push(l)).unwrap();
+    let r2 = train_and_test::<B>(&spec, &data, &b, 7, false, &Default::default(), &mut |_, _| {}).unwrap();
     assert_eq!(r1.accuracy, r2.accuracy);
     assert_eq!(r1.final_loss, r2.final_loss);
+    // the test set is measured when asked for (here the same images: the same accuracy)
+    assert_eq!((r1.report_accuracy, r2.report_accuracy), (Some(r1.accuracy), None));
     assert!(losses[5] < losses[0] - 0.2, "per-epoch losses {losses:?}");
     assert!(r1.accuracy > 20.0, "top-1 on its training images {} (chance is 10)", r1.accuracy);
 }
@@ -227,12 +230,13 @@ fn image_folder_loader_reads_class_folders_and_splits_them() {
             img.save(dir.join(class).join(format!("{j}.png"))).unwrap();
         }
     }
-    let data = image_folder::load(&dir, 16, 0.2).unwrap();
-    assert_eq!((data.train.len(), data.test.len(), data.train.size, data.train.classes), (8, 2, 16, 2));
-    assert_eq!(data.test.labels, vec![0, 1]);
+    let data = image_folder::load(&dir, 16, 0.2, SignalSplit::Holdout).unwrap();
+    assert_eq!((data.train.len(), data.held_out.len(), data.train.size, data.train.classes), (8, 2, 16, 2));
+    assert_eq!(data.held_out.labels, vec![0, 1]);
+    assert!(data.report.is_none(), "a flat folder has no test set");
     assert!(data.train.image(5)[..256].iter().all(|&p| p == 200), "red channel of a dog image");
     std::fs::write(dir.join("dog").join("bad.png"), b"not a png").unwrap();
-    let err = format!("{:#}", image_folder::load(&dir, 16, 0.2).unwrap_err());
+    let err = format!("{:#}", image_folder::load(&dir, 16, 0.2, SignalSplit::Holdout).unwrap_err());
     assert!(err.contains("bad.png"), "{err}");
 }
 

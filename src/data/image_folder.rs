@@ -1,14 +1,16 @@
 //! ImageNet-style image folders: one sub-folder per class (sorted names give
 //! the class indices), images decoded (PNG, JPEG), the shorter side resized
 //! to the target size and centre-cropped. The whole set is held in memory,
-//! so use it with subsets of ImageNet sized to the machine.
+//! so use it with subsets of ImageNet sized to the machine. Which images are
+//! trained on, held out for the signal, and reported is [`Layout`]'s and
+//! the config's `signal` (see `load`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
-use super::images::{ImageData, ImageSet, chw};
+use super::images::{ImageData, ImageSet, SignalSplit, chw};
 
 /// Class folders of `dir` (sorted) and their image files (sorted).
 fn list(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
@@ -58,34 +60,99 @@ fn load_files(files: &[(PathBuf, u16)], size: usize, classes: usize) -> Result<I
     Ok(set)
 }
 
-/// Loads `dir` (with `train/` and `val/` inside, or split per class).
-pub fn load(dir: &Path, size: usize, holdout_fraction: f64) -> Result<ImageData> {
-    let (train_dir, val_dir) = (dir.join("train"), dir.join("val"));
-    let (train_files, test_files, classes) = if train_dir.is_dir() && val_dir.is_dir() {
-        let train = list(&train_dir)?;
-        let val = list(&val_dir)?;
-        let names: Vec<&String> = train.iter().map(|c| &c.0).collect();
-        let flat = |cls: &[(String, Vec<PathBuf>)]| -> Result<Vec<(PathBuf, u16)>> {
-            let mut out = Vec::new();
-            for (name, files) in cls {
-                let Some(label) = names.iter().position(|n| *n == name) else {
-                    bail!("{}: class folder '{name}' has no counterpart in {}", val_dir.display(), train_dir.display());
-                };
-                out.extend(files.iter().map(|f| (f.clone(), label as u16)));
-            }
-            Ok(out)
-        };
-        (flat(&train)?, flat(&val)?, train.len())
-    } else {
-        let cls = list(dir)?;
-        let (mut train, mut test) = (Vec::new(), Vec::new());
-        for (label, (_, files)) in cls.iter().enumerate() {
-            let held = ((files.len() as f64 * holdout_fraction).round() as usize).min(files.len());
-            let cut = files.len() - held;
-            train.extend(files[..cut].iter().map(|f| (f.clone(), label as u16)));
-            test.extend(files[cut..].iter().map(|f| (f.clone(), label as u16)));
+/// How an image folder is laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Class folders directly inside.
+    Flat,
+    /// `train/` and `val/` (ImageNet's layout: val is the test set).
+    TrainVal,
+    /// `train/`, `val/` and `test/`.
+    TrainValTest,
+}
+
+impl Layout {
+    pub fn of(dir: &Path) -> Self {
+        match (dir.join("train").is_dir(), dir.join("val").is_dir(), dir.join("test").is_dir()) {
+            (true, true, true) => Self::TrainValTest,
+            (true, true, false) => Self::TrainVal,
+            _ => Self::Flat,
         }
-        (train, test, cls.len())
+    }
+
+    /// The sub-folder holding the test set.
+    pub fn test_folder(self) -> &'static str {
+        match self {
+            Self::TrainValTest => "test",
+            _ => "val",
+        }
+    }
+}
+
+/// Image files with their class labels.
+type Labelled = Vec<(PathBuf, u16)>;
+
+/// Files of `classes` as (path, label), labels by the names of `names`
+/// (`dir` names the folder in the error).
+fn labelled(classes: &[(String, Vec<PathBuf>)], names: &[&String], dir: &Path) -> Result<Labelled> {
+    let mut out = Vec::new();
+    for (name, files) in classes {
+        let Some(label) = names.iter().position(|n| *n == name) else {
+            bail!("{}: class folder '{name}' has no counterpart in the training folder", dir.display());
+        };
+        out.extend(files.iter().map(|f| (f.clone(), label as u16)));
+    }
+    Ok(out)
+}
+
+/// Splits each class's files: the last `fraction` of them (at least one
+/// where a class has two or more) are held out.
+fn hold_out(classes: &[(String, Vec<PathBuf>)], fraction: f64) -> (Labelled, Labelled) {
+    let (mut train, mut held) = (Vec::new(), Vec::new());
+    for (label, (_, files)) in classes.iter().enumerate() {
+        let n = ((files.len() as f64 * fraction).round() as usize).max(usize::from(files.len() >= 2)).min(files.len());
+        let cut = files.len() - n;
+        train.extend(files[..cut].iter().map(|f| (f.clone(), label as u16)));
+        held.extend(files[cut..].iter().map(|f| (f.clone(), label as u16)));
+    }
+    (train, held)
+}
+
+/// Loads `dir` (see [`Layout`]): the training images, the held-out images
+/// of the signal and the test set reported apart, as `signal` and the
+/// layout decide (`crate::data::ImageDataConfig::ImageFolder`).
+pub fn load(dir: &Path, size: usize, holdout_fraction: f64, signal: SignalSplit) -> Result<ImageData> {
+    let layout = Layout::of(dir);
+    if layout == Layout::Flat {
+        let cls = list(dir)?;
+        let (train, held) = hold_out(&cls, holdout_fraction);
+        let classes = cls.len();
+        return Ok(ImageData {
+            train: load_files(&train, size, classes)?,
+            held_out: load_files(&held, size, classes)?,
+            report: None,
+        });
+    }
+    let train_dir = dir.join("train");
+    let train = list(&train_dir)?;
+    let names: Vec<&String> = train.iter().map(|c| &c.0).collect();
+    let classes = train.len();
+    let folder = |name: &str| -> Result<Labelled> {
+        let d = dir.join(name);
+        labelled(&list(&d)?, &names, &d)
     };
-    Ok(ImageData { train: load_files(&train_files, size, classes)?, test: load_files(&test_files, size, classes)? })
+    let all_train = labelled(&train, &names, &train_dir)?;
+    let (train, held_out, report) = match (layout, signal) {
+        (_, SignalSplit::Test) => (all_train, folder(layout.test_folder())?, None),
+        (Layout::TrainValTest, SignalSplit::Holdout) => (all_train, folder("val")?, Some(folder("test")?)),
+        _ => {
+            let (t, h) = hold_out(&train, holdout_fraction);
+            (t, h, Some(folder("val")?))
+        }
+    };
+    Ok(ImageData {
+        train: load_files(&train, size, classes)?,
+        held_out: load_files(&held_out, size, classes)?,
+        report: report.map(|r| load_files(&r, size, classes)).transpose()?,
+    })
 }

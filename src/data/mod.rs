@@ -7,4 +7,4 @@ pub mod images;
 pub mod nb201;
 pub mod synthetic;
 
-pub use images::{ImageData, ImageDataConfig, ImageSet};
+pub use images::{ImageData, ImageDataConfig, ImageSet, SignalSplit, Splits};

@@ -1,7 +1,11 @@
 //! The `builtin` evaluator: trains each architecture's network (as the space
 //! describes it, with the budget's overrides) with the built-in trainer
-//! (`crate::trainer`) on the configured images, on the run's device, and
-//! reports top-1 on the held-out split. A network that diverges (NaN loss)
+//! (`crate::trainer`) on the configured images, on the run's device: the
+//! signal is top-1 on images held out of the training set, and the test set
+//! (where the data has one) is measured apart as the reported accuracy of the
+//! evaluations that compete for the best (final budget; every one when the
+//! budgets are equal). `crate::data::ImageDataConfig` says which images are
+//! which. A network that diverges (NaN loss)
 //! or panics (e.g. out of GPU memory) is a failed evaluation, not a failed run.
 //!
 //! On the CPU each network trains on one thread and `workers` networks train
@@ -67,6 +71,7 @@ impl<B: AutodiffBackend> BuiltinEvaluator<B> {
         if cfg.workers == Some(0) {
             anyhow::bail!("evaluator.workers must be positive");
         }
+        cfg.data.check()?;
         let space = ctx.space.clone();
         let sample = space.sample_text(&mut StdRng::seed_from_u64(0));
         let mut sizes = Vec::new();
@@ -111,8 +116,9 @@ impl<B: AutodiffBackend> BuiltinEvaluator<B> {
             Err(e) => return EvalOutcome::failed(format!("cannot load the data: {e:#}"), 0.0),
         };
         let seed = crate::seed::derive(self.seed, &[job.key.as_bytes(), job.budget.name().as_bytes()]);
+        let report = job.budget == Budget::Final || self.cfg.budgets.equal();
         let result = catch_unwind(AssertUnwindSafe(|| {
-            train_and_test::<B>(&spec, &data, budget, seed, &self.device, &mut |_, _| {})
+            train_and_test::<B>(&spec, &data, budget, seed, report, &self.device, &mut |_, _| {})
         }));
         let seconds = start.elapsed().as_secs_f64();
         match result {
@@ -135,8 +141,21 @@ fn network(space: &dyn AnySpace, genotype: &str, budget: &TrainBudget, classes: 
     space.network_of(genotype, &budget.overrides(classes)).context(MEASURES)?
 }
 
+/// What the built-in trainer's accuracies are, on the images of `data`
+/// (`how`: where it trained), for the report.
+pub fn measures_of(data: &ImageDataConfig, how: &str) -> Measures {
+    let splits = data.splits();
+    Measures {
+        signal: format!("top-1 accuracy (%) on {}, {how}", splits.signal),
+        report: splits.report.map(|r| format!("top-1 accuracy (%) on {r}")),
+        signal_is_test: splits.signal_is_test,
+        seconds: EvalSeconds::Device,
+    }
+}
+
 fn outcome(r: &TrainReport, budget: &TrainBudget, spec: &NetSpec) -> EvalOutcome {
     let mut o = EvalOutcome::measured(r.accuracy, r.seconds);
+    o.report = r.report_accuracy;
     o.extra = [
         ("epochs", budget.epochs.to_string()),
         ("train_loss", format!("{:.4}", r.final_loss)),
@@ -167,16 +186,7 @@ impl<B: AutodiffBackend> Evaluator for BuiltinEvaluator<B> {
         })
     }
 
-    fn budgets_equal(&self) -> bool {
-        self.cfg.budgets.equal()
-    }
-
     fn measures(&self) -> Measures {
-        Measures {
-            signal: "top-1 accuracy (%) on the held-out images, trained by the built-in trainer".into(),
-            report: None,
-            signal_is_test: false,
-            seconds: EvalSeconds::Device,
-        }
+        measures_of(&self.cfg.data, "trained by the built-in trainer")
     }
 }

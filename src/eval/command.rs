@@ -216,6 +216,10 @@ fn raw_accuracy(line: &str) -> Option<&str> {
 }
 
 /// Reads the result from the last non-empty line of stdout.
+/// The result line's optional field for an accuracy reported apart from the
+/// signal (%; e.g. the test accuracy beside a validation signal).
+pub const REPORT_ACCURACY: &str = "report_accuracy";
+
 pub fn parse_output(stdout: &str, wall: f64) -> Result<EvalOutcome> {
     let line = stdout.lines().rev().find(|l| !l.trim().is_empty()).context("no output on stdout")?.trim();
     let v: Value = match serde_json::from_str(line) {
@@ -236,13 +240,22 @@ pub fn parse_output(stdout: &str, wall: f64) -> Result<EvalOutcome> {
         }
         None => wall,
     };
+    let report = match obj.get(REPORT_ACCURACY) {
+        None | Some(Value::Null) => None,
+        Some(r) => Some(
+            r.as_f64()
+                .filter(|r| r.is_finite() && (0.0..=100.0).contains(r))
+                .with_context(|| format!("'{REPORT_ACCURACY}' must be a number in 0..100: '{line}'"))?,
+        ),
+    };
     let extra: BTreeMap<String, String> = obj
         .iter()
-        .filter(|(k, _)| *k != "accuracy" && *k != "seconds")
+        .filter(|(k, _)| *k != "accuracy" && *k != "seconds" && *k != REPORT_ACCURACY)
         .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
         .collect();
     let mut outcome = EvalOutcome::measured(acc, seconds);
     outcome.extra = extra;
+    outcome.report = report;
     Ok(outcome)
 }
 
@@ -251,14 +264,12 @@ impl Evaluator for CommandEvaluator {
         super::pool::run_jobs(jobs, self.cfg.workers, events, |i, job, send| self.run_one(i, job, send))
     }
 
-    fn budgets_equal(&self) -> bool {
-        self.cfg.budgets.equal()
-    }
-
     fn measures(&self) -> Measures {
         Measures {
             signal: "the accuracy (%) your command reports".into(),
-            report: None,
+            report: Some(format!(
+                "the `{REPORT_ACCURACY}` (%) your command reports apart, where it gives one (else its accuracy)"
+            )),
             signal_is_test: false,
             seconds: EvalSeconds::Wall,
         }

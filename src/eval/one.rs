@@ -16,6 +16,9 @@ use crate::backend::{BackendTask, DeviceKind, dispatch};
 use crate::run::config::RunConfig;
 use crate::space::AnySpace;
 
+/// The result line's field for the accuracy reported apart from the signal (%).
+pub use super::command::REPORT_ACCURACY;
+
 /// Fields of the result line that carry the evaluated network's cost.
 pub const NETWORK_PARAMS: &str = "network_params";
 pub const NETWORK_MACS: &str = "network_macs";
@@ -69,6 +72,9 @@ pub fn result_line(o: &EvalOutcome) -> String {
     let mut map = serde_json::Map::new();
     map.insert("accuracy".into(), o.accuracy.into());
     map.insert("seconds".into(), o.seconds.into());
+    if let Some(r) = o.report {
+        map.insert(REPORT_ACCURACY.into(), r.into());
+    }
     if let Some(c) = o.network {
         map.insert(NETWORK_PARAMS.into(), c.params.into());
         map.insert(NETWORK_MACS.into(), c.macs.into());

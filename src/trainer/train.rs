@@ -27,8 +27,10 @@ use crate::net::NetSpec;
 /// What a finished training measured.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainReport {
-    /// Top-1 on the held-out images, in %.
+    /// Top-1 on the held-out images (the signal), in %.
     pub accuracy: f64,
+    /// Top-1 on the test set, in %, when asked for and the data has one.
+    pub report_accuracy: Option<f64>,
     /// Mean training loss of the last epoch.
     pub final_loss: f64,
     pub seconds: f64,
@@ -133,12 +135,15 @@ pub fn accuracy<B: Backend>(
     100.0 * correct as f64 / n.max(1) as f64
 }
 
-/// Trains the network of `spec` on `data` with `budget` and measures it.
+/// Trains the network of `spec` on `data` with `budget` and measures it on
+/// the held-out images and, with `report` and where the data has one, on
+/// the test set (all of it: `eval_images` limits the held-out images only).
 pub fn train_and_test<B: AutodiffBackend>(
     spec: &NetSpec,
     data: &ImageData,
     budget: &TrainBudget,
     seed: u64,
+    report: bool,
     device: &B::Device,
     on_epoch: EpochHook,
 ) -> Result<TrainReport, TrainError> {
@@ -151,7 +156,7 @@ pub fn train_and_test<B: AutodiffBackend>(
     let mut drop = DropPath::new(0.0, seed ^ 0x5eed);
     let train = &data.train;
     let n_train = budget.train_images.unwrap_or(train.len()).min(train.len());
-    let n_eval = budget.eval_images.unwrap_or(data.test.len()).min(data.test.len());
+    let n_eval = budget.eval_images.unwrap_or(data.held_out.len()).min(data.held_out.len());
     let (mean, std) = train.take(n_train).channel_stats();
     let norm = Normalize { mean, std };
     let aug = Augment { crop_padding: budget.crop_padding, flip: budget.flip, cutout: budget.cutout };
@@ -181,9 +186,15 @@ pub fn train_and_test<B: AutodiffBackend>(
         on_epoch(epoch, final_loss);
     }
     let train_seconds = start.elapsed().as_secs_f64();
-    let acc = accuracy(&model.valid(), &data.test, n_eval, 256, &norm, device);
+    let model = model.valid();
+    let acc = accuracy(&model, &data.held_out, n_eval, 256, &norm, device);
+    let report_accuracy = match &data.report {
+        Some(test) if report => Some(accuracy(&model, test, test.len(), 256, &norm, device)),
+        _ => None,
+    };
     Ok(TrainReport {
         accuracy: acc,
+        report_accuracy,
         final_loss,
         seconds: start.elapsed().as_secs_f64(),
         images_per_s: (n_train * budget.epochs) as f64 / train_seconds.max(1e-9),
