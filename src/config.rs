@@ -107,6 +107,42 @@ fn override_for<'a>(overrides: &'a [String], path: &str) -> Option<&'a str> {
     })
 }
 
+/// The longest duration a config may give, in seconds (about 31 years):
+/// a larger one is a typo, and would overflow a `Duration`.
+pub const MAX_SECONDS: f64 = 1e9;
+
+/// Checks a duration key: a finite number of seconds, positive (or also 0
+/// with `zero_ok`), at most [`MAX_SECONDS`]; the error names `key`.
+pub fn check_seconds(key: &str, value: f64, zero_ok: bool) -> Result<()> {
+    let low_ok = if zero_ok { value >= 0.0 } else { value > 0.0 };
+    if !(value.is_finite() && low_ok && value <= MAX_SECONDS) {
+        bail!(
+            "{key} must be a number of seconds {} and at most {MAX_SECONDS:e}, got {value}",
+            if zero_ok { ">= 0" } else { "> 0" }
+        );
+    }
+    Ok(())
+}
+
+/// The first number in `value` that is not finite (`.inf`, `.nan`), as
+/// (dotted key, value): no setting of this tool takes one.
+fn non_finite(value: &Value, path: &str) -> Option<(String, f64)> {
+    let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+    match value {
+        Value::Number(n) => n.as_f64().filter(|f| !f.is_finite()).map(|f| (path.to_string(), f)),
+        Value::Mapping(m) => m.iter().find_map(|(k, v)| {
+            let key = match k {
+                Value::String(s) => s.clone(),
+                other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+            };
+            non_finite(v, &join(&key))
+        }),
+        Value::Sequence(items) => items.iter().enumerate().find_map(|(i, v)| non_finite(v, &join(&i.to_string()))),
+        Value::Tagged(t) => non_finite(&t.value, path),
+        _ => None,
+    }
+}
+
 /// Parses YAML text (named `origin` in errors) into `T` after the overrides.
 /// An error names the dotted key, and the `--set` it came from when one did.
 pub fn parse_yaml<T: DeserializeOwned>(text: &str, origin: &str, overrides: &[String]) -> Result<T> {
@@ -116,6 +152,10 @@ pub fn parse_yaml<T: DeserializeOwned>(text: &str, origin: &str, overrides: &[St
     }
     for o in overrides {
         apply_override(&mut value, o)?;
+    }
+    if let Some((path, f)) = non_finite(&value, "") {
+        let source = override_for(overrides, &path).map_or(origin.to_string(), |o| format!("--set {o}"));
+        bail!("{source}: key `{path}`: {f} is not a finite number");
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let (path, msg) = join_path(&e.path().to_string(), &e.into_inner().to_string());

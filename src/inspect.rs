@@ -15,7 +15,6 @@ use crate::predictor::scorer::predict;
 use crate::predictor::{ModelConfig, fit};
 use crate::report::SummaryRow;
 use crate::run::config::RunConfig;
-use crate::run::records::last_attempts;
 use crate::run::run_dir::RunDir;
 use crate::space::nb201::Nb201Cell;
 use crate::space::{SearchSpace, SpaceConfig, SpaceTask};
@@ -53,30 +52,28 @@ pub fn best(run_dir: &Path, format: BestFormat) -> Result<String> {
     let evals = RunDir::read_evaluations(run_dir)?;
     let summary = run_dir.join("summary.csv");
     let finished = summary.is_file();
-    let genotype = if finished {
+    let competing = crate::run::selection::best_first(&evals, cfg.evaluator.config.budgets_equal());
+    let rec = if finished {
         let mut r = csv::Reader::from_path(&summary).with_context(|| format!("reading {}", summary.display()))?;
         let row: SummaryRow = r
             .deserialize()
             .next()
             .with_context(|| format!("{} has no row", summary.display()))?
             .with_context(|| format!("{} is corrupt", summary.display()))?;
-        row.best_genotype
+        if row.best_genotype.is_empty() {
+            bail!("{} found no architecture (every evaluation failed)", run_dir.display());
+        }
+        competing.into_iter().find(|e| e.genotype == row.best_genotype).with_context(|| {
+            format!("{} (summary.csv's best) is not among the evaluations of {}", row.best_genotype, run_dir.display())
+        })?
     } else {
         eprintln!("{} has not finished: this is the best measured so far", run_dir.display());
-        last_attempts(&evals)
+        competing
             .into_iter()
-            .filter(|e| e.accuracy.is_some())
-            .max_by(|a, b| a.accuracy.partial_cmp(&b.accuracy).expect("finite"))
-            .map(|e| e.genotype.clone())
+            .next()
             .with_context(|| format!("{} has no successful evaluation yet", run_dir.display()))?
     };
-    if genotype.is_empty() {
-        bail!("{} found no architecture (every evaluation failed)", run_dir.display());
-    }
-    let rec = last_attempts(&evals)
-        .into_iter()
-        .rfind(|e| e.genotype == genotype && e.accuracy.is_some())
-        .with_context(|| format!("{genotype} is not among the evaluations of {}", run_dir.display()))?;
+    let genotype = rec.genotype.clone();
     let name = space.build()?.name();
     let need = |want: &str| -> Result<()> {
         if name != want {

@@ -221,4 +221,12 @@ fn a_killed_front_search_resumes_to_the_same_front() {
         fs::read_to_string(run.join("pareto.csv")).unwrap(),
         fs::read_to_string(whole.join("pareto.csv")).unwrap()
     );
+    // the summary too, the architectures scored included (timings aside)
+    let summary = |r: &Path| {
+        let mut row = rows(&r.join("summary.csv")).remove(0);
+        row.retain(|k, _| !k.starts_with("search_") && !k.ends_with("_seconds"));
+        row
+    };
+    assert_eq!(summary(&run), summary(&whole));
+    assert_eq!(summary(&run)["archs_scored"], summary(&whole)["archs_scored"]);
 }

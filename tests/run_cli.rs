@@ -353,6 +353,91 @@ fn builtin_evaluator_trains_darts_networks_in_the_workflow() {
     assert!(err.contains("data_batch_1.bin") && err.contains("evaluator.data.dir"), "{err}");
 }
 
+/// Tiny CIFAR-10 binary files in `dir`: 5 x 12 training records and 25
+/// test records (label and fill vary with the record).
+fn tiny_cifar10(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    let record = |label: u8, fill: u8| {
+        let mut r = vec![label % 10];
+        r.extend(std::iter::repeat_n(fill, 3072));
+        r
+    };
+    for f in 1..=5u8 {
+        let bytes: Vec<u8> = (0..12u8).flat_map(|i| record(i, f * 40 + i * 3)).collect();
+        fs::write(dir.join(format!("data_batch_{f}.bin")), bytes).unwrap();
+    }
+    let bytes: Vec<u8> = (0..25u8).flat_map(|i| record(i * 7, 255 - i * 5)).collect();
+    fs::write(dir.join("test_batch.bin"), bytes).unwrap();
+}
+
+#[test]
+fn the_builtin_evaluator_searches_on_held_out_training_images_and_reports_the_test_set_apart() {
+    let dir = temp_dir("run-protocol");
+    let cifar = dir.join("cifar");
+    tiny_cifar10(&cifar);
+    let text = fs::read_to_string(builtin_config(
+        &dir,
+        &format!("{{ kind: cifar10, dir: {}, holdout: 10 }}", cifar.display()),
+    ))
+    .unwrap()
+    .replace(
+        "final: *b",
+        "final: { epochs: 2, batch_size: 16, learning_rate: 0.05, resolution: 8, channels: 4, cells: 3 }",
+    );
+    let cfg = write(&dir, "protocol.yaml", &text);
+    let run = dir.join("run");
+    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+    let evals = csv_rows(&run.join("evaluations.csv"));
+    assert_eq!(evals.len(), 4 + 2);
+    for e in &evals {
+        // trained on the 50 training images left, the signal measured on the 10 held out
+        assert!(
+            e["extra"].contains("\"train_images\":\"50\"") && e["extra"].contains("\"eval_images\":\"10\""),
+            "{e:?}"
+        );
+        let reported = !e["report_accuracy"].is_empty();
+        // the test set is measured for the final top-K only (the budgets differ)
+        assert_eq!(reported, e["phase"] == "final", "{e:?}");
+    }
+    let md = fs::read_to_string(run.join("summary.md")).unwrap();
+    assert!(
+        md.contains("held out of training")
+            && md.contains("top-1 is the top-1 accuracy (%) on CIFAR-10's 10,000 test images"),
+        "{md}"
+    );
+    assert!(!md.contains("saw the test set"), "{md}");
+    let summary = csv_rows(&run.join("summary.csv")).remove(0);
+    let best = evals.iter().find(|e| e["genotype"] == summary["best_genotype"] && e["phase"] == "final").unwrap();
+    assert_eq!((&summary["top1"], &summary["best_signal"]), (&best["report_accuracy"], &best["accuracy"]));
+
+    // searching on the test images runs only when the config says so, and is flagged
+    let on_test = dir.join("on-test");
+    run_ok(
+        bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&on_test).arg("--quiet").args([
+            "--set",
+            "evaluator.data={ kind: cifar10, signal: test, dir: CIFAR }"
+                .replace("CIFAR", &cifar.display().to_string())
+                .as_str(),
+        ]),
+    );
+    let evals = csv_rows(&on_test.join("evaluations.csv"));
+    for e in &evals {
+        assert!(
+            e["extra"].contains("\"train_images\":\"60\"") && e["extra"].contains("\"eval_images\":\"25\""),
+            "{e:?}"
+        );
+        assert!(e["report_accuracy"].is_empty(), "{e:?}");
+    }
+    let md = fs::read_to_string(on_test.join("summary.md")).unwrap();
+    assert!(md.contains("**The search saw the test set**") && md.contains("`signal: test`"), "{md}");
+    // the default holds 5,000 out, more than these files have: a clear error, before any training
+    let err = run_err(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(dir.join("default")).args([
+        "--set",
+        "evaluator.data={ kind: cifar10, dir: CIFAR }".replace("CIFAR", &cifar.display().to_string()).as_str(),
+    ]));
+    assert!(err.contains("holdout = 5000 leaves no training images") && err.contains("default"), "{err}");
+}
+
 #[test]
 fn the_flex_cpu_backend_runs_the_workflow_and_the_benchmarks() {
     let dir = temp_dir("run-flex");

@@ -211,6 +211,62 @@ fn ctrl_c_kills_the_evaluations_and_says_how_to_continue() {
 }
 
 #[test]
+fn numbers_that_would_panic_are_refused_at_load_naming_the_key() {
+    let dir = temp_dir("robust-numbers");
+    // (config() writes small.yaml each time: each is copied before the next)
+    let command = write(&dir, "command.yaml", &fs::read_to_string(config(&dir, &nb201_space(), &example(""))).unwrap());
+    let tabular =
+        write(&dir, "tabular.yaml", &fs::read_to_string(config(&dir, &nb201_space(), "  kind: tabular")).unwrap());
+    let slurm = write(
+        &dir,
+        "slurm.yaml",
+        &fs::read_to_string(&tabular).unwrap().replace("  kind: tabular", "  kind: slurm\n  command: echo"),
+    );
+    let baseline = ["--set", "strategy=regularized-evolution", "--set", "search.queries=20"];
+    let cases: Vec<(&PathBuf, Vec<&str>, &str)> = vec![
+        (&tabular, [&baseline[..], &["--set", "search.regularized.population=0"]].concat(), "search.regularized"),
+        (&tabular, [&baseline[..], &["--set", "search.regularized.sample_size=30"]].concat(), "sample_size"),
+        (&command, vec!["--set", "evaluator.timeout_s=.inf"], "key `evaluator.timeout_s`: inf is not a finite number"),
+        (&command, vec!["--set", "evaluator.timeout_s=1e300"], "evaluator.timeout_s must be a number of seconds"),
+        (&command, vec!["--set", "evaluator.backoff_s=1e300"], "evaluator.backoff_s must be a number of seconds"),
+        (&command, vec!["--set", "evaluator.backoff_s=.nan"], "key `evaluator.backoff_s`: NaN is not a finite number"),
+        (&slurm, vec!["--set", "evaluator.poll_s=1e300"], "evaluator.poll_s must be a number of seconds"),
+        (
+            &tabular,
+            vec!["--set", "constraints.params.min=5", "--set", "constraints.params.max=1"],
+            "min (5) is above max",
+        ),
+        (&tabular, vec!["--set", "predictor.train.weight_decay=-1"], "predictor.train.weight_decay must be >= 0"),
+    ];
+    for (i, (cfg, sets, expect)) in cases.iter().enumerate() {
+        let run = dir.join(format!("r{i}"));
+        let err = run_err(bin().args(["run"]).arg(cfg).arg("--run-dir").arg(&run).args(sets));
+        assert!(err.contains(expect) && !err.contains("panicked"), "{sets:?}: {err}");
+    }
+
+    // a NaN accuracy in a run's evaluations.csv (damaged, or edited by hand): a named error, no panic
+    let run = dir.join("run");
+    run_ok(bin().args(["run"]).arg(&tabular).arg("--run-dir").arg(&run).arg("--quiet"));
+    let path = run.join("evaluations.csv");
+    let text = fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let col = header.iter().position(|c| *c == "accuracy").unwrap();
+    let mut fields: Vec<String> = lines[3].split(',').map(String::from).collect();
+    fields[col] = "NaN".into();
+    lines[3] = fields.join(",");
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    fs::remove_file(run.join("summary.csv")).unwrap();
+    for cmd in [vec!["best"], vec!["resume"]] {
+        let err = run_err(bin().args(&cmd).arg(&run));
+        assert!(
+            err.contains("evaluations.csv: row 4: column accuracy: NaN") && !err.contains("panicked"),
+            "{cmd:?}: {err}"
+        );
+    }
+}
+
+#[test]
 fn best_and_predict_read_a_finished_run_and_a_training() {
     let dir = temp_dir("robust-best");
     let cfg = config(&dir, &nb201_space(), "  kind: tabular");

@@ -154,10 +154,6 @@ pub trait Evaluator: Send + Sync {
     /// record each result before the next one finishes.
     fn evaluate(&self, jobs: &[EvalJob], events: Events) -> Result<()>;
 
-    /// True when the proxy and final budgets are the same evaluation (then
-    /// every evaluation competes for the best architecture).
-    fn budgets_equal(&self) -> bool;
-
     /// What its accuracies and seconds are, for the report.
     fn measures(&self) -> Measures;
 }
@@ -270,6 +266,55 @@ impl EvaluatorConfig {
             Self::Command(_) => "command",
             Self::Builtin(_) => "builtin",
             Self::Slurm(_) => "slurm",
+        }
+    }
+
+    /// Range checks of the section's numbers, naming the key (a config's
+    /// load calls it, so nothing starts with a value that would panic later).
+    pub fn check(&self) -> Result<()> {
+        let builtin = |b: &builtin::BuiltinConfig| -> Result<()> {
+            if b.workers == Some(0) {
+                anyhow::bail!("evaluator.workers must be positive");
+            }
+            for budget in [Budget::Proxy, Budget::Final] {
+                b.budgets.get(budget).check(&format!("evaluator.budgets.{budget}"))?;
+            }
+            b.data.check()
+        };
+        match self {
+            Self::Tabular(_) => Ok(()),
+            Self::Builtin(b) => builtin(b),
+            Self::Command(c) => {
+                if c.workers == 0 {
+                    anyhow::bail!("evaluator.workers must be positive");
+                }
+                crate::config::check_seconds("evaluator.timeout_s", c.timeout_s, false)?;
+                crate::config::check_seconds("evaluator.backoff_s", c.backoff_s, true)?;
+                // the backoff doubles per retry: the last wait must be a duration too
+                let last = c.backoff_s * 2f64.powi(c.retries.min(1000) as i32);
+                crate::config::check_seconds("evaluator.backoff_s x 2^retries (the last retry's wait)", last, true)
+            }
+            Self::Slurm(c) => {
+                crate::config::check_seconds("evaluator.poll_s", c.poll_s, false)?;
+                if c.max_parallel == Some(0) {
+                    anyhow::bail!("evaluator.max_parallel must be positive");
+                }
+                c.builtin.as_deref().map_or(Ok(()), builtin)
+            }
+        }
+    }
+
+    /// Whether the proxy and final budgets are one evaluation (then every
+    /// evaluation competes for the best architecture: `run::selection`).
+    pub fn budgets_equal(&self) -> bool {
+        match self {
+            Self::Tabular(_) => true,
+            Self::Command(c) => c.budgets.equal(),
+            Self::Builtin(b) => b.budgets.equal(),
+            Self::Slurm(c) => match &c.builtin {
+                Some(b) => b.budgets.equal(),
+                None => c.budgets.equal(),
+            },
         }
     }
 

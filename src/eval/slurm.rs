@@ -628,25 +628,15 @@ impl Evaluator for SlurmEvaluator {
         }
     }
 
-    fn budgets_equal(&self) -> bool {
-        match &self.cfg.builtin {
-            Some(b) => b.budgets.equal(),
-            None => self.cfg.budgets.equal(),
-        }
-    }
-
     fn measures(&self) -> Measures {
         match &self.cfg.builtin {
-            Some(_) => Measures {
-                signal: "top-1 accuracy (%) on the held-out images, trained by the built-in trainer on Slurm nodes"
-                    .into(),
-                report: None,
-                signal_is_test: false,
-                seconds: EvalSeconds::Device,
-            },
+            Some(b) => super::builtin::measures_of(&b.data, "trained by the built-in trainer on Slurm nodes"),
             None => Measures {
                 signal: "the accuracy (%) your command reports (run as Slurm tasks)".into(),
-                report: None,
+                report: Some(format!(
+                    "the `{}` (%) your command reports apart, where it gives one (else its accuracy)",
+                    super::command::REPORT_ACCURACY
+                )),
                 signal_is_test: false,
                 seconds: EvalSeconds::Wall,
             },

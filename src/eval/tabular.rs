@@ -96,10 +96,6 @@ impl Evaluator for TabularEvaluator {
         Ok(())
     }
 
-    fn budgets_equal(&self) -> bool {
-        true
-    }
-
     fn measures(&self) -> Measures {
         Measures {
             signal: format!("{} (`{}`)", self.signal.describe(), self.signal.name()),

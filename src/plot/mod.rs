@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::predictor::metrics::kendall_tau;
+use crate::report::front;
 use crate::run::records::{EvalRecord, Phase, last_attempts};
+use crate::run::selection;
+use crate::search::nsga2::Objective;
 use chart::{Corner, GREY, Mark, PALETTE, Panel, figure};
 use read::{RunData, TrainLogRow};
 
@@ -119,14 +122,16 @@ fn group_by_method(runs: &[RunData]) -> Vec<(String, Vec<&RunData>)> {
     groups
 }
 
-/// After each evaluation: the reported accuracy of the architecture with
-/// the best signal so far (what the run would return if it stopped there).
-fn best_so_far(evals: &[EvalRecord]) -> Vec<f64> {
+/// After each evaluation: the reported accuracy of the run's best so far
+/// (`run::selection::best` over the evaluations up to it: what the run would
+/// return if it stopped there).
+fn best_so_far(evals: &[EvalRecord], budgets_equal: bool) -> Vec<f64> {
     let mut best: Option<&EvalRecord> = None;
     evals
         .iter()
         .map(|e| {
-            if e.accuracy.is_some() && best.is_none_or(|b| e.accuracy > b.accuracy) {
+            let counts = e.accuracy.is_some_and(f64::is_finite) && selection::competes(e, budgets_equal);
+            if counts && best.is_none_or(|b| selection::best_order(e, b).is_lt()) {
                 best = Some(e);
             }
             best.and_then(|b| b.reported()).unwrap_or(f64::NAN)
@@ -138,7 +143,8 @@ fn progress(groups: &[(String, Vec<&RunData>)]) -> String {
     let mut marks = Vec::new();
     for (i, (name, runs)) in groups.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()].to_string();
-        let curves: Vec<Vec<f64>> = runs.iter().map(|r| best_so_far(&r.evals)).collect();
+        let curves: Vec<Vec<f64>> =
+            runs.iter().map(|r| best_so_far(&r.evals, r.cfg.evaluator.config.budgets_equal())).collect();
         let len = curves.iter().map(Vec::len).min().unwrap_or(0);
         let xs: Vec<f64> = (1..=len).map(|x| x as f64).collect();
         let stat = |f: &dyn Fn(&[f64]) -> f64| -> Vec<f64> {
@@ -234,27 +240,15 @@ fn settled_range(marks: &[Mark]) -> Option<(f64, f64)> {
     })
 }
 
-/// Non-dominated points: highest accuracy for their cost (lower cost better).
-pub fn pareto_front(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let mut sorted: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
-    sorted.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
-    let mut front: Vec<(f64, f64)> = Vec::new();
-    for p in sorted {
-        if front.last().is_none_or(|f| p.1 > f.1) {
-            front.push(p);
-        }
-    }
-    front
-}
-
 fn accuracy_vs_cost(run: &RunData) -> String {
     let evals = last_attempts(&run.evals);
     let ok: Vec<&&EvalRecord> = evals.iter().filter(|e| e.reported().is_some()).collect();
-    let panel = |cost: &dyn Fn(&EvalRecord) -> f64, unit: &str, bound: &crate::search::Bound| {
+    let budgets_equal = run.cfg.evaluator.config.budgets_equal();
+    let panel = |objective: Objective, unit: &str, bound: &crate::search::Bound| {
+        let cost = |e: &EvalRecord| front::cost_of(e, objective) / 1e6;
         let (top, rest): (Vec<&&&EvalRecord>, Vec<&&&EvalRecord>) = ok.iter().partition(|e| e.phase == Phase::Final);
         let pts =
             |v: &[&&&EvalRecord]| v.iter().map(|e| (cost(e), e.reported().unwrap_or(f64::NAN))).collect::<Vec<_>>();
-        let all: Vec<(f64, f64)> = ok.iter().map(|e| (cost(e), e.reported().unwrap_or(f64::NAN))).collect();
         let mut marks = vec![Mark::Points {
             points: pts(&rest),
             color: GREY.into(),
@@ -271,12 +265,17 @@ fn accuracy_vs_cost(run: &RunData) -> String {
                 hollow: false,
             });
         }
+        // the front of pareto.csv (by signal, of one budget), drawn at the reported accuracy
+        let on_front = front::measured_front(&run.evals, budgets_equal, objective);
         marks.push(Mark::Line {
-            points: pareto_front(&all),
+            points: on_front.iter().map(|e| (cost(e), e.reported().unwrap_or(f64::NAN))).collect(),
             color: PALETTE[0].into(),
-            label: Some("Pareto front".into()),
+            label: Some(
+                if budgets_equal { "measured front (by signal)" } else { "measured front (by signal, final budget)" }
+                    .into(),
+            ),
             dashed: false,
-            step: true,
+            step: false,
         });
         for (v, what) in [(bound.min, "min"), (bound.max, "max")] {
             if let Some(v) = v {
@@ -292,11 +291,9 @@ fn accuracy_vs_cost(run: &RunData) -> String {
             ..Default::default()
         }
     };
-    let macs = |e: &EvalRecord| e.std_macs.unwrap_or(e.macs) as f64 / 1e6;
-    let params = |e: &EvalRecord| e.std_params.unwrap_or(e.params) as f64 / 1e6;
     let c = &run.cfg.constraints;
     figure(
-        &[panel(&macs, "MACs", &c.macs), panel(&params, "params", &c.params)],
+        &[panel(Objective::Macs, "MACs", &c.macs), panel(Objective::Params, "params", &c.params)],
         &format!("{}: every evaluated architecture (reported accuracy)", run.dir.display()),
     )
 }
@@ -406,16 +403,4 @@ fn predicted_vs_measured(run: &RunData) -> Result<String> {
         ..Default::default()
     };
     Ok(figure(&[panel], &format!("{}: topk.csv and the last round's predictor", run.dir.display())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pareto_front;
-
-    #[test]
-    fn the_front_holds_only_non_dominated_points() {
-        let pts = [(1.0, 50.0), (2.0, 60.0), (2.0, 55.0), (3.0, 58.0), (4.0, 70.0), (0.5, 40.0)];
-        assert_eq!(pareto_front(&pts), vec![(0.5, 40.0), (1.0, 50.0), (2.0, 60.0), (4.0, 70.0)]);
-        assert!(pareto_front(&[]).is_empty());
-    }
 }

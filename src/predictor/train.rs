@@ -116,6 +116,16 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.ema_decay) {
             return Err(format!("{key}.ema_decay must be in [0, 1), got {}", self.ema_decay));
         }
+        for (name, value) in
+            [("weight_decay", self.weight_decay), ("lambda_sr", self.lambda_sr), ("lambda_ac", self.lambda_ac)]
+        {
+            if value.is_nan() || value < 0.0 {
+                return Err(format!("{key}.{name} must be >= 0, got {value}"));
+            }
+        }
+        if self.eps.is_nan() || self.eps <= 0.0 {
+            return Err(format!("{key}.eps must be > 0, got {}", self.eps));
+        }
         if self.grad_clip_norm.is_some_and(|c| c.is_nan() || c <= 0.0) {
             return Err(format!("{key}.grad_clip_norm must be > 0 (leave it out to not clip)"));
         }

@@ -4,6 +4,12 @@
 //! hypervolume, by signal and by reported accuracy) and a table for
 //! `summary.md`.
 //!
+//! A front is of one budget: the evaluations that compete for the run's best
+//! (`run::selection::competes`: every one when the budgets are equal, else
+//! the final budget's), priced at the space's standard network (the cost the
+//! search optimised and the constraints bound). [`measured_front`] is its one
+//! definition; `pareto.csv`, `summary.md` and the plots all draw it.
+//!
 //! Hypervolume: the share of the box [0, 100%] accuracy x [0, reference]
 //! cost that the measured points dominate (1 is an architecture at 100% that
 //! costs nothing), over the first cost objective.
@@ -14,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ReportInput;
 use crate::run::records::EvalRecord;
+use crate::run::selection;
 use crate::search::nsga2::{Objective, hypervolume};
 use crate::search::pareto::non_dominated_sort;
 
@@ -44,7 +51,10 @@ pub struct ParetoRow {
 pub struct FrontRow {
     pub method: String,
     pub seed: u64,
-    /// Architectures measured successfully.
+    /// The evaluations the front is of: `final` (the final budget's) or
+    /// `all` (one budget measured them all).
+    pub budget: String,
+    /// Architectures measured successfully with that budget.
     pub measured: usize,
     pub cost: String,
     pub reference_cost: f64,
@@ -56,39 +66,46 @@ pub struct FrontRow {
 }
 
 /// The standard network's costs of an evaluation (as the search saw them).
-fn cost_of(e: &EvalRecord, objective: Objective) -> f64 {
+pub fn cost_of(e: &EvalRecord, objective: Objective) -> f64 {
     match objective {
         Objective::Params => e.std_params.unwrap_or(e.params) as f64,
         _ => e.std_macs.unwrap_or(e.macs) as f64,
     }
 }
 
-/// The measured front (by signal), cheapest first, and the `front.csv` row.
-pub fn front(r: &ReportInput<'_>, spec: &FrontSpec, evals: &[&EvalRecord]) -> (Vec<ParetoRow>, FrontRow) {
-    let ok: Vec<&EvalRecord> = evals.iter().copied().filter(|e| e.accuracy.is_some()).collect();
-    let point = |e: &EvalRecord, acc: f64| vec![-acc, cost_of(e, spec.cost)];
-    let points: Vec<Vec<f64>> = ok.iter().map(|e| point(e, e.accuracy.unwrap_or(0.0))).collect();
+/// The measured architectures a front is of: each architecture's last
+/// successful attempt that competes (see the module doc).
+fn front_candidates(evals: &[EvalRecord], budgets_equal: bool) -> Vec<&EvalRecord> {
+    selection::best_first(evals, budgets_equal)
+}
+
+/// The measured front: the candidates no other beats in both signal and
+/// `cost`, cheapest first (ties: better signal first).
+pub fn measured_front(evals: &[EvalRecord], budgets_equal: bool, cost: Objective) -> Vec<&EvalRecord> {
+    let ok = front_candidates(evals, budgets_equal);
+    let points: Vec<Vec<f64>> = ok.iter().map(|e| vec![-e.accuracy.unwrap_or(0.0), cost_of(e, cost)]).collect();
     let first = non_dominated_sort(&points).into_iter().next().unwrap_or_default();
+    let mut front: Vec<&EvalRecord> = first.iter().map(|&i| ok[i]).collect();
+    front.sort_by(|a, b| cost_of(a, cost).total_cmp(&cost_of(b, cost)).then_with(|| selection::best_order(a, b)));
+    front
+}
+
+/// The measured front (by signal), cheapest first, and the `front.csv` row.
+pub fn front(r: &ReportInput<'_>, spec: &FrontSpec) -> (Vec<ParetoRow>, FrontRow) {
+    let ok = front_candidates(r.evals, r.budgets_equal);
     let predicted: HashMap<&str, f64> =
         r.top_k.iter().filter_map(|p| Some((p.key.as_str(), p.score? * 100.0))).collect();
-    let mut rows: Vec<ParetoRow> = first
-        .iter()
-        .map(|&i| {
-            let e = ok[i];
-            ParetoRow {
-                genotype: e.genotype.clone(),
-                params: e.std_params.unwrap_or(e.params),
-                macs: e.std_macs.unwrap_or(e.macs),
-                accuracy: e.accuracy.unwrap_or(0.0),
-                report_accuracy: e.report_accuracy,
-                predicted: predicted.get(e.arch_key.as_str()).copied(),
-            }
+    let rows: Vec<ParetoRow> = measured_front(r.evals, r.budgets_equal, spec.cost)
+        .into_iter()
+        .map(|e| ParetoRow {
+            genotype: e.genotype.clone(),
+            params: e.std_params.unwrap_or(e.params),
+            macs: e.std_macs.unwrap_or(e.macs),
+            accuracy: e.accuracy.unwrap_or(0.0),
+            report_accuracy: e.report_accuracy,
+            predicted: predicted.get(e.arch_key.as_str()).copied(),
         })
         .collect();
-    rows.sort_by(|a, b| {
-        let cost = |x: &ParetoRow| if spec.cost == Objective::Params { x.params } else { x.macs };
-        cost(a).cmp(&cost(b)).then(b.accuracy.total_cmp(&a.accuracy))
-    });
     let hv = |acc: &dyn Fn(&EvalRecord) -> Option<f64>| {
         let pts: Vec<(f64, f64)> =
             ok.iter().filter_map(|e| acc(e).map(|a| (a / 100.0, cost_of(e, spec.cost)))).collect();
@@ -97,6 +114,7 @@ pub fn front(r: &ReportInput<'_>, spec: &FrontSpec, evals: &[&EvalRecord]) -> (V
     let row = FrontRow {
         method: r.strategy.name().to_string(),
         seed: r.seed,
+        budget: if r.budgets_equal { "all" } else { "final" }.to_string(),
         measured: ok.len(),
         cost: spec.cost.name().to_string(),
         reference_cost: spec.reference,
@@ -110,10 +128,21 @@ pub fn front(r: &ReportInput<'_>, spec: &FrontSpec, evals: &[&EvalRecord]) -> (V
 /// The front as a Markdown section of `summary.md`.
 pub fn markdown(rows: &[ParetoRow], row: &FrontRow) -> String {
     let mut md = format!(
-        "\n## Measured front: accuracy vs {}\n\n{} of the {} measured architectures are on it; hypervolume {:.4} \
-         (reported accuracy: {:.4}; reference: 0% accuracy, {} {}).\n\n\
+        "\n## Measured front: accuracy vs {}\n\n{} of the {} architectures measured {} are on it; hypervolume {:.4} \
+         (reported accuracy: {:.4}; reference: 0% accuracy, {} {}; costs of the space's standard network).\n\n\
          | genotype | params (M) | MACs (M) | accuracy (%) | reported (%) | predicted (%) |\n| --- | --- | --- | --- | --- | --- |\n",
-        row.cost, row.front_size, row.measured, row.hypervolume, row.report_hypervolume, row.reference_cost, row.cost
+        row.cost,
+        row.front_size,
+        row.measured,
+        if row.budget == "final" {
+            "with the final budget (proxy accuracies are of another training)"
+        } else {
+            "(one budget)"
+        },
+        row.hypervolume,
+        row.report_hypervolume,
+        row.reference_cost,
+        row.cost
     );
     let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
     for p in rows {
@@ -158,4 +187,54 @@ pub fn nb201_true_front(
     front.sort_by(|a, b| a.2.total_cmp(&b.2).then(b.1.total_cmp(&a.1)));
     let pts: Vec<(f64, f64)> = all.iter().map(|(_, a, c)| (a / 100.0, *c)).collect();
     Ok((front, hypervolume(&pts, reference)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::Budget;
+    use crate::run::records::{Phase, Status};
+
+    fn rec(key: &str, budget: Budget, accuracy: f64, macs: u64) -> EvalRecord {
+        EvalRecord {
+            phase: if budget == Budget::Final { Phase::Final } else { Phase::Data },
+            round: 0,
+            arch_key: key.into(),
+            genotype: format!("g-{key}"),
+            params: 1,
+            macs: macs / 2,
+            budget,
+            accuracy: Some(accuracy),
+            seconds: 0.0,
+            status: Status::Ok,
+            error: String::new(),
+            extra: "{}".into(),
+            report_accuracy: None,
+            attempt: 1,
+            std_params: Some(1),
+            std_macs: Some(macs),
+        }
+    }
+
+    fn keys(front: &[&EvalRecord]) -> Vec<String> {
+        front.iter().map(|e| e.arch_key.clone()).collect()
+    }
+
+    #[test]
+    fn the_front_is_of_one_budget_non_dominated_and_priced_at_the_standard_network() {
+        let evals = [
+            rec("p-cheap", Budget::Proxy, 70.0, 100),
+            rec("p-best", Budget::Proxy, 99.0, 300),
+            rec("f-cheap", Budget::Final, 60.0, 100),
+            rec("f-mid", Budget::Final, 65.0, 200),
+            rec("f-dominated", Budget::Final, 62.0, 250),
+            rec("f-best", Budget::Final, 80.0, 400),
+        ];
+        // unequal budgets: the proxy accuracies stay off the front
+        assert_eq!(keys(&measured_front(&evals, false, Objective::Macs)), ["f-cheap", "f-mid", "f-best"]);
+        // one budget: every evaluation competes
+        assert_eq!(keys(&measured_front(&evals, true, Objective::Macs)), ["p-cheap", "p-best"]);
+        // by params all cost the same: the best signal alone
+        assert_eq!(keys(&measured_front(&evals, false, Objective::Params)), ["f-best"]);
+    }
 }

@@ -100,7 +100,7 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
     dir.write_csv("summary.csv", std::slice::from_ref(&row))?;
     let mut md = summary_md(r, &evals, &row);
     if let Some(spec) = &r.front {
-        let (pareto, front_row) = front::front(r, spec, &evals);
+        let (pareto, front_row) = front::front(r, spec);
         dir.write_csv("pareto.csv", &pareto)?;
         dir.write_csv("front.csv", std::slice::from_ref(&front_row))?;
         md.push_str(&front::markdown(&pareto, &front_row));
@@ -135,19 +135,8 @@ fn topk_rows<'a>(r: &'a ReportInput<'_>, evals: &[&'a EvalRecord]) -> Vec<TopKRo
         .collect()
 }
 
-/// The best architecture by signal among the evaluations that compete: all
-/// of them when one budget measured them all (baselines measure with the
-/// final one only), else the final budget's.
-fn best<'a>(r: &ReportInput<'_>, evals: &[&'a EvalRecord]) -> Option<&'a EvalRecord> {
-    let all_compete = r.budgets_equal || !r.strategy.uses_predictor();
-    evals
-        .iter()
-        .filter(|e| e.accuracy.is_some() && (all_compete || e.phase != Phase::Data))
-        .fold(None::<&EvalRecord>, |b, e| if b.is_none_or(|b| e.accuracy > b.accuracy) { Some(e) } else { b })
-}
-
 fn summary_row(r: &ReportInput<'_>, evals: &[&EvalRecord]) -> SummaryRow {
-    let best = best(r, evals);
+    let best = crate::run::selection::best(r.evals, r.budgets_equal);
     let eval_seconds: f64 = r.evals.iter().map(|e| e.seconds).sum();
     let cost_seconds = eval_seconds + r.predictor_seconds;
     let cost_kind = match r.measures.seconds {

@@ -242,6 +242,7 @@ impl RunConfig {
 
     fn check(&self) -> Result<()> {
         self.check_objectives()?;
+        self.check_numbers()?;
         match self.strategy {
             Strategy::NarFormerEvolution | Strategy::NarFormerNsga2 => {
                 let Some(p) = &self.predictor else {
@@ -291,6 +292,42 @@ impl RunConfig {
                     bail!("strategy {} needs search.queries (real evaluations in all)", self.strategy.name());
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Ranges of the numbers no other check covers: the evaluator's, the
+    /// baselines', the constraints'.
+    fn check_numbers(&self) -> Result<()> {
+        self.evaluator.config.check()?;
+        let r = &self.search.regularized;
+        if self.strategy == Strategy::RegularizedEvolution && !(1..=r.population).contains(&r.sample_size) {
+            bail!(
+                "search.regularized: population ({}) must be at least 1 and sample_size ({}) between 1 and the population",
+                r.population,
+                r.sample_size
+            );
+        }
+        if let Some(c) = self.search.nsga2.reference_cost
+            && c <= 0.0
+        {
+            bail!("search.nsga2.reference_cost must be positive, got {c}");
+        }
+        let c = &self.constraints;
+        for (name, b) in [("params", &c.params), ("macs", &c.macs)] {
+            for (end, v) in [("min", b.min), ("max", b.max)] {
+                if v.is_some_and(|v| v < 0.0) {
+                    bail!("constraints.{name}.{end} must be >= 0, got {}", v.unwrap_or_default());
+                }
+            }
+            if let (Some(lo), Some(hi)) = (b.min, b.max)
+                && lo > hi
+            {
+                bail!("constraints.{name}: min ({lo}) is above max ({hi})");
+            }
+        }
+        if c.max_tries == 0 {
+            bail!("constraints.max_tries must be positive");
         }
         Ok(())
     }

@@ -119,6 +119,19 @@ impl EvalRecord {
         self.accuracy.and(self.report_accuracy.or(self.accuracy))
     }
 
+    /// Checks the numbers a file gave: accuracies are finite percentages
+    /// (a damaged or hand-edited row must not rank as best or crash a sort).
+    pub fn check_numbers(&self) -> Result<(), String> {
+        for (column, v) in [("accuracy", self.accuracy), ("report_accuracy", self.report_accuracy)] {
+            if let Some(v) = v
+                && !(v.is_finite() && (0.0..=100.0).contains(&v))
+            {
+                return Err(format!("column {column}: {v} is not an accuracy in 0..100"));
+            }
+        }
+        Ok(())
+    }
+
     /// Fills the columns a file of an older format lacks.
     pub fn upgrade(&mut self) {
         self.std_params.get_or_insert(self.params);

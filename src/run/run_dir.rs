@@ -32,6 +32,7 @@ fn read_evaluations_csv(path: &Path) -> Result<(Vec<EvalRecord>, bool, bool)> {
     let mut out = Vec::new();
     for (i, rec) in r.deserialize::<EvalRecord>().enumerate() {
         let mut rec = rec.with_context(|| format!("{}: row {} is corrupt", path.display(), i + 2))?;
+        rec.check_numbers().map_err(|e| anyhow::anyhow!("{}: row {}: {e}", path.display(), i + 2))?;
         rec.upgrade();
         out.push(rec);
     }

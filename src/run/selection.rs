@@ -3,13 +3,15 @@
 //! measured architectures are best, and which architectures make a round's
 //! top-K. No I/O; randomness comes from the caller's generator.
 
+use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::records::EvalRecord;
+use super::records::{EvalRecord, last_attempts};
 use super::state::{Pick, PickSource};
+use crate::eval::Budget;
 use crate::search::evolution::Member;
 
 /// One measured architecture the predictor learns from.
@@ -24,12 +26,15 @@ pub struct TrainingRow {
 /// The predictor's training data: every successful evaluation of the run,
 /// then those of `extra` (earlier runs), one row per architecture (the first
 /// measurement wins), ordered by key so that evaluations finishing in any
-/// order give the same data.
-pub fn training_rows(evals: &[EvalRecord], extra: &[EvalRecord]) -> Vec<TrainingRow> {
+/// order give the same data. Labels are of one budget: with unequal
+/// budgets only the proxy budget's accuracies (a final-budget accuracy is of
+/// a longer training, on another scale).
+pub fn training_rows(evals: &[EvalRecord], extra: &[EvalRecord], budgets_equal: bool) -> Vec<TrainingRow> {
     let mut seen = HashSet::new();
     let mut rows: Vec<TrainingRow> = evals
         .iter()
         .chain(extra)
+        .filter(|e| budgets_equal || e.budget == Budget::Proxy)
         .filter_map(|e| {
             let accuracy = e.accuracy?;
             seen.insert(e.arch_key.as_str()).then(|| TrainingRow {
@@ -53,11 +58,38 @@ pub fn split(n: usize, val_fraction: f64, rng: &mut StdRng) -> (Vec<usize>, Vec<
     (order, train)
 }
 
-/// Successful evaluations, most accurate first (ties by key).
-pub fn best_first(evals: &[EvalRecord]) -> Vec<&EvalRecord> {
-    let mut measured: Vec<&EvalRecord> = evals.iter().filter(|e| e.accuracy.is_some()).collect();
-    measured.sort_by(|a, b| b.accuracy.partial_cmp(&a.accuracy).expect("finite").then(a.arch_key.cmp(&b.arch_key)));
+/// Whether a measured architecture competes for the run's best: every
+/// evaluation does when the proxy and final budgets are one evaluation
+/// (baselines measure with the final budget only), else only the final
+/// budget's (a proxy accuracy is of a cheaper training, not comparable).
+pub fn competes(e: &EvalRecord, budgets_equal: bool) -> bool {
+    budgets_equal || e.budget == Budget::Final
+}
+
+/// The one order of measured architectures: higher signal first, then by
+/// key (so ties break the same way everywhere); a missing or NaN accuracy
+/// ranks last.
+pub fn best_order(a: &EvalRecord, b: &EvalRecord) -> Ordering {
+    let signal = |e: &EvalRecord| e.accuracy.filter(|x| !x.is_nan()).unwrap_or(f64::NEG_INFINITY);
+    signal(b).total_cmp(&signal(a)).then_with(|| a.arch_key.cmp(&b.arch_key))
+}
+
+/// The measured architectures that compete (see [`competes`]), best first
+/// by [`best_order`]: each architecture's last attempt, successes only.
+/// The run's best is the first; the summary, `best`, the plots and the
+/// search's incumbent all take it from here.
+pub fn best_first(evals: &[EvalRecord], budgets_equal: bool) -> Vec<&EvalRecord> {
+    let mut measured: Vec<&EvalRecord> = last_attempts(evals)
+        .into_iter()
+        .filter(|e| e.accuracy.is_some_and(f64::is_finite) && competes(e, budgets_equal))
+        .collect();
+    measured.sort_by(|a, b| best_order(a, b));
     measured
+}
+
+/// The run's best measured architecture (the first of [`best_first`]).
+pub fn best(evals: &[EvalRecord], budgets_equal: bool) -> Option<&EvalRecord> {
+    best_first(evals, budgets_equal).into_iter().next()
 }
 
 /// A round's top-K: the `local` picks first (already unmeasured, best
@@ -89,7 +121,6 @@ pub fn top_k(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::Budget;
     use crate::run::records::{Phase, Status};
     use rand::SeedableRng;
 
@@ -122,9 +153,14 @@ mod tests {
     fn training_rows_keep_successes_once_ordered_by_key() {
         let evals = [rec("b", Some(90.0)), rec("a", None), rec("c", Some(80.0)), rec("b", Some(70.0))];
         let extra = [rec("a", Some(60.0)), rec("c", Some(10.0))];
-        let rows = training_rows(&evals, &extra);
+        let rows = training_rows(&evals, &extra, true);
         let got: Vec<(&str, f64)> = rows.iter().map(|r| (r.key.as_str(), r.accuracy)).collect();
         assert_eq!(got, [("a", 60.0), ("b", 90.0), ("c", 80.0)]);
+        // unequal budgets: a final-budget accuracy is no label
+        let mut fin = rec("d", Some(99.0));
+        fin.budget = Budget::Final;
+        let rows = training_rows(&[rec("b", Some(90.0)), fin], &[], false);
+        assert_eq!(rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["b"]);
     }
 
     #[test]
@@ -143,8 +179,30 @@ mod tests {
     #[test]
     fn best_first_orders_by_accuracy_then_key_and_drops_failures() {
         let evals = [rec("b", Some(90.0)), rec("x", None), rec("a", Some(90.0)), rec("c", Some(95.0))];
-        let keys: Vec<&str> = best_first(&evals).iter().map(|e| e.arch_key.as_str()).collect();
+        let keys: Vec<&str> = best_first(&evals, true).iter().map(|e| e.arch_key.as_str()).collect();
         assert_eq!(keys, ["c", "a", "b"]);
+    }
+
+    #[test]
+    fn with_unequal_budgets_only_the_final_budget_competes_and_the_last_attempt_counts() {
+        let mut top = rec("t", Some(80.0));
+        top.budget = Budget::Final;
+        top.phase = Phase::Final;
+        // a proxy accuracy above every final one does not make the best
+        let evals = [rec("p", Some(99.0)), top.clone(), rec("q", Some(50.0))];
+        assert_eq!(best(&evals, false).map(|e| e.arch_key.as_str()), Some("t"));
+        assert_eq!(best(&evals, true).map(|e| e.arch_key.as_str()), Some("p"));
+        // a retry that failed after a success: the architecture's last attempt failed
+        let mut retry = rec("p", None);
+        retry.attempt = 2;
+        let evals = [rec("p", Some(99.0)), retry, rec("q", Some(50.0))];
+        assert_eq!(best(&evals, true).map(|e| e.arch_key.as_str()), Some("q"));
+        // a NaN accuracy (a damaged file) never ranks first
+        assert_eq!(
+            best(&[rec("n", Some(f64::NAN)), rec("q", Some(1.0))], true).map(|e| e.arch_key.as_str()),
+            Some("q")
+        );
+        assert_eq!(best_order(&rec("n", Some(f64::NAN)), &rec("q", Some(1.0))), Ordering::Greater);
     }
 
     #[test]

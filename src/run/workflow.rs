@@ -23,9 +23,10 @@ use crate::predictor::Predictor;
 use crate::predictor::dataset::encode_graphs;
 use crate::predictor::fit::{self, FitData};
 use crate::search::evolution::Evolution;
+use crate::search::evolution::GenerationStats;
 use crate::search::local::LocalSearch;
-use crate::search::nsga2::{self, Nsga2};
-use crate::search::{random, regularized};
+use crate::search::nsga2::{self, FrontStats, Nsga2};
+use crate::search::{Fitness, Generational, random, regularized};
 use crate::space::SearchSpace;
 
 /// The first line of an error, for progress lines.
@@ -320,8 +321,10 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         for path in &self.predictor_section().extra_data {
             let mut r =
                 csv::Reader::from_path(path).with_context(|| format!("predictor.extra_data: {}", path.display()))?;
-            for rec in r.deserialize::<EvalRecord>() {
+            for (i, rec) in r.deserialize::<EvalRecord>().enumerate() {
                 let rec = rec.with_context(|| format!("{} is not an evaluations.csv", path.display()))?;
+                rec.check_numbers()
+                    .map_err(|e| anyhow::anyhow!("predictor.extra_data: {}: row {}: {e}", path.display(), i + 2))?;
                 if rec.accuracy.is_some() {
                     self.space.parse(&rec.genotype).with_context(|| format!("{}: {}", path.display(), rec.genotype))?;
                     out.push(rec);
@@ -335,7 +338,16 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
     fn train(&mut self) -> Result<()> {
         let p = self.predictor_section();
         let round = self.state.round;
-        let rows: Vec<TrainingRow> = selection::training_rows(&self.evals, &self.extra_data()?);
+        let budgets_equal = self.cfg.evaluator.config.budgets_equal();
+        let rows: Vec<TrainingRow> = selection::training_rows(&self.evals, &self.extra_data()?, budgets_equal);
+        let left_out =
+            last_attempts(&self.evals).iter().filter(|e| e.budget == Budget::Final && e.accuracy.is_some()).count();
+        if !budgets_equal && left_out > 0 {
+            self.say(&format!(
+                "round {round}: the predictor learns from proxy-budget accuracies only; the {left_out} final-budget \
+                 ones are of another training and are left out (equal budgets would use them)"
+            ));
+        }
         anyhow::ensure!(rows.len() >= 4, "only {} successful evaluations to train the predictor on", rows.len());
         let (val, trn) = selection::split(rows.len(), p.val_fraction, &mut rng_for(self.cfg.seed, "split", round, 0));
         let graphs: Vec<_> = rows
@@ -405,60 +417,30 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         if self.cfg.strategy == Strategy::NarFormerNsga2 {
             return self.search_front();
         }
+        // copies of the shared references and the device: the search loop borrows self mutably
+        let (cfg, space, device) = (self.cfg, self.space, self.device.clone());
         let p = self.predictor_section();
-        let s = &self.cfg.search;
+        let s = &cfg.search;
         let round = self.state.round;
         let model = self.round_predictor()?;
-        let mut fitness = PredictorFitness::new(self.space, &model, &p.model, &self.device);
+        let mut fitness = PredictorFitness::new(space, &model, &p.model, &device);
         let hall_size = p.train_archs + s.top_k * (s.rounds + 1) + 100;
-        let evo = Evolution { space: self.space, cfg: &s.evolution, constraints: &self.cfg.constraints, hall_size };
-        let started = Instant::now();
-        let mut st = match self.state.evolution.take() {
-            Some(st) => {
-                self.dir.truncate_generations(round, st.generation)?;
-                st
-            }
-            None => {
-                self.dir.truncate_generations(round, 0)?;
-                // the best measured architectures start the population (search.seed_measured)
-                let seeds = selection::best_first(&self.evals)
-                    .iter()
-                    .take(s.seed_measured)
-                    .map(|e| self.space.parse(&e.genotype))
-                    .collect::<Result<Vec<_>>>()?;
-                let st = evo.init(seeds, &mut rng_for(self.cfg.seed, "search", round, 0), &mut fitness)?;
-                self.state.evolution = Some(st.clone());
-                self.save()?;
-                st
-            }
-        };
-        let scored_before = st.scored;
-        let pb = bar(s.evolution.generations as u64, "search", self.quiet);
-        pb.set_position(st.generation as u64);
-        while st.generation < s.evolution.generations {
-            let mut rng = rng_for(self.cfg.seed, "search", round, st.generation + 1);
-            let stats = evo.step(&mut st, &mut rng, &mut fitness)?;
-            self.dir.append_generation(round, &stats)?;
-            pb.set_position(stats.generation as u64);
-            pb.set_message(format!("best predicted {:.4}", stats.best_score));
-            if stats.generation % s.checkpoint_every == 0 || stats.generation == s.evolution.generations {
-                self.state.evolution = Some(st.clone());
-                self.save()?;
-            }
-        }
-        pb.finish_and_clear();
-        let secs = started.elapsed().as_secs_f64();
-        self.state.search_seconds += secs;
-        self.state.scored += st.scored;
+        let evo = Evolution { space, cfg: &s.evolution, constraints: &cfg.constraints, hall_size };
+        // the best measured architectures start the population (search.seed_measured);
+        // all measured ones compete: they are the predictor's labels, of one budget
+        let seeds = selection::best_first(&self.evals, true)
+            .iter()
+            .take(s.seed_measured)
+            .map(|e| self.space.parse(&e.genotype))
+            .collect::<Result<Vec<_>>>()?;
+        let st = self.generations(&evo, "search", seeds, |state| &mut state.evolution, &mut fitness)?;
         self.say(&format!(
-            "round {round}: search scored {} architectures ({} distinct genotypes run through the predictor) in {secs:.1} s: {:.0} archs/s",
-            st.scored - scored_before,
-            fitness.inferred(),
-            (st.scored - scored_before) as f64 / secs.max(1e-9)
+            "round {round}: {} distinct genotypes run through the predictor (the rest were repeats)",
+            fitness.inferred()
         ));
         let measured = self.evaluated_keys();
         // search.local_picks: the best-predicted unmeasured neighbours of the best measured architecture
-        let local = match selection::best_first(&self.evals).first() {
+        let local = match selection::best(&self.evals, true) {
             Some(best) if s.local_picks > 0 => {
                 let local =
                     LocalSearch { space: self.space, constraints: &self.cfg.constraints, draws: NEIGHBOUR_DRAWS };
@@ -484,64 +466,88 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         Ok(())
     }
 
-    /// nar-former-nsga2: NSGA-II with this round's predictor as the accuracy
-    /// objective; the round's top-K spread over the predicted front.
-    fn search_front(&mut self) -> Result<()> {
-        let p = self.predictor_section();
-        let s = &self.cfg.search;
+    /// Runs this round's generational search to its last generation: from
+    /// the checkpoint's state in `slot` when the run was interrupted in it,
+    /// else from `init` (random generator stream `stream`); each generation's
+    /// row appended to `generations.csv`, the state checkpointed every
+    /// `search.checkpoint_every` generations and at the end. The round's
+    /// architectures scored (from its start, whatever the interruptions) are
+    /// added to the run's count and logged. The one loop of both
+    /// predictor-guided strategies.
+    fn generations<G>(
+        &mut self,
+        search: &G,
+        stream: &str,
+        seeds: Vec<S::Genotype>,
+        slot: fn(&mut RunState) -> &mut Option<G::State>,
+        fitness: &mut dyn Fitness<S::Genotype>,
+    ) -> Result<G::State>
+    where
+        G: Generational<S>,
+        G::Stats: GenerationRow,
+    {
         let round = self.state.round;
-        let model = self.round_predictor()?;
-        let mut fitness = PredictorFitness::new(self.space, &model, &p.model, &self.device);
-        let reference = self.cfg.reference_cost().expect("checked by RunConfig::load");
-        let nsga = Nsga2 {
-            space: self.space,
-            cfg: &s.nsga2,
-            objectives: &s.objectives,
-            constraints: &self.cfg.constraints,
-            reference,
-        };
+        let every = self.cfg.search.checkpoint_every;
         let started = Instant::now();
-        let mut st = match self.state.front.take() {
+        let mut st = match slot(&mut self.state).take() {
             Some(st) => {
-                self.dir.truncate_generations(round, st.generation)?;
+                self.dir.truncate_generations(round, G::progress(&st).0)?;
                 st
             }
             None => {
                 self.dir.truncate_generations(round, 0)?;
-                let st = nsga.init(Vec::new(), &mut rng_for(self.cfg.seed, "front", round, 0), &mut fitness)?;
-                self.state.front = Some(st.clone());
+                let st = search.init(seeds, &mut rng_for(self.cfg.seed, stream, round, 0), fitness)?;
+                *slot(&mut self.state) = Some(st.clone());
                 self.save()?;
                 st
             }
         };
-        let scored_before = st.scored;
-        let pb = bar(s.nsga2.generations as u64, "search", self.quiet);
-        pb.set_position(st.generation as u64);
-        while st.generation < s.nsga2.generations {
-            let mut rng = rng_for(self.cfg.seed, "front", round, st.generation + 1);
-            let stats = nsga.step(&mut st, &mut rng, &mut fitness)?;
-            self.dir.append_front_generation(round, &stats)?;
-            pb.set_position(stats.generation as u64);
-            pb.set_message(format!("front {} , hypervolume {:.4}", stats.front_size, stats.hypervolume));
-            if stats.generation % s.checkpoint_every == 0 || stats.generation == s.nsga2.generations {
-                self.state.front = Some(st.clone());
+        let scored_before = G::progress(&st).1;
+        let total = search.generations();
+        let pb = bar(total as u64, "search", self.quiet);
+        pb.set_position(G::progress(&st).0 as u64);
+        while G::progress(&st).0 < total {
+            let generation = G::progress(&st).0 + 1;
+            let stats = search.step(&mut st, &mut rng_for(self.cfg.seed, stream, round, generation), fitness)?;
+            stats.append(self.dir, round)?;
+            pb.set_position(generation as u64);
+            pb.set_message(stats.message());
+            if generation % every == 0 || generation == total {
+                *slot(&mut self.state) = Some(st.clone());
                 self.save()?;
             }
         }
         pb.finish_and_clear();
         let secs = started.elapsed().as_secs_f64();
+        let scored = G::progress(&st).1;
         self.state.search_seconds += secs;
-        self.state.scored += st.scored - scored_before;
+        self.state.scored += scored;
+        let here = scored - scored_before;
+        self.say(&format!(
+            "round {round}: the search scored {scored} architectures (this process {here} in {secs:.1} s: {:.0} archs/s)",
+            here as f64 / secs.max(1e-9)
+        ));
+        Ok(st)
+    }
+
+    /// nar-former-nsga2: NSGA-II with this round's predictor as the accuracy
+    /// objective; the round's top-K spread over the predicted front.
+    fn search_front(&mut self) -> Result<()> {
+        let (cfg, space, device) = (self.cfg, self.space, self.device.clone());
+        let p = self.predictor_section();
+        let s = &cfg.search;
+        let round = self.state.round;
+        let model = self.round_predictor()?;
+        let mut fitness = PredictorFitness::new(space, &model, &p.model, &device);
+        let reference = cfg.reference_cost().expect("checked by RunConfig::load");
+        let nsga = Nsga2 { space, cfg: &s.nsga2, objectives: &s.objectives, constraints: &cfg.constraints, reference };
+        let st = self.generations(&nsga, "front", Vec::new(), |state| &mut state.front, &mut fitness)?;
         let picks: Vec<Pick> = nsga
             .picks(&st, &self.evaluated_keys(), s.top_k)
             .into_iter()
             .map(|m| Pick { key: m.key, genotype: m.genotype, score: Some(m.score), round, source: PickSource::Front })
             .collect();
-        self.say(&format!(
-            "round {round}: NSGA-II scored {} architectures in {secs:.1} s; top-{} spread over the predicted front",
-            st.scored - scored_before,
-            picks.len()
-        ));
+        self.say(&format!("round {round}: top-{} spread over the predicted front", picks.len()));
         self.state.all_top_k.extend(picks.iter().cloned());
         self.state.top_k = picks;
         self.state.front = None;
@@ -615,7 +621,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 seed: self.cfg.seed,
                 evals: &self.evals,
                 top_k: &self.state.all_top_k,
-                budgets_equal: self.evaluator.budgets_equal(),
+                budgets_equal: self.cfg.evaluator.config.budgets_equal(),
                 measures: self.evaluator.measures(),
                 device: self.cfg.device,
                 predictor_seconds: self.state.predictor_seconds.iter().sum(),
@@ -641,5 +647,33 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             row.archs_trained
         ));
         Ok(())
+    }
+}
+
+/// A generation's row as the run writes and shows it.
+trait GenerationRow {
+    /// Appends it to `generations.csv` for `round`.
+    fn append(&self, dir: &RunDir, round: usize) -> Result<()>;
+    /// The progress bar's message.
+    fn message(&self) -> String;
+}
+
+impl GenerationRow for GenerationStats {
+    fn append(&self, dir: &RunDir, round: usize) -> Result<()> {
+        dir.append_generation(round, self)
+    }
+
+    fn message(&self) -> String {
+        format!("best predicted {:.4}", self.best_score)
+    }
+}
+
+impl GenerationRow for FrontStats {
+    fn append(&self, dir: &RunDir, round: usize) -> Result<()> {
+        dir.append_front_generation(round, self)
+    }
+
+    fn message(&self) -> String {
+        format!("front {}, hypervolume {:.4}", self.front_size, self.hypervolume)
     }
 }
