@@ -1,22 +1,52 @@
 #!/usr/bin/env python3
-"""Example evaluator for nas-search's `command` evaluator.
+"""Example evaluator for nas-search's `command` evaluator, and its contract.
 
-nas-search runs it once per architecture, e.g.
+nas-search runs the command once per architecture (per attempt), e.g.
     evaluator:
       kind: command
-      command: python3 ../scripts/example_evaluator.py --json {json} --nb201-csv nb201.csv
-(write the table with `nas-search data nb201 --out experiments/nb201.csv`).
+      command: python3 ../scripts/example_evaluator.py --json {json} --genotype "{genotype}"
+      timeout_s: 86400     # seconds one attempt may run [86400]
+      retries: 1           # further attempts after a failed one [1]
+      backoff_s: 1         # seconds before the first retry, doubled for each further one [1]
+      workers: 1           # evaluations at once [1]
+      cwd: .               # the folder the command runs in [the config file's folder]
+      budgets:             # free-form settings per budget, handed over in {json}
+        proxy: { epochs: 10 }
+        final: { epochs: 600 }
 
-It reads the architecture file ({json}: genotype, key, budget, settings) and
-prints one JSON line {"accuracy": ..., "seconds": ...} as its last stdout line.
-A real evaluator would train the network here (PyTorch, a cluster job, ...);
-this one looks the accuracy up in NAS-Bench-201 when --nb201-csv is given,
-else derives a deterministic pseudo-accuracy from the genotype text.
+The command runs with `sh -c` in `cwd`. Placeholders, substituted before:
+  {json}      path of a JSON file: {"genotype": ..., "key": ..., "budget":
+              "proxy"|"final", "settings": <the budget's settings above>}
+  {genotype}  the genotype in the space's text form
+  {workdir}   a folder of this architecture and budget, the same for every
+              attempt (to keep a checkpoint in)
+  {budget}    proxy or final
+  {key}       the architecture's canonical key
+Each value arrives as one argument however the placeholder is quoted:
+bare ({genotype}), in double quotes ("{genotype}") or in single quotes
+('{genotype}'); nas-search escapes it for where it stands.
+
+The command prints, as the LAST line of its stdout, one JSON object:
+  {"accuracy": 93.1, "seconds": 3600}
+accuracy: top-1 in PERCENT (0..100), the signal the search sees; seconds
+(optional): what the evaluation cost (default: its wall time);
+report_accuracy (optional, percent): a number reported apart from the
+signal (e.g. the test accuracy beside a validation signal); any other
+fields are kept in evaluations.csv's `extra`. A non-zero exit, a timeout, a
+last line that is not such an object, or an accuracy that is NaN or outside
+0..100 is a failed evaluation (retried `retries` times), recorded with the
+stderr tail and the command line that ran.
+
+This one looks the accuracy up in NAS-Bench-201 when --nb201-csv is given,
+else derives a deterministic pseudo-accuracy from the genotype text; a real
+evaluator trains the network here (PyTorch, a cluster job, ...).
 
 For tests it can also misbehave on a deterministic share of architectures:
 --fail-fraction F --fail-mode crash|hang|garbage|nan. --log FILE appends
 each evaluated key to FILE (to count evaluations). --needs-env VAR fails
 every evaluation with KeyError unless VAR is set (a mistake users make).
+--genotype G fails unless G is the file's genotype (how a placeholder
+arrived).
 """
 import argparse
 import csv
@@ -36,6 +66,7 @@ def main():
     p.add_argument("--sleep", type=float, default=0.0)
     p.add_argument("--needs-env", help="fail (KeyError) unless this environment variable is set")
     p.add_argument("--workdir", help="a folder kept across attempts of one architecture")
+    p.add_argument("--genotype", help="the genotype as the command line passed it; it must equal the file's")
     p.add_argument("--hang-first-attempt", action="store_true",
                    help="the first attempt in --workdir hangs (to hit a time limit); later ones succeed")
     args = p.parse_args()
@@ -45,6 +76,9 @@ def main():
 
     with open(args.json) as f:
         arch = json.load(f)
+    if args.genotype is not None and args.genotype != arch["genotype"]:
+        print(f"--genotype {args.genotype!r} is not the file's {arch['genotype']!r}", file=sys.stderr)
+        sys.exit(4)
     if args.log:
         with open(args.log, "a") as f:
             f.write(arch["key"] + "\n")

@@ -209,20 +209,30 @@ pub fn changed_since_frozen(path: &Path, yaml: &str) -> Result<Vec<String>> {
 }
 
 /// The frozen-config policy of run and training directories: the resolved
-/// config `yaml` is written to `path` when there is none; a differing one is
-/// refused with the error `refuse` makes from the changed keys, unless
-/// `force` (then it replaces the frozen one).
-pub fn freeze(path: &Path, yaml: &str, force: bool, refuse: impl FnOnce(&[String]) -> anyhow::Error) -> Result<()> {
+/// config `yaml` is written to `path` when there is none. A differing one
+/// replaces it when every changed key is `allowed` (returned, to log), or
+/// with `force`; else it is refused with the error `refuse` makes from the
+/// changed keys that are not allowed.
+pub fn freeze(
+    path: &Path,
+    yaml: &str,
+    force: bool,
+    allowed: impl Fn(&str) -> bool,
+    refuse: impl FnOnce(&[String]) -> anyhow::Error,
+) -> Result<Vec<String>> {
+    let mut changed = Vec::new();
     if path.exists() {
-        let changed = changed_since_frozen(path, yaml)?;
+        changed = changed_since_frozen(path, yaml)?;
         if changed.is_empty() {
-            return Ok(());
+            return Ok(changed);
         }
-        if !force {
-            return Err(refuse(&changed));
+        let refused: Vec<String> = changed.iter().filter(|k| !allowed(k)).cloned().collect();
+        if !refused.is_empty() && !force {
+            return Err(refuse(&refused));
         }
     }
-    crate::atomic_file::write_atomic(path, yaml.as_bytes())
+    crate::atomic_file::write_atomic(path, yaml.as_bytes())?;
+    Ok(changed)
 }
 
 #[cfg(test)]

@@ -38,15 +38,30 @@ struct BestJson<'a> {
     genotype: &'a str,
     space: &'a str,
     arch_key: &'a str,
+    /// Params and MACs of the network evaluated (a budget may shrink it).
     params: u64,
     macs: u64,
+    /// Of the space's standard network.
+    std_params: Option<u64>,
+    std_macs: Option<u64>,
+    budget: String,
     top1: Option<f64>,
+    signal: Option<f64>,
+    /// Where it came from (random sample, searched top-K, baseline).
+    origin: String,
     finished: bool,
+}
+
+/// What `best` prints: the architecture in the format asked for (stdout),
+/// and, for text, what it is (stderr).
+pub struct Best {
+    pub text: String,
+    pub detail: Option<String>,
 }
 
 /// The best architecture of the run in `run_dir`, printed as `format` asks.
 /// A run that has not reported yet gives its best measured so far (and says so on stderr).
-pub fn best(run_dir: &Path, format: BestFormat) -> Result<String> {
+pub fn best(run_dir: &Path, format: BestFormat) -> Result<Best> {
     let cfg = run_config(run_dir)?;
     let space = cfg.space_config();
     let evals = RunDir::read_evaluations(run_dir)?;
@@ -75,6 +90,8 @@ pub fn best(run_dir: &Path, format: BestFormat) -> Result<String> {
     };
     let genotype = rec.genotype.clone();
     let name = space.build()?.name();
+    let top_k =
+        crate::run::state::RunState::load(&run_dir.join("checkpoint.json"))?.map(|s| s.all_top_k).unwrap_or_default();
     let need = |want: &str| -> Result<()> {
         if name != want {
             bail!(
@@ -85,14 +102,17 @@ pub fn best(run_dir: &Path, format: BestFormat) -> Result<String> {
         }
         Ok(())
     };
-    Ok(match format {
-        BestFormat::Text => format!(
-            "{genotype}\n  space {name}  params {:.3}M  MACs {:.1}M  top-1 {}{}",
-            rec.params as f64 / 1e6,
-            rec.macs as f64 / 1e6,
-            rec.reported().map_or("-".into(), |a| format!("{a:.2}%")),
-            if finished { "" } else { "  (run not finished)" }
-        ),
+    let text = match format {
+        BestFormat::Text => {
+            let detail = format!(
+                "  space {name}; {}; top-1 {}; from {}{}",
+                crate::report::costs(rec),
+                rec.reported().map_or("-".into(), |a| format!("{a:.2}%")),
+                crate::report::origin(rec, &top_k),
+                if finished { "" } else { " (run not finished)" }
+            );
+            return Ok(Best { text: genotype, detail: Some(detail) });
+        }
         BestFormat::Darts => {
             need("darts")?;
             genotype
@@ -107,10 +127,16 @@ pub fn best(run_dir: &Path, format: BestFormat) -> Result<String> {
             arch_key: &rec.arch_key,
             params: rec.params,
             macs: rec.macs,
+            std_params: rec.std_params,
+            std_macs: rec.std_macs,
+            budget: rec.budget.to_string(),
             top1: rec.reported(),
+            signal: rec.accuracy,
+            origin: crate::report::origin(rec, &top_k),
             finished,
         })?,
-    })
+    };
+    Ok(Best { text, detail: None })
 }
 
 fn format_name(f: BestFormat) -> &'static str {

@@ -8,7 +8,8 @@
 //! the run directory; `report` writes what happened. Around them: `config`
 //! reads YAML, `atomic_file` writes crash-safe files, `data` reads benchmark
 //! tables and image sets, `backend` picks where models run, `bench` measures
-//! speed, `seed` derives seeds, `stats` holds the shared summaries.
+//! speed, `seed` derives seeds, `stats` holds the shared summaries,
+//! `invocation` says how to run this binary again in the hints it prints.
 
 pub mod atomic_file;
 pub mod backend;
@@ -21,6 +22,7 @@ pub mod eval;
 pub mod graph;
 pub mod inspect;
 pub mod interrupt;
+pub mod invocation;
 pub mod net;
 pub mod plot;
 pub mod predictor;

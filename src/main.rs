@@ -52,6 +52,14 @@ enum Command {
         /// Evaluate again the architectures whose last evaluation failed (after fixing the evaluator).
         #[arg(long)]
         retry_failed: bool,
+        /// Continue with this config (e.g. the one you fixed the evaluator in) instead of the copy the
+        /// run directory keeps: it may change how evaluations run (command, cwd, timeouts, retries,
+        /// workers, Slurm settings), not what is measured (space, budgets, data, seed, search).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// With --config: override a value of it (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE", requires = "config")]
+        overrides: Vec<String>,
         /// No progress bars or progress lines.
         #[arg(long)]
         quiet: bool,
@@ -353,9 +361,9 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
                 println!("{}: no Slurm jobs in flight", run_dir.display());
             } else {
                 println!(
-                    "cancelled Slurm jobs {}; `nas-search resume {}` records them as cancelled and goes on",
+                    "cancelled Slurm jobs {}; `{}` records them as cancelled and goes on",
                     jobs.join(" "),
-                    run_dir.display()
+                    nas_search::invocation::command(&format!("resume {}", run::shell_word(&run_dir.to_string_lossy())))
                 );
             }
         }
@@ -371,10 +379,10 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
             }
             println!("{}", nas_search::eval::one::result_line(&outcome));
         }
-        Command::Resume { run_dir, retry_failed, quiet } => {
+        Command::Resume { run_dir, retry_failed, config, overrides, quiet } => {
             let dir = run::execute(run::RunRequest {
-                config: None,
-                overrides: Vec::new(),
+                config,
+                overrides,
                 run_dir: Some(run_dir),
                 seed: None,
                 resume: true,
@@ -389,7 +397,14 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
                 println!("wrote {}", path.display());
             }
         }
-        Command::Best { run_dir, format } => println!("{}", nas_search::inspect::best(&run_dir, format)?),
+        Command::Best { run_dir, format } => {
+            // the architecture on stdout (so `$(nas-search best DIR)` is it), what it is on stderr
+            let best = nas_search::inspect::best(&run_dir, format)?;
+            println!("{}", best.text);
+            if let Some(detail) = best.detail {
+                eprintln!("{detail}");
+            }
+        }
         Command::Predict { dir, mut genotypes, file } => {
             if let Some(file) = file {
                 let text =
@@ -463,6 +478,12 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`nas-search best DIR | head -1`) ends the process quietly, as it
+    // ends Unix tools, instead of a panic in println!.
+    // SAFETY: sets the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     match handle(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -61,7 +61,7 @@ fn a_systematic_failure_stops_the_run_and_retry_failed_completes_it() {
         run_err(bin().env_remove("NAS_TEST_READY").args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
     assert!(err.contains("stopped after this run's first 3 evaluations failed") && err.contains("all with"), "{err}");
     assert!(err.contains("KeyError: 'NAS_TEST_READY'"), "the common error is shown: {err}");
-    assert!(err.contains(&format!("nas-search resume {} --retry-failed", run.display())), "{err}");
+    assert!(err.contains(&format!("resume {} --retry-failed --config {}", run.display(), cfg.display())), "{err}");
     let rows = csv_rows(&run.join("evaluations.csv"));
     // the third failure stops it: only evaluations already running (or
     // finished but not yet recorded) are recorded after it, far from all 12
@@ -196,7 +196,14 @@ fn ctrl_c_kills_the_evaluations_and_says_how_to_continue() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(err.contains(&format!("interrupted; continue with: nas-search resume {}", run.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "interrupted; continue with: {} resume {}",
+            env!("CARGO_BIN_EXE_nas-search"),
+            run.display()
+        )),
+        "{err}"
+    );
     // the sleeping evaluators were killed with it (a killed process can take
     // a moment to leave the process table on a loaded machine)
     let running = || {

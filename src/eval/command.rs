@@ -156,16 +156,20 @@ impl CommandEvaluator {
         let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).to_string();
         let wall = started.elapsed().as_secs_f64();
         let tail = stderr_tail(&stderr);
-        let Some(status) = status else {
-            return Ok(EvalOutcome::failed(
-                format!("timed out after {:.0} s; stderr: {tail}", self.cfg.timeout_s),
+        let mut outcome = match status {
+            None => EvalOutcome::failed(
+                format!("timed out after {:.0} s; stderr: {tail}; command: {cmd}", self.cfg.timeout_s),
                 wall,
-            ));
+            ),
+            Some(status) if !status.success() => {
+                EvalOutcome::failed(format!("exited with {status}; stderr: {tail}; command: {cmd}"), wall)
+            }
+            Some(_) => parse_output(&stdout, wall)
+                .unwrap_or_else(|e| EvalOutcome::failed(format!("{e}; stderr: {tail}; command: {cmd}"), wall)),
         };
-        if !status.success() {
-            return Ok(EvalOutcome::failed(format!("exited with {status}; stderr: {tail}"), wall));
-        }
-        Ok(parse_output(&stdout, wall).unwrap_or_else(|e| EvalOutcome::failed(format!("{e}; stderr: {tail}"), wall)))
+        // the command line that ran, in evaluations.csv's `extra`
+        outcome.extra.insert(COMMAND.into(), cmd);
+        Ok(outcome)
     }
 }
 
@@ -187,13 +191,71 @@ pub(crate) fn prepare(command: &str, settings: &Value, job: &EvalJob, workdir: &
     });
     std::fs::write(&json_path, serde_json::to_vec_pretty(&payload)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
-    let quote = |s: &str| shlex::try_quote(s).map(|q| q.to_string()).unwrap_or_else(|_| s.replace('\0', ""));
-    Ok(command
-        .replace("{genotype}", &quote(&job.genotype))
-        .replace("{json}", &quote(&json_path.to_string_lossy()))
-        .replace("{workdir}", &quote(&workdir.to_string_lossy()))
-        .replace("{budget}", job.budget.name())
-        .replace("{key}", &quote(&job.key)))
+    let json = json_path.to_string_lossy();
+    let dir = workdir.to_string_lossy();
+    let values = [
+        ("{genotype}", job.genotype.as_str()),
+        ("{json}", &*json),
+        ("{workdir}", &*dir),
+        ("{budget}", job.budget.name()),
+        ("{key}", job.key.as_str()),
+    ];
+    Ok(substitute(command, &values))
+}
+
+/// How the shell reads the text at some point of a command line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    Bare,
+    Single,
+    Double,
+}
+
+/// `command` with each placeholder of `values` replaced by its value quoted
+/// for where it stands: bare (`{genotype}`) as one shell word, inside
+/// double quotes (`"{genotype}"`) or single quotes (`'{genotype}'`) with
+/// just what those quotes need, so the program gets the value itself
+/// however the user quoted the placeholder.
+pub(crate) fn substitute(command: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(command.len());
+    let mut quoting = Quoting::Bare;
+    let mut rest = command;
+    while let Some(c) = rest.chars().next() {
+        if let Some((name, value)) = values.iter().find(|(name, _)| rest.starts_with(name)) {
+            out.push_str(&match quoting {
+                Quoting::Bare => {
+                    shlex::try_quote(value).map(|q| q.to_string()).unwrap_or_else(|_| value.replace('\0', ""))
+                }
+                Quoting::Single => value.replace('\'', r"'\''"),
+                Quoting::Double => value.chars().fold(String::new(), |mut s, ch| {
+                    if matches!(ch, '"' | '\\' | '$' | '`') {
+                        s.push('\\');
+                    }
+                    s.push(ch);
+                    s
+                }),
+            });
+            rest = &rest[name.len()..];
+            continue;
+        }
+        let len = c.len_utf8();
+        match (quoting, c) {
+            (Quoting::Bare, '\'') => quoting = Quoting::Single,
+            (Quoting::Bare, '"') => quoting = Quoting::Double,
+            (Quoting::Single, '\'') | (Quoting::Double, '"') => quoting = Quoting::Bare,
+            // a backslash outside single quotes keeps the next character as it is
+            (Quoting::Bare | Quoting::Double, '\\') => {
+                let next = rest[1..].chars().next().map_or(0, char::len_utf8);
+                out.push_str(&rest[..1 + next]);
+                rest = &rest[1 + next..];
+                continue;
+            }
+            _ => {}
+        }
+        out.push_str(&rest[..len]);
+        rest = &rest[len..];
+    }
+    out
 }
 
 /// The last 400 characters of stderr on one line.
@@ -216,6 +278,9 @@ fn raw_accuracy(line: &str) -> Option<&str> {
 }
 
 /// Reads the result from the last non-empty line of stdout.
+/// The `extra` field that records the command line an evaluation ran.
+pub const COMMAND: &str = "command";
+
 /// The result line's optional field for an accuracy reported apart from the
 /// signal (%; e.g. the test accuracy beside a validation signal).
 pub const REPORT_ACCURACY: &str = "report_accuracy";
@@ -279,6 +344,19 @@ impl Evaluator for CommandEvaluator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_placeholder_gives_the_program_its_value_however_it_is_quoted() {
+        let nasty = r#"Genotype(normal=[('sep_conv_3x3', 0)], x="a b" $HOME `id` \n it's)"#;
+        for template in ["printf '%s' {genotype}", r#"printf '%s' "{genotype}""#, "printf '%s' '{genotype}'"] {
+            let cmd = substitute(template, &[("{genotype}", nasty)]);
+            let out = std::process::Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
+            assert!(out.status.success(), "{template}: {cmd}: {}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(String::from_utf8_lossy(&out.stdout), nasty, "{template} -> {cmd}");
+        }
+        // text around placeholders and escapes stay as written
+        assert_eq!(substitute(r#"a\ b "{k}x" {k}"#, &[("{k}", "v")]), r#"a\ b "vx" v"#);
+    }
 
     #[test]
     fn output_parsing() {

@@ -160,14 +160,20 @@ pub fn run_train(req: TrainRequest) -> Result<TestMetrics> {
     }
     fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let frozen_path = out_dir.join("config.yaml");
-    crate::config::freeze(&frozen_path, &serde_yaml::to_string(&cfg)?, false, |changed| {
-        anyhow::anyhow!(
-            "{} holds a training with another config (see {}; changed keys: {}); pass --restart to discard it or --out to use another directory",
-            out_dir.display(),
-            frozen_path.display(),
-            changed.join(", ")
-        )
-    })?;
+    crate::config::freeze(
+        &frozen_path,
+        &serde_yaml::to_string(&cfg)?,
+        false,
+        |_| false,
+        |changed| {
+            anyhow::anyhow!(
+                "{} holds a training with another config (see {}; changed keys: {}); pass --restart to discard it or --out to use another directory",
+                out_dir.display(),
+                frozen_path.display(),
+                changed.join(", ")
+            )
+        },
+    )?;
     let prepared = prepare(&cfg, folder_of(&req.config_path))?;
     dispatch(cfg.device, Experiment { cfg: &cfg, prepared, dir: &out_dir, train: Some(&req) })?
 }

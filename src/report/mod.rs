@@ -135,6 +135,43 @@ fn topk_rows<'a>(r: &'a ReportInput<'_>, evals: &[&'a EvalRecord]) -> Vec<TopKRo
         .collect()
 }
 
+/// Where a measured architecture came from, in words: the random sample the
+/// predictor learnt from, a round's searched top-K (by the pick's source,
+/// from `top_k`), or a baseline's proposal.
+pub fn origin(e: &EvalRecord, top_k: &[Pick]) -> String {
+    match e.phase {
+        Phase::Data => "the random sample the predictor learnt from (not found by the search)".into(),
+        Phase::Final => {
+            let pick = top_k.iter().find(|p| p.key == e.arch_key && p.round == e.round);
+            let how = match pick.map(|p| p.source) {
+                Some(PickSource::Local) => "a predictor-ranked neighbour of the best measured architecture",
+                Some(PickSource::Front) => "a member of the predicted front",
+                _ => "the evolution's best predicted",
+            };
+            format!("round {}'s searched top-K ({how})", e.round)
+        }
+        Phase::Baseline(s) => format!("the {} baseline's proposals", s.name()),
+    }
+}
+
+/// The costs of a measured architecture, each labelled with its network:
+/// the network evaluated (a budget may shrink it) and the space's standard
+/// network (what constraints bound and fronts are priced at), one figure
+/// when they are the same.
+pub fn costs(e: &EvalRecord) -> String {
+    let m = |n: u64| n as f64 / 1e6;
+    let trained = format!("{:.3}M params, {:.1}M MACs", m(e.params), m(e.macs));
+    match (e.std_params, e.std_macs) {
+        (Some(p), Some(c)) if (p, c) != (e.params, e.macs) => format!(
+            "{trained} as evaluated ({} budget); the space's standard network: {:.3}M params, {:.1}M MACs",
+            e.budget,
+            m(p),
+            m(c)
+        ),
+        _ => format!("{trained} (the space's standard network, as evaluated)"),
+    }
+}
+
 fn summary_row(r: &ReportInput<'_>, evals: &[&EvalRecord]) -> SummaryRow {
     let best = crate::run::selection::best(r.evals, r.budgets_equal);
     let eval_seconds: f64 = r.evals.iter().map(|e| e.seconds).sum();
@@ -167,20 +204,25 @@ fn summary_row(r: &ReportInput<'_>, evals: &[&EvalRecord]) -> SummaryRow {
 }
 
 fn summary_md(r: &ReportInput<'_>, evals: &[&EvalRecord], row: &SummaryRow) -> String {
-    let unit = match row.cost_kind.as_str() {
-        "cpu" => "CPU",
+    let device = match r.device.name() {
         "cuda" => "GPU",
-        _ => "",
+        _ => "CPU",
+    };
+    // what the cost's hours are of (cost_kind)
+    let unit = match row.cost_kind.as_str() {
+        "cpu" | "flex" => "CPU".to_string(),
+        "cuda" => "GPU".to_string(),
+        "table" => format!("{device}, predictor only: look-ups are free"),
+        _ => "wall".to_string(),
     };
     let mut md = format!(
         "# {method} on {space} (seed {seed})\n\n\
-         | best architecture | params (M) | MACs (M) | top-1 (%) | archs trained | search cost ({unit}-days) | search cost ({unit}-hours) |\n\
+         | best architecture | params (M) | MACs (M) | top-1 (%) | archs trained | search cost (days; {unit}) | search cost (hours; {unit}) |\n\
          | --- | --- | --- | --- | --- | --- | --- |\n\
          | `{g}` | {p:.2} | {m:.1} | {a} | {n} | {d:.4} | {h:.3} |\n\n",
         method = row.method,
         space = row.space,
         seed = row.seed,
-        unit = if unit.is_empty() { "wall" } else { unit },
         g = row.best_genotype,
         p = row.params_m,
         m = row.macs_m,
@@ -189,6 +231,13 @@ fn summary_md(r: &ReportInput<'_>, evals: &[&EvalRecord], row: &SummaryRow) -> S
         d = row.search_days,
         h = row.search_hours,
     );
+    if let Some(best) = crate::run::selection::best(r.evals, r.budgets_equal) {
+        md.push_str(&format!(
+            "The best architecture came from {}. Params and MACs above are of the network evaluated: {}.\n",
+            origin(best, r.top_k),
+            costs(best)
+        ));
+    }
     let m = &r.measures;
     match &m.report {
         Some(report) => md.push_str(&format!(

@@ -377,6 +377,40 @@ impl RunConfig {
         self.search.nsga2.reference_cost.or(bound).filter(|r| *r > 0.0)
     }
 
+    /// Whether a changed config key only changes how evaluations run (the
+    /// command, its folder and limits, workers, Slurm settings): a run may
+    /// continue with it, as nothing measured so far depends on it. Every
+    /// other key (the space, budgets, data, seed, predictor, search) changes
+    /// what is measured or searched, and is refused on resume without --force.
+    pub fn changes_only_how_evaluations_run(key: &str) -> bool {
+        const HOW: [&str; 22] = [
+            "name",
+            "evaluator.command",
+            "evaluator.cwd",
+            "evaluator.timeout_s",
+            "evaluator.retries",
+            "evaluator.backoff_s",
+            "evaluator.workers",
+            "evaluator.stop_after_failures",
+            "evaluator.partition",
+            "evaluator.account",
+            "evaluator.qos",
+            "evaluator.time",
+            "evaluator.cpus_per_task",
+            "evaluator.mem",
+            "evaluator.gpus_per_task",
+            "evaluator.max_parallel",
+            "evaluator.sbatch_args",
+            "evaluator.poll_s",
+            "evaluator.max_requeue",
+            "evaluator.nas_search",
+            "evaluator.task_device",
+            "evaluator.builtin.workers",
+        ];
+        const SLURM_WAITS: [&str; 2] = ["evaluator.result_grace_s", "evaluator.stuck_warn_s"];
+        HOW.iter().chain(&SLURM_WAITS).any(|k| key == *k || key.starts_with(&format!("{k}.")))
+    }
+
     /// Real evaluations the run will make in all.
     pub fn planned_queries(&self) -> usize {
         match &self.predictor {

@@ -55,19 +55,24 @@ pub fn execute(req: RunRequest) -> Result<PathBuf> {
     let setup = set_up(&req)?;
     let slurm = if matches!(setup.cfg.evaluator.config, crate::eval::EvaluatorConfig::Slurm(_)) {
         format!(
-            "; its Slurm jobs keep running (resume re-attaches to them; nas-search cancel {} stops them)",
-            setup.opts.run_dir
+            "; its Slurm jobs keep running (resume re-attaches to them; {} stops them)",
+            crate::invocation::command(&format!("cancel {}", shell_word(&setup.opts.run_dir)))
         )
     } else {
         String::new()
     };
     crate::interrupt::on_interrupt(format!(
-        "interrupted; continue with: nas-search resume {}{slurm}",
-        setup.opts.run_dir
+        "interrupted; continue with: {}{slurm}",
+        crate::invocation::command(&format!("resume {}", shell_word(&setup.opts.run_dir)))
     ));
     let run_dir = setup.run_dir.clone();
     dispatch(setup.cfg.device, OnBackend(setup))??;
     Ok(run_dir)
+}
+
+/// A path or word as the shell reads it back (quoted where needed).
+pub fn shell_word(word: &str) -> String {
+    shlex::try_quote(word).map_or_else(|_| word.to_string(), |q| q.into_owned())
 }
 
 /// The folder of a config file (relative paths in it resolve against it).
@@ -106,40 +111,59 @@ fn set_up(req: &RunRequest) -> Result<Setup> {
     if checkpoint.exists() && !resume {
         bail!("{} already holds a run; pass --resume to continue it, or --run-dir for a new one", run_dir.display());
     }
+    // a config file is read and checked before anything is created: a refused run leaves nothing behind
+    let from_file = match &req.config {
+        Some(path) => {
+            let mut cfg = RunConfig::load(path, &req.overrides)?;
+            cfg.resolve(folder_of(path))?;
+            check_setup(&mut cfg, req.seed, &space_source)?;
+            Some((cfg, std::path::absolute(path)?))
+        }
+        None => None,
+    };
     let dir = RunDir::open(&run_dir)?;
     let saved = if resume { RunState::load(&checkpoint)? } else { None };
     if let Some(state) = &saved {
         upgrade_frozen_config(&dir, state)?;
     }
-    let mut cfg = match &req.config {
-        Some(path) => {
-            let mut cfg = RunConfig::load(path, &req.overrides)?;
-            cfg.resolve(folder_of(path))?;
-            cfg
+    let (cfg, config_file) = match from_file {
+        Some((cfg, file)) => (cfg, Some(file)),
+        None => {
+            let mut cfg = RunConfig::load(&dir.path("config.yaml"), &req.overrides)?;
+            check_setup(&mut cfg, req.seed, &space_source)?;
+            (cfg, None)
         }
-        None => RunConfig::load(&dir.path("config.yaml"), &req.overrides)?,
     };
-    if let Some(seed) = req.seed {
-        cfg.seed = seed;
-    }
     dir.freeze_config(&serde_yaml::to_string(&cfg)?, req.force)?;
-    let space = cfg.space_config().build()?;
-    cfg.evaluator.config.check_space(space.as_ref()).with_context(|| format!("key `evaluator`, {space_source}"))?;
-    let state = match saved {
+    let mut state = match saved {
         Some(s) => {
             dir.generations_to_percent()?;
             s
         }
-        None => {
-            // checkpointed at once, so the directory is a run directory from now on
-            let s = RunState::new(if cfg.strategy.uses_predictor() { Stage::SampleData } else { Stage::Baseline });
-            s.save(&checkpoint)?;
-            s
-        }
+        None => RunState::new(if cfg.strategy.uses_predictor() { Stage::SampleData } else { Stage::Baseline }),
     };
-    let opts =
-        DriveOptions { quiet: req.quiet, retry_failed: req.retry_failed, run_dir: run_dir.display().to_string() };
+    if config_file.is_some() {
+        state.config_file = config_file;
+    }
+    // checkpointed at once, so the directory is a run directory from now on
+    state.save(&checkpoint)?;
+    let opts = DriveOptions {
+        quiet: req.quiet,
+        retry_failed: req.retry_failed,
+        run_dir: run_dir.display().to_string(),
+        config_file: state.config_file.clone(),
+    };
     Ok(Setup { cfg, run_dir, dir, state, opts })
+}
+
+/// Applies `--seed` and checks that the config's evaluator can measure its
+/// space (`space_source` names where the space came from).
+fn check_setup(cfg: &mut RunConfig, seed: Option<u64>, space_source: &str) -> Result<()> {
+    if let Some(seed) = seed {
+        cfg.seed = seed;
+    }
+    let space = cfg.space_config().build()?;
+    cfg.evaluator.config.check_space(space.as_ref()).with_context(|| format!("key `evaluator`, {space_source}"))
 }
 
 /// A run directory of the first format keeps its config as written (the
@@ -175,7 +199,13 @@ impl BackendTask for OnBackend {
             s.cfg.evaluator.config.build::<B>(&ctx, &device).context("setting up the evaluator (key `evaluator`)")?;
         let evals = s.dir.load_evaluations()?;
         if !s.opts.quiet && !evals.is_empty() {
-            eprintln!("resuming {}: {} evaluations already finished", s.run_dir.display(), evals.len());
+            let failed = records::last_attempts(&evals).iter().filter(|e| e.accuracy.is_none()).count();
+            eprintln!(
+                "resuming {}: {} evaluations on record ({failed} of them failed{})",
+                s.run_dir.display(),
+                evals.len(),
+                if s.opts.retry_failed { ", evaluated again now" } else { "" }
+            );
         }
         s.dir.log(&format!(
             "start: stage {:?}, round {}, {} evaluations on record",

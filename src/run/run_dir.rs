@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use super::config::RunConfig;
 use super::records::{EVALUATIONS_HEADER, EvalRecord};
 use crate::atomic_file::write_atomic;
 use crate::search::evolution::GenerationStats;
@@ -70,6 +71,15 @@ pub const FRONT_GENERATIONS_HEADER: [&str; 9] = [
 /// How long [`RunDir::open`] waits for a lock whose recorded holder has ended.
 const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Whether the open `file` is still the file at `path` (not removed or replaced).
+fn same_file(file: &fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// The pid in a lock file's text (`pid N on HOST, since ...`).
 fn holder_pid(text: &str) -> Option<u32> {
     text.strip_prefix("pid ")?.split_whitespace().next()?.parse().ok()
@@ -81,6 +91,15 @@ pub struct RunDir {
     /// `lock`, held with an exclusive OS lock while the directory is open:
     /// the OS releases it when the process ends, however it ends.
     _lock: fs::File,
+}
+
+impl Drop for RunDir {
+    /// Releases the run: the lock file goes (while still locked, so a
+    /// process waiting for it locks a fresh one: see `open`); the OS lock
+    /// goes with the file handle.
+    fn drop(&mut self) {
+        let _ = fs::remove_file(self.root.join("lock"));
+    }
 }
 
 impl RunDir {
@@ -102,6 +121,17 @@ impl RunDir {
         let started = std::time::Instant::now();
         loop {
             match file.try_lock() {
+                // the holder before us removes the file when it ends: a lock on a
+                // removed file guards nothing, so lock the file the path names now
+                Ok(()) if !same_file(&file, &path) => {
+                    file = OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .open(&path)
+                        .with_context(|| format!("opening {}", path.display()))?;
+                }
                 Ok(()) => break,
                 Err(fs::TryLockError::WouldBlock) => {
                     let holder = fs::read_to_string(&path).unwrap_or_default();
@@ -136,16 +166,32 @@ impl RunDir {
     }
 
     /// Saves the resolved config, or checks it against the saved one: a
-    /// changed config is refused with the changed keys unless `force`.
-    pub fn freeze_config(&self, yaml: &str, force: bool) -> Result<()> {
+    /// config that changes only how evaluations run (see
+    /// [`RunConfig::changes_only_how_evaluations_run`]) replaces it, and the
+    /// changed keys are returned (and logged); one that changes what is
+    /// measured is refused naming those keys, unless `force`.
+    pub fn freeze_config(&self, yaml: &str, force: bool) -> Result<Vec<String>> {
         let path = self.path("config.yaml");
-        crate::config::freeze(&path, yaml, force, |changed| {
-            anyhow::anyhow!(
-                "the config differs from the one this run started with ({}): changed keys: {}; pass --force to resume anyway",
-                path.display(),
-                changed.join(", ")
-            )
-        })
+        let changed = crate::config::freeze(
+            &path,
+            yaml,
+            force,
+            RunConfig::changes_only_how_evaluations_run,
+            |changed| {
+                anyhow::anyhow!(
+                    "the config differs from the one this run started with ({}) in keys that change what is measured or \
+                 searched: {}; a run continues only with changes to how evaluations run (evaluator command, cwd, \
+                 timeouts, retries, workers, Slurm settings); pass --force to continue anyway, or start a new run \
+                 with --run-dir",
+                    path.display(),
+                    changed.join(", ")
+                )
+            },
+        )?;
+        if !changed.is_empty() {
+            self.log(&format!("config changed on resume: {}", changed.join(", ")));
+        }
+        Ok(changed)
     }
 
     /// All finished evaluations; a torn last line (a kill mid-write) is

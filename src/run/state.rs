@@ -75,6 +75,10 @@ pub struct RunState {
     /// of the first format, whose config.yaml kept relative paths.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_dir: Option<PathBuf>,
+    /// The config file the run was started (or last resumed) from, to name
+    /// in the hints it prints (absent in checkpoints written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<PathBuf>,
     pub stage: Stage,
     pub round: usize,
     /// Architectures sampled for the predictor's training data.
@@ -98,6 +102,7 @@ impl RunState {
         Self {
             format: 2,
             config_dir: None,
+            config_file: None,
             stage: first,
             round: 0,
             data: Vec::new(),

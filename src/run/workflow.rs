@@ -46,6 +46,8 @@ pub struct DriveOptions {
     pub retry_failed: bool,
     /// The run directory as the user named it (for the commands we print).
     pub run_dir: String,
+    /// The config file the run came from, when known (for the commands we print).
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 /// A run in progress on space `S` and backend `B`.
@@ -252,6 +254,13 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 std_macs: Some(standard.macs),
             };
             dir.append_evaluation(&rec)?;
+            let what = match rec.accuracy {
+                Some(a) => format!("{a:.2}% in {:.1} s", rec.seconds),
+                None => format!("FAILED after {:.1} s: {}", rec.seconds, first_line(&rec.error)),
+            };
+            let line = format!("{} ({phase}, round {round}, {} budget): {what}", rec.genotype, rec.budget);
+            dir.log(&format!("evaluated {line}"));
+            pb.note(&line);
             pb.inc(1);
             match rec.accuracy {
                 Some(a) => {
@@ -305,11 +314,17 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             format!("with:\n  {}", errors.join("\n  "))
         };
         let stop_after = self.cfg.evaluator.stop_after_failures;
+        let config = self.opts.config_file.as_ref().map_or("YOUR_CONFIG.yaml".to_string(), |p| p.display().to_string());
+        let next = crate::invocation::command(&format!(
+            "resume {} --retry-failed --config {}",
+            super::shell_word(&self.opts.run_dir),
+            super::shell_word(&config)
+        ));
         let msg = format!(
             "stopped after this run's first {stop_after} evaluations failed ({n} with those already running), {what}\n\
-             Fix the evaluator (this is key `evaluator.stop_after_failures`; 0 never stops), then continue with:\n  \
-             nas-search resume {} --retry-failed",
-            self.opts.run_dir
+             Fix the evaluator in {config} (how evaluations run: command, cwd, timeouts, workers, Slurm settings; \
+             `evaluator.stop_after_failures` sets when a run stops, 0 never), then evaluate the failed ones again and \
+             continue with:\n  {next}"
         );
         self.dir.log(&msg);
         anyhow::anyhow!(msg)

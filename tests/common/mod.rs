@@ -21,10 +21,12 @@ pub fn nb201_csv() -> PathBuf {
     .clone()
 }
 
-/// The binary, with no NAS-Bench-201 path in its environment (it uses the built-in table).
+/// The binary, with no NAS-Bench-201 path in its environment (it uses the
+/// built-in table), started as a user starts an installed binary (not
+/// through cargo: the hints it prints then name its path).
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_nas-search"));
-    c.env_remove("NAS_SEARCH_NB201_CSV");
+    c.env_remove("NAS_SEARCH_NB201_CSV").env_remove("CARGO");
     c
 }
 
