@@ -67,6 +67,7 @@ fn join_path(outer: &str, message: &str) -> (String, String) {
 pub fn nested<T: DeserializeOwned, E: serde::de::Error>(value: Value) -> std::result::Result<T, E> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let (path, msg) = join_path(&e.path().to_string(), &e.into_inner().to_string());
+        let msg = plain_types(&msg);
         E::custom(format!("{PATH_MARK}{path}{PATH_MARK}{msg}"))
     })
 }
@@ -159,12 +160,28 @@ pub fn parse_yaml<T: DeserializeOwned>(text: &str, origin: &str, overrides: &[St
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let (path, msg) = join_path(&e.path().to_string(), &e.into_inner().to_string());
+        let msg = plain_types(&msg);
         let source = match override_for(overrides, &path) {
             Some(o) => format!("--set {o}"),
             None => origin.to_string(),
         };
         if path.is_empty() { anyhow!("{source}: {msg}") } else { anyhow!("{source}: key `{path}`: {msg}") }
     })
+}
+
+/// serde's names of Rust types in an error, in a user's words.
+fn plain_types(msg: &str) -> String {
+    const WORDS: [(&str, &str); 8] = [
+        ("expected usize", "expected a whole number (0 or more)"),
+        ("expected u64", "expected a whole number (0 or more)"),
+        ("expected u32", "expected a whole number (0 or more)"),
+        ("expected u16", "expected a whole number (0 or more)"),
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected i64", "expected a whole number"),
+        ("expected a sequence", "expected a list"),
+    ];
+    WORDS.iter().fold(msg.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 /// Reads and parses a YAML config file.

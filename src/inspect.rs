@@ -225,7 +225,16 @@ impl SpaceTask for ScoreInSpace<'_> {
             .iter()
             .enumerate()
             .map(|(i, g)| {
-                space.parse(g).map(|g| space.to_graph(&g)).with_context(|| format!("genotype {}: {g}", i + 1))
+                space.parse(g).map(|g| space.to_graph(&g)).with_context(|| {
+                    let name = SearchSpace::name(space);
+                    match crate::space::looks_like(g) {
+                        Some(other) if other != name => format!(
+                            "genotype {} looks like a {other} genotype, but this predictor was trained on the {name} space: {g}",
+                            i + 1
+                        ),
+                        _ => format!("genotype {} is not a {name} genotype: {g}", i + 1),
+                    }
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         dispatch(

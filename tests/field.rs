@@ -146,6 +146,11 @@ fn a_run_logged_to_a_file_says_what_it_evaluates() {
     assert!(err.contains("search: 4/4") && err.contains("predictor: 4/4"), "{err}");
     let log = fs::read_to_string(run.join("run.log")).unwrap();
     assert_eq!(log.matches(" evaluated ").count(), rows.len(), "{log}");
+    // one count of architectures scored: the log's and the summary's
+    let summary = &csv_rows(&run.join("summary.csv"))[0];
+    assert!(log.contains(&format!("the search scored {} architectures", summary["archs_scored"])), "{log}");
+    let md = fs::read_to_string(run.join("summary.md")).unwrap();
+    assert!(md.contains("search cost (days; wall)") && md.contains("The best architecture came from"), "{md}");
 }
 
 #[test]
@@ -188,4 +193,58 @@ fn refused_runs_leave_nothing_and_finished_runs_release_their_lock() {
     run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
     assert!(!run.join("lock").exists(), "a finished run keeps no lock");
     run_ok(bin().args(["resume"]).arg(&run).arg("--quiet"));
+}
+
+#[test]
+fn too_few_held_out_architectures_do_not_choose_the_weights() {
+    let dir = temp_dir("field-val");
+    let cfg = config(&dir, "mine.yaml", &example(""));
+    let run = dir.join("run");
+    // 8 architectures, 20% held out: 2, whose tau is +1 or -1
+    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).args([
+        "--quiet",
+        "--set",
+        "predictor.val_fraction=0.2",
+    ]));
+    let log = fs::read_to_string(run.join("run.log")).unwrap();
+    assert!(log.contains("2 held-out architectures are too few for a validation tau"), "{log}");
+    assert!(log.contains("training the predictor on 8 architectures (0 held out)"), "{log}");
+    assert!(log.contains("best training tau"), "{log}");
+}
+
+/// DARTS V2's genotype (the DARTS paper's cell).
+const DARTS_V2: &str = "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])";
+
+#[test]
+fn mistakes_get_messages_in_the_users_terms() {
+    let dir = temp_dir("field-messages");
+    let darts = repo().join("search_spaces/darts.yaml");
+    // a misspelt key is pointed at, not the space before it
+    let typo = DARTS_V2.replace("normal_concat", "normal_concatt");
+    let err = run_err(bin().args(["space", "cost"]).arg(&darts).arg(&typo));
+    let at = typo.find("normal_concatt").unwrap();
+    assert!(err.contains(&format!("at position {at}")) && err.contains("found 'normal_concatt'"), "{err}");
+    // DARTS nodes are numbered as the cell diagram numbers them
+    let bad = DARTS_V2.replacen("('dil_conv_3x3', 2)", "('dil_conv_3x3', 5)", 1);
+    let err = run_err(bin().args(["space", "cost"]).arg(&darts).arg(&bad));
+    assert!(err.contains("into node 3, as the cell diagram numbers it") && err.contains("0 = c_{k-2}"), "{err}");
+    // an OFA arch dict with a tuple, as Python prints it
+    let ofa = "{'ks': [3, 5, 7, 3, 5, 7, 3, 5, 7, 3, 5, 7, 3, 5, 7, 3, 5, 7, 3, 5], 'e': [3, 4, 6, 3, 4, 6, 3, 4, 6, 3, 4, 6, 3, 4, 6, 3, 4, 6, 3, 4], 'd': [2, 3, 4, 2, 3], 'r': (224,)}";
+    run_ok(bin().args(["space", "cost"]).arg(repo().join("search_spaces/mobilenetv3.yaml")).arg(ofa));
+    // a run config where a space file goes
+    let err = run_err(bin().args(["space", "sample"]).arg(repo().join("experiments/quickstart.yaml")));
+    assert!(err.contains("is a run config, not a space file: its space is ../search_spaces/darts.yaml"), "{err}");
+    // resume of a directory that is not there
+    let err = run_err(bin().args(["resume"]).arg(dir.join("nowhere")));
+    assert!(err.contains("there is no run to resume (start one with `run CONFIG --run-dir DIR`)"), "{err}");
+    // a type in plain words
+    let cfg = config(&dir, "mine.yaml", &example(""));
+    let err =
+        run_err(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(dir.join("r")).args(["--set", "search.top_k=many"]));
+    assert!(err.contains("expected a whole number (0 or more)") && !err.contains("usize"), "{err}");
+    // a genotype of another space given to a run's predictor names both spaces
+    let run = dir.join("run");
+    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+    let err = run_err(bin().args(["predict"]).arg(&run).arg(DARTS_V2));
+    assert!(err.contains("looks like a darts genotype, but this predictor was trained on the nb201 space"), "{err}");
 }

@@ -97,10 +97,12 @@ fn set_up(req: &RunRequest) -> Result<Setup> {
     let checkpoint = run_dir.join("checkpoint.json");
     if resume && !checkpoint.is_file() {
         if !run_dir.exists() {
-            bail!(
-                "{} does not exist: there is no run to resume (leave out --resume to start one there)",
-                run_dir.display()
-            );
+            let start = if req.config.is_some() {
+                "leave out --resume to start one there"
+            } else {
+                "start one with `run CONFIG --run-dir DIR`"
+            };
+            bail!("{} does not exist: there is no run to resume ({start})", run_dir.display());
         }
         bail!("{} is not a run directory (it has no checkpoint.json): there is nothing to resume", run_dir.display());
     }

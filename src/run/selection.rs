@@ -48,6 +48,11 @@ pub fn training_rows(evals: &[EvalRecord], extra: &[EvalRecord], budgets_equal: 
     rows
 }
 
+/// The fewest held-out architectures whose Kendall tau may choose the
+/// predictor's weights: over fewer the tau takes a handful of values (over
+/// 2 it is +1 or -1), and the run trains on all of them instead.
+pub const MIN_VALIDATION: usize = 5;
+
 /// Splits `n` rows into (validation, training) indices: a shuffled
 /// `val_fraction` of them, at least 2, is held out; none when it is 0.
 pub fn split(n: usize, val_fraction: f64, rng: &mut StdRng) -> (Vec<usize>, Vec<usize>) {

@@ -364,7 +364,19 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             ));
         }
         anyhow::ensure!(rows.len() >= 4, "only {} successful evaluations to train the predictor on", rows.len());
-        let (val, trn) = selection::split(rows.len(), p.val_fraction, &mut rng_for(self.cfg.seed, "split", round, 0));
+        let (mut val, mut trn) =
+            selection::split(rows.len(), p.val_fraction, &mut rng_for(self.cfg.seed, "split", round, 0));
+        if !val.is_empty() && val.len() < selection::MIN_VALIDATION {
+            self.say(&format!(
+                "round {round}: {} held-out architectures are too few for a validation tau to choose the weights \
+                 (at least {} are needed): the predictor trains on all {} and its weights are chosen by training tau \
+                 (raise predictor.train_archs or val_fraction for a validation set, or set val_fraction: 0)",
+                val.len(),
+                selection::MIN_VALIDATION,
+                rows.len()
+            ));
+            trn.append(&mut val);
+        }
         let graphs: Vec<_> = rows
             .iter()
             .map(|r| self.space.parse(&r.genotype).map(|g| self.space.to_graph(&g)))

@@ -169,6 +169,18 @@ pub trait SpaceTask {
 impl SpaceConfig {
     /// Reads and checks a space definition file.
     pub fn load(path: &Path) -> Result<Self> {
+        // a run config given where a space file is wanted: say so, and name its space
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(serde_yaml::Value::Mapping(m)) = serde_yaml::from_str::<serde_yaml::Value>(&text)
+            && m.contains_key("evaluator")
+        {
+            let space =
+                m.get("space").and_then(|v| v.as_str()).map_or(String::new(), |s| format!(": its space is {s}"));
+            anyhow::bail!(
+                "{} is a run config, not a space file{space} (space files are in search_spaces/)",
+                path.display()
+            );
+        }
         let cfg: Self = crate::config::load_yaml(path, &[])?;
         cfg.build().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(cfg)
@@ -198,4 +210,20 @@ pub(crate) fn other_index(rng: &mut StdRng, n: usize, current: usize) -> usize {
     use rand::Rng;
     let k = rng.random_range(0..n - 1);
     if k >= current { k + 1 } else { k }
+}
+
+/// The space a genotype's text looks like it is of, by its form: a
+/// NAS-Bench-201 cell (`|op~0|+...`), a DARTS `Genotype(...)`, a
+/// MobileNetV3 arch dict (`{...}`); for errors that name both spaces.
+pub fn looks_like(text: &str) -> Option<&'static str> {
+    let t = text.trim_start();
+    if t.starts_with('|') {
+        Some("nb201")
+    } else if t.starts_with("Genotype") {
+        Some("darts")
+    } else if t.starts_with('{') {
+        Some("mobilenetv3")
+    } else {
+        None
+    }
 }

@@ -94,9 +94,17 @@ pub enum DartsError {
     UnknownOp { pos: usize, op: String, known: String },
     #[error("{cell} cell has {found} edges, expected {EDGES} (2 per intermediate node)")]
     EdgeCount { cell: &'static str, found: usize },
-    #[error("{cell} cell, edge {edge} (node {node}): input {input} is not an earlier node (must be < {node})")]
+    #[error(
+        "{cell} cell, edge {edge} (into node {}, as the cell diagram numbers it): input {input} is not an earlier node \
+         (inputs are 0 = c_{{k-2}}, 1 = c_{{k-1}}, 2.. = nodes 0..; this edge's must be < {node})",
+        node - 2
+    )]
     BadInput { cell: &'static str, edge: usize, node: usize, input: usize },
-    #[error("{cell} cell, node {node}: both edges read node {input}; the two inputs must be distinct")]
+    #[error(
+        "{cell} cell, node {} (as the cell diagram numbers it): both edges read input {input}; the two inputs must be \
+         distinct (inputs are 0 = c_{{k-2}}, 1 = c_{{k-1}}, 2.. = nodes 0..)",
+        node - 2
+    )]
     SameInputs { cell: &'static str, node: usize, input: usize },
     #[error("{cell}_concat must be [2, 3, 4, 5] (or range(2, 6)), got {found:?}")]
     Concat { cell: &'static str, found: Vec<usize> },
@@ -289,6 +297,7 @@ impl std::str::FromStr for DartsGenotype {
         p.expect("(")?;
         let (mut normal, mut reduce) = (None, None);
         loop {
+            p.ws();
             let at = p.pos;
             let key = p.ident()?;
             p.expect("=")?;
@@ -303,8 +312,11 @@ impl std::str::FromStr for DartsGenotype {
                     }
                 }
                 _ => {
-                    p.pos = at;
-                    return Err(p.err("normal, normal_concat, reduce or reduce_concat"));
+                    return Err(DartsError::Syntax {
+                        pos: at,
+                        expected: "normal, normal_concat, reduce or reduce_concat".into(),
+                        found: format!("'{key}'"),
+                    });
                 }
             }
             if p.eat(")") {

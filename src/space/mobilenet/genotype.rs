@@ -62,10 +62,24 @@ fn python_to_json(text: &str) -> String {
             continue;
         }
         flush(&mut word, &mut out);
-        out.push(if c == '\'' { '"' } else { c });
+        // tuples are lists in JSON: `'r': (224,)`
+        out.push(match c {
+            '\'' => '"',
+            '(' => '[',
+            ')' => ']',
+            c => c,
+        });
     }
     flush(&mut word, &mut out);
-    out
+    // a trailing comma (`(224,)`, `[3, 5,]`) is Python, not JSON
+    let mut json = String::with_capacity(out.len());
+    for (i, c) in out.char_indices() {
+        if c == ',' && out[i + 1..].trim_start().starts_with([']', '}']) {
+            continue;
+        }
+        json.push(c);
+    }
+    json
 }
 
 /// Parses OFA's arch dict (JSON, or the Python dict OFA prints) without
@@ -73,7 +87,9 @@ fn python_to_json(text: &str) -> String {
 pub fn parse(text: &str) -> Result<MobileNetArch> {
     let v: Value = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(e) => serde_json::from_str(&python_to_json(text)).map_err(|_| {
+        Err(json_error) => serde_json::from_str(&python_to_json(text)).map_err(|python_error| {
+            // name the error of the form the text is written in
+            let e = if text.contains('\'') || text.contains('(') { python_error } else { json_error };
             anyhow::anyhow!(
                 "architecture is neither JSON nor a Python dict of numbers and lists ({e}); write it as \
                  {{\"ks\": [...20 kernel sizes], \"e\": [...20 expand ratios], \"d\": [...5 depths], \"r\": [224]}}"
@@ -133,5 +149,10 @@ mod tests {
         let e = parse(with_words).unwrap_err().to_string();
         assert!(e.contains("neither JSON nor a Python dict") && e.contains("\"ks\""), "{e}");
         assert_eq!(python_to_json("{'a': True, 'b': None, 'c': False}"), r#"{"a": true, "b": null, "c": false}"#);
+        // a tuple, as Python prints a one-element one
+        assert_eq!(parse(&python.replace("'r': 224", "'r': (224,)")).unwrap(), a);
+        // a Python dict that is wrong names the Python form's problem, not JSON's "key must be a string"
+        let e = parse("{'ks': [3,], 'e': }").unwrap_err().to_string();
+        assert!(!e.contains("key must be a string"), "{e}");
     }
 }
