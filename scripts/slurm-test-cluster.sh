@@ -7,13 +7,26 @@
 #   scripts/slurm-test-cluster.sh start    # installs slurm-wlm and munge with apt-get if missing
 #   scripts/slurm-test-cluster.sh stop
 #   scripts/slurm-test-cluster.sh status
+#   scripts/slurm-test-cluster.sh ours     # exit 0 only when the cluster that answers is this script's
+#   scripts/slurm-test-cluster.sh ctld-stop|ctld-start  # stop/restart slurmctld alone (jobs kept), for tests
 #
 # Needs root (or passwordless sudo). The node has every CPU of the machine;
 # one partition, `debug` (the default). Config, logs and state live under
 # /tmp/nas-search-slurm (SLURM_TEST_DIR); /etc/slurm/slurm.conf points there.
 # Finished jobs stay visible to `squeue --states=all` for MinJobAge=600 s.
+# MaxArraySize is small (SLURM_TEST_MAX_ARRAY_SIZE, default 6: array indices
+# 0-5) so that the tests see batches split into several arrays, as on a
+# cluster with Slurm's default 1001 and larger batches.
+#
+# It never touches a cluster it did not start: `start` refuses when a
+# slurmctld answers that is not this script's (no marker file $DIR/ours, or
+# a ClusterName other than nastest), and refuses to overwrite an
+# /etc/slurm/slurm.conf without its own first line; `stop` stops only its own.
 set -euo pipefail
 DIR=${SLURM_TEST_DIR:-/tmp/nas-search-slurm}
+CLUSTER=nastest
+HEADER="# written by nas-search scripts/slurm-test-cluster.sh (a test cluster; safe to overwrite)"
+MARKER=$DIR/ours
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
@@ -40,9 +53,14 @@ configure() {
   host=$(hostname -s)
   cpus=$(nproc)
   mem=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
+  if [ -e /etc/slurm/slurm.conf ] && [ "$(head -n 1 /etc/slurm/slurm.conf)" != "$HEADER" ]; then
+    echo "slurm-test-cluster: /etc/slurm/slurm.conf was not written by this script (a real cluster's?): not overwriting it" >&2
+    return 1
+  fi
   $SUDO mkdir -p "$DIR/state" "$DIR/spool" /etc/slurm
   $SUDO tee /etc/slurm/slurm.conf > /dev/null <<EOF
-ClusterName=nastest
+$HEADER
+ClusterName=$CLUSTER
 SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
@@ -64,7 +82,7 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 ReturnToService=2
 MinJobAge=600
-MaxArraySize=5001
+MaxArraySize=${SLURM_TEST_MAX_ARRAY_SIZE:-6}
 MaxJobCount=20000
 KillWait=2
 OverTimeLimit=0
@@ -86,13 +104,26 @@ EOF
   $SUDO chown munge:munge /run/munge
 }
 
+# Whether the slurmctld that answers is the one this script started.
+ours() {
+  local config
+  [ -e "$MARKER" ] && config=$(scontrol show config 2> /dev/null) && grep -qE "^ClusterName += +$CLUSTER\$" <<< "$config"
+}
+
 start() {
   install
-  if status > /dev/null 2>&1; then
-    echo "slurm-test-cluster: already running" >&2
-    return 0
+  if scontrol ping > /dev/null 2>&1; then
+    if ! ours; then
+      echo "slurm-test-cluster: a slurmctld answers that this script did not start (no $MARKER or ClusterName is not $CLUSTER): refusing to touch it" >&2
+      return 1
+    fi
+    if status > /dev/null 2>&1; then
+      echo "slurm-test-cluster: already running" >&2
+      return 0
+    fi
   fi
   configure
+  $SUDO touch "$MARKER"
   if ! pgrep -x munged > /dev/null; then
     $SUDO runuser -u munge -- /usr/sbin/munged
   fi
@@ -105,6 +136,10 @@ start() {
 }
 
 stop() {
+  if [ ! -e "$MARKER" ]; then
+    echo "slurm-test-cluster: $MARKER is missing: not stopping a cluster this script did not start" >&2
+    return 1
+  fi
   $SUDO pkill -x slurmd 2> /dev/null || true
   $SUDO pkill -x slurmctld 2> /dev/null || true
   $SUDO pkill -x munged 2> /dev/null || true
@@ -112,8 +147,24 @@ stop() {
     pgrep -x slurmd > /dev/null || pgrep -x slurmctld > /dev/null || pgrep -x munged > /dev/null || break
     sleep 0.2
   done
-  $SUDO rm -rf "$DIR/state" "$DIR/spool"
+  $SUDO rm -rf "$DIR/state" "$DIR/spool" "$MARKER"
   echo "slurm-test-cluster: stopped" >&2
+}
+
+# slurmctld alone stops (its state kept; jobs go on running under slurmd)
+# and starts again, recovering its jobs: squeue and sbatch fail meanwhile.
+ctld_stop() {
+  ours || { echo "slurm-test-cluster: not this script's cluster" >&2; return 1; }
+  $SUDO pkill -x slurmctld
+  for _ in $(seq 1 50); do pgrep -x slurmctld > /dev/null || return 0; sleep 0.2; done
+  echo "slurm-test-cluster: slurmctld did not stop" >&2
+  return 1
+}
+
+ctld_start() {
+  [ -e "$MARKER" ] || { echo "slurm-test-cluster: not this script's cluster" >&2; return 1; }
+  pgrep -x slurmctld > /dev/null || $SUDO slurmctld
+  wait_for 30 slurmctld scontrol ping
 }
 
 status() {
@@ -124,5 +175,8 @@ case ${1:-} in
   start) start ;;
   stop) stop ;;
   status) if status; then echo up; else echo down; exit 1; fi ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  ours) ours ;;
+  ctld-stop) ctld_stop ;;
+  ctld-start) ctld_start ;;
+  *) echo "usage: $0 start|stop|status|ours|ctld-stop|ctld-start" >&2; exit 2 ;;
 esac

@@ -6,7 +6,8 @@
 //! scores and proposes genotypes; an evaluator (`eval`, with the built-in
 //! `trainer`) measures them for real; `run` sequences the workflow and owns
 //! the run directory; `report` writes what happened. Around them: `config`
-//! reads YAML, `atomic_file` writes crash-safe files, `data` reads benchmark
+//! reads YAML, `atomic_file` writes crash-safe files, `failpoint` lets tests
+//! kill the driver at an exact point, `data` reads benchmark
 //! tables and image sets, `backend` picks where models run, `bench` measures
 //! speed, `seed` derives seeds, `stats` holds the shared summaries,
 //! `invocation` says how to run this binary again in the hints it prints.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod data;
 pub mod encode;
 pub mod eval;
+pub mod failpoint;
 pub mod graph;
 pub mod inspect;
 pub mod interrupt;

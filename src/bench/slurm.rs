@@ -54,6 +54,8 @@ pub fn slurm(b: SlurmBench) -> Result<()> {
         sbatch_args: Vec::new(),
         poll_s: b.poll_s,
         max_requeue: 0,
+        result_grace_s: 120.0,
+        stuck_warn_s: 3600.0,
         budgets: Budgets::default(),
         nas_search: None,
         task_device: None,
@@ -77,9 +79,13 @@ pub fn slurm(b: SlurmBench) -> Result<()> {
     let mut done = 0usize;
     let mut failed = 0usize;
     evaluator.evaluate(&jobs, &mut |e| {
-        if let EvalEvent::Done(_, o) = e {
-            done += 1;
-            failed += usize::from(!o.ok());
+        match e {
+            EvalEvent::Done(_, o) => {
+                done += 1;
+                failed += usize::from(!o.ok());
+            }
+            EvalEvent::Warning(line) => eprintln!("warning: {line}"),
+            EvalEvent::Retrying { .. } => {}
         }
         Ok(Flow::Continue)
     })?;

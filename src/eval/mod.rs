@@ -133,6 +133,10 @@ pub enum EvalEvent {
     Done(usize, EvalOutcome),
     /// Job `i`'s attempt `attempt` failed with `error`; it will be tried again.
     Retrying { job: usize, attempt: usize, error: String },
+    /// Something the user should look at while the evaluation goes on (a
+    /// scheduler that keeps failing, tasks stuck in a state the evaluator
+    /// does not wait on); the caller logs it and shows it.
+    Warning(String),
 }
 
 /// The caller's answer to an event.

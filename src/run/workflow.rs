@@ -228,6 +228,12 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                     pb.set_message(format!("retrying after: {line}"));
                     return Ok(Flow::Continue);
                 }
+                EvalEvent::Warning(line) => {
+                    // shown even with --quiet: the run may be waiting on something only the user can fix
+                    dir.log(&format!("warning: {line}"));
+                    pb.suspend(|| eprintln!("warning: {line}"));
+                    return Ok(Flow::Continue);
+                }
                 EvalEvent::Done(i, outcome) => (i, outcome),
             };
             let job = &jobs[i];
