@@ -299,10 +299,7 @@ impl EvaluatorConfig {
                 crate::config::check_seconds("evaluator.backoff_s x 2^retries (the last retry's wait)", last, true)
             }
             Self::Slurm(c) => {
-                crate::config::check_seconds("evaluator.poll_s", c.poll_s, false)?;
-                if c.max_parallel == Some(0) {
-                    anyhow::bail!("evaluator.max_parallel must be positive");
-                }
+                c.validate()?;
                 c.builtin.as_deref().map_or(Ok(()), builtin)
             }
         }

@@ -132,28 +132,17 @@ fn d_stuck() -> f64 {
     3600.0
 }
 
-/// The longest any of the evaluator's durations may be (30 days).
-const MAX_SECONDS: f64 = 30.0 * 86400.0;
-
 /// Slurm's `MaxArraySize` when `scontrol show config` does not say.
 const DEFAULT_MAX_ARRAY_SIZE: usize = 1001;
 
-/// Refuses a duration that is not finite, below `min` (or at it, when
-/// `positive`), or above [`MAX_SECONDS`], naming the key.
+/// A duration key of this section (`evaluator.KEY`), checked as every config duration is.
 fn check_seconds(key: &str, value: f64, positive: bool) -> Result<()> {
-    let low_ok = if positive { value > 0.0 } else { value >= 0.0 };
-    if !value.is_finite() || !low_ok || value > MAX_SECONDS {
-        bail!(
-            "evaluator.{key} must be a finite number {} 0 and at most {MAX_SECONDS} (30 days), got {value}",
-            if positive { ">" } else { ">=" }
-        );
-    }
-    Ok(())
+    crate::config::check_seconds(&format!("evaluator.{key}"), value, !positive)
 }
 
 impl SlurmConfig {
     /// Refuses settings the evaluator cannot work with, naming the key.
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         match (&self.command, &self.builtin) {
             (Some(c), None) if c.trim().is_empty() => bail!("evaluator.command is empty"),
             (Some(_), None) | (None, Some(_)) => {}
@@ -1067,14 +1056,14 @@ mod tests {
         let d = config("");
         assert_eq!((d.poll_s, d.result_grace_s, d.stuck_warn_s), (30.0, 120.0, 3600.0));
         for (yaml, needle) in [
-            ("poll_s: 0", "evaluator.poll_s must be a finite number > 0"),
-            ("poll_s: .inf", "evaluator.poll_s must be a finite number > 0"),
-            ("poll_s: .nan", "evaluator.poll_s must be a finite number > 0"),
-            ("poll_s: 1e300", "evaluator.poll_s must be a finite number > 0"),
-            ("result_grace_s: -1", "evaluator.result_grace_s must be a finite number >= 0"),
-            ("result_grace_s: .inf", "evaluator.result_grace_s must be a finite number >= 0"),
-            ("stuck_warn_s: 0", "evaluator.stuck_warn_s must be a finite number > 0"),
-            ("stuck_warn_s: 1e20", "evaluator.stuck_warn_s must be a finite number > 0"),
+            ("poll_s: 0", "evaluator.poll_s must be a number of seconds > 0"),
+            ("poll_s: .inf", "evaluator.poll_s must be a number of seconds > 0"),
+            ("poll_s: .nan", "evaluator.poll_s must be a number of seconds > 0"),
+            ("poll_s: 1e300", "evaluator.poll_s must be a number of seconds > 0"),
+            ("result_grace_s: -1", "evaluator.result_grace_s must be a number of seconds >= 0"),
+            ("result_grace_s: .inf", "evaluator.result_grace_s must be a number of seconds >= 0"),
+            ("stuck_warn_s: 0", "evaluator.stuck_warn_s must be a number of seconds > 0"),
+            ("stuck_warn_s: 1e20", "evaluator.stuck_warn_s must be a number of seconds > 0"),
             ("sbatch_args: [--requeue]", "only the driver resubmits"),
         ] {
             let err = config(yaml).validate().unwrap_err().to_string();

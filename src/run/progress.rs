@@ -70,6 +70,11 @@ impl Progress {
         }
     }
 
+    /// Runs `f` (which writes to stderr) with the bar hidden meanwhile.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
+    }
+
     pub fn finish_and_clear(&self) {
         self.bar.finish_and_clear();
     }
