@@ -70,7 +70,7 @@ impl<B: Backend> Attention<B> {
 
 /// Position-wise feed-forward: Linear, ReLU, dropout, Linear (dropout once,
 /// after the activation, as the published NAR-Former; model revision 1 also
-/// dropped after the second Linear, which measured no better: README).
+/// dropped after the second Linear, which measured no better: docs/results.md).
 #[derive(Module, Debug)]
 pub struct FeedForward<B: Backend> {
     pub(super) fc1: Linear<B>,

@@ -5,7 +5,7 @@
 //! burn's CPU backends spend most of an inference on what surrounds the
 //! Linears: one small matrix product per (architecture, head) in attention,
 //! a copy for every reshape, an allocation for every elementwise op
-//! (README, "Speed"). Here the query, key and value projections are one
+//! (docs/speed.md). Here the query, key and value projections are one
 //! product, attention is a loop per architecture in cache, bias, ReLU and
 //! residuals are added in place, and threads take whole chunks of
 //! architectures. The computation is the model's `forward` at inference
