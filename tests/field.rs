@@ -64,7 +64,7 @@ fn after_a_failure_the_printed_command_continues_with_the_fixed_config() {
     let run = dir.join("run");
     let err = run_err(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run));
     assert!(err.contains("stopped after this run's first 3 evaluations failed"), "{err}");
-    assert!(err.contains("command: python3"), "the failure shows the command that ran: {err}");
+    assert!(err.contains("The first command line that ran: python3"), "the failure shows the command that ran: {err}");
     let next = next_command(&err);
     let expected = format!("resume {} --retry-failed --config {}", run.display(), cfg.display());
     assert!(next.starts_with(env!("CARGO_BIN_EXE_nas-search")) && next.ends_with(&expected), "{next}");

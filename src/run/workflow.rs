@@ -312,13 +312,20 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
     /// Why the run stops after its first evaluations all failed, and how to go on.
     fn stop_error(&self) -> anyhow::Error {
         let n = self.first_failures.len();
-        let mut errors: Vec<&str> = self.first_failures.iter().map(|e| e.as_str()).collect();
+        // the same error from other command lines is one error; the first command line is shown
+        fn split(e: &str) -> (&str, Option<&str>) {
+            e.split_once("; command: ").map_or((e, None), |(msg, cmd)| (msg, Some(cmd)))
+        }
+        let mut errors: Vec<&str> = self.first_failures.iter().map(|e| split(e).0).collect();
         errors.dedup();
-        let what = if errors.len() == 1 {
+        let mut what = if errors.len() == 1 {
             format!("all with:\n  {}", errors[0])
         } else {
             format!("with:\n  {}", errors.join("\n  "))
         };
+        if let Some(cmd) = self.first_failures.first().and_then(|e| split(e).1) {
+            what.push_str(&format!("\nThe first command line that ran: {cmd}"));
+        }
         let stop_after = self.cfg.evaluator.stop_after_failures;
         let config = self.opts.config_file.as_ref().map_or("YOUR_CONFIG.yaml".to_string(), |p| p.display().to_string());
         let next = crate::invocation::command(&format!(
