@@ -26,6 +26,11 @@ pub struct RunData {
 #[derive(Clone, Debug, Deserialize)]
 pub struct TopKRecord {
     pub round: usize,
+    #[serde(default)]
+    pub arch_key: String,
+    /// `evolution`, `local` or `front` (empty in files of older versions).
+    #[serde(default)]
+    pub source: String,
     pub predicted: Option<f64>,
     pub accuracy: Option<f64>,
 }
@@ -88,6 +93,12 @@ pub fn train_log(path: &Path) -> Result<Vec<TrainLogRow>> {
 /// Whether `dir` is a `predictor train` directory.
 pub fn is_training_dir(dir: &Path) -> bool {
     !dir.join("checkpoint.json").exists() && dir.join("best.json").is_file() && dir.join("train_log.csv").is_file()
+}
+
+/// Whether a `predictor train` directory held out a validation set (`split.val_archs`).
+pub fn training_held_out(dir: &Path) -> Result<bool> {
+    use crate::predictor::experiment::PredictorExperiment;
+    Ok(PredictorExperiment::load(&dir.join("config.yaml"), &[])?.split.val_archs > 0)
 }
 
 /// A training's predictions for all NAS-Bench-201 cells and their labels
