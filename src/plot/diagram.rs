@@ -135,10 +135,15 @@ impl LabelBox {
     }
 }
 
-/// Where along its edge a label goes: the midpoint first, then further out
-/// each way, never past a quarter from either end (so it reads as the
-/// edge's, not as the node's it enters or leaves).
-const LABEL_TS: [f64; 11] = [0.5, 0.45, 0.55, 0.4, 0.6, 0.35, 0.65, 0.3, 0.7, 0.25, 0.75];
+/// Where along its edge a label goes (as the curve's parameter): the
+/// midpoint first, then further out each way, never past 0.2 from either
+/// end (so it reads as the edge's, not as the node's it enters or leaves).
+fn label_ts() -> impl Iterator<Item = f64> {
+    (0..=24usize).map(|i| {
+        let side = if i % 2 == 0 { 1.0 } else { -1.0 };
+        0.5 + side * i.div_ceil(2) as f64 * 0.025
+    })
+}
 
 /// The box of a label `w` wide on `curve` at `t`, turned along the curve (kept upright).
 fn label_box(curve: &Curve, t: f64, w: f64) -> LabelBox {
@@ -178,13 +183,33 @@ fn draw(out: &mut String, dag: &Dag, layout: &[(usize, usize)], top: f64, first_
     // edges that skip columns on one row arc over (then under) the ones between
     let mut arcs_above = 0usize;
     let mut arcs_below = 0usize;
+    let is_arc = |from: usize, to: usize| {
+        let ((x1, y1), (x2, y2)) = (center(from), center(to));
+        (y2 - y1).abs() < 1.0 && ((x2 - x1).abs() / COL_W).round() as usize > 1
+    };
+    // edges leave and enter a node's side at their own heights (ports), in
+    // the order of the nodes at their other ends: two edges from one node
+    // do not run on top of each other, so a label sits on one edge only
+    let port = |node: usize, edge: usize, outgoing: bool| {
+        let mut side: Vec<(f64, usize)> = dag
+            .edges
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| (if outgoing { e.from } else { e.to }) == node && !is_arc(e.from, e.to))
+            .map(|(k, e)| (center(if outgoing { e.to } else { e.from }).1, k))
+            .collect();
+        side.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let n = side.len();
+        let at = side.iter().position(|s| s.1 == edge).unwrap_or(0);
+        if n < 2 { 0.0 } else { (at as f64 / (n - 1) as f64 - 0.5) * (NODE_H - 8.0) }
+    };
     let curves: Vec<Curve> = dag
         .edges
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(k, e)| {
             let ((x1, y1), (x2, y2)) = (center(e.from), center(e.to));
-            let span = ((x2 - x1).abs() / COL_W).round() as usize;
-            if (y2 - y1).abs() < 1.0 && span > 1 {
+            if is_arc(e.from, e.to) {
                 let above = arcs_above <= arcs_below;
                 let level = if above { arcs_above } else { arcs_below } + 1;
                 if above {
@@ -202,6 +227,7 @@ fn draw(out: &mut String, dag: &Dag, layout: &[(usize, usize)], top: f64, first_
                 } else {
                     (x1 - NODE_W / 2.0, x2 + NODE_W / 2.0)
                 };
+                let (y1, y2) = (y1 + port(e.from, k, true), y2 + port(e.to, k, false));
                 let mid = (sx + ex) / 2.0;
                 Curve([(sx, y1), (mid, y1), (mid, y2), (ex, y2)])
             }
@@ -239,7 +265,7 @@ fn draw(out: &mut String, dag: &Dag, layout: &[(usize, usize)], top: f64, first_
             let boxes = nodes.iter().chain(&placed).filter(|o| b.overlaps(o)).count();
             edges + 100 * boxes
         };
-        let candidates: Vec<LabelBox> = LABEL_TS.iter().map(|t| label_box(curve, *t, w)).collect();
+        let candidates: Vec<LabelBox> = label_ts().map(|t| label_box(curve, t, w)).collect();
         let best = candidates
             .iter()
             .position(|b| clashes(b) == 0)
