@@ -517,4 +517,53 @@ mod tests {
         assert_eq!(svg.matches("class=\"point\"").count(), 1);
         assert!(svg.contains("t &lt;1&gt;"));
     }
+
+    #[test]
+    fn captions_break_at_spaces_and_long_words_after_separators() {
+        let text = "a picture of the best architecture, drawn from a run directory";
+        let lines = wrap(text, 20);
+        assert_eq!(lines.join(" "), text, "every break at a space: {lines:?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 20), "{lines:?}");
+        let long = "see /tmp/some/very/long/run/directory/name/here";
+        let lines = wrap(long, 20);
+        assert!(
+            lines[..lines.len() - 1].iter().all(|l| l.ends_with('/') || long.contains(&format!("{l} "))),
+            "{lines:?}"
+        );
+        assert_eq!(lines.concat(), long, "nothing lost or added");
+    }
+
+    #[test]
+    fn the_legend_goes_under_the_plot_area_and_the_figure_grows() {
+        // points everywhere: no corner of the plot area is free
+        let points: Vec<(f64, f64)> = (0..400).map(|i| ((i % 20) as f64, (i / 20) as f64)).collect();
+        let p = Panel {
+            marks: vec![Mark::Points {
+                points,
+                color: PALETTE[0].into(),
+                label: Some("all".into()),
+                radius: 3.0,
+                hollow: false,
+            }],
+            ..Default::default()
+        };
+        let bare = figure(&[Panel { marks: Vec::new(), ..p.clone() }], "");
+        let svg = figure(&[p], "");
+        let height =
+            |s: &str| s.split("height=\"").nth(1).and_then(|h| h.split('"').next()).unwrap().parse::<f64>().unwrap();
+        assert!(height(&svg) > height(&bare), "the figure grows to hold the legend");
+        let legend_y: f64 = svg
+            .split("<g class=\"legend\"><rect x=\"")
+            .nth(1)
+            .unwrap()
+            .split("y=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(legend_y >= PANEL_H - BOTTOM, "legend at y {legend_y}, inside the plot area");
+    }
 }
