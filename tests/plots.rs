@@ -143,8 +143,7 @@ fn check_edge_labels(path: &Path, crossed_at_most: usize) {
     let doc = roxmltree::Document::parse(&text).unwrap();
     let mut curves = std::collections::HashMap::new();
     for e in doc.descendants().filter(|n| has_class(n, "edge")) {
-        let d: Vec<f64> =
-            e.attribute("d").unwrap().split(|c: char| c == ' ' || c == ',').filter_map(|t| t.parse().ok()).collect();
+        let d: Vec<f64> = e.attribute("d").unwrap().split([' ', ',']).filter_map(|t| t.parse().ok()).collect();
         assert_eq!(d.len(), 8, "a cubic edge: {d:?}");
         let samples: Vec<(f64, f64)> = (0..=200)
             .map(|i| {

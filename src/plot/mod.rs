@@ -114,7 +114,9 @@ fn training_plots(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
 /// its seeds (from each run's config): "nar-former-evolution, seeds 0-9".
 fn group_by_method(runs: &[RunData]) -> Vec<(String, Vec<&RunData>)> {
     let parent = |r: &RunData| r.dir.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().to_string());
-    let mut groups: Vec<((String, Option<String>), Vec<&RunData>)> = Vec::new();
+    // (method, folder) and its runs
+    type Group<'a> = ((String, Option<String>), Vec<&'a RunData>);
+    let mut groups: Vec<Group> = Vec::new();
     for r in runs {
         let k = (r.method.clone(), parent(r));
         match groups.iter_mut().find(|(g, _)| *g == k) {
