@@ -287,7 +287,7 @@ fn several_runs_draw_one_line_per_method() {
     let legend = texts(&out.join("progress.svg"), "legend").join(" ");
     for name in [
         "nar-former-evolution, seeds 0-1: ",
-        "regularized-evolution, seeds 0-2: best signal so far, mean of 3 runs",
+        "regularized-evolution, seeds 0-2: best signal, mean of 3 runs",
         "random-search, seeds 0-1: ",
     ] {
         assert!(legend.contains(name), "the legend names the method and its seeds: {name} in {legend}");

@@ -316,10 +316,15 @@ impl Panel {
             .collect()
     }
 
+    /// The widest legend entry.
+    fn legend_entry_width(&self) -> f64 {
+        self.legend_entries().iter().map(|(l, ..)| l.chars().count()).max().unwrap_or(0) as f64 * 6.6 + 36.0
+    }
+
     /// The legend's columns, rows and column width, in a plot area `width` wide.
     fn legend_grid(&self, width: f64) -> (usize, usize, f64) {
         let entries = self.legend_entries();
-        let entry_w = entries.iter().map(|(l, ..)| l.chars().count()).max().unwrap_or(0) as f64 * 6.6 + 36.0;
+        let entry_w = self.legend_entry_width();
         let cols = if entries.len() > 1 && 2.0 * entry_w <= width { 2 } else { 1 };
         (cols, entries.len().div_ceil(cols), width / cols as f64)
     }
@@ -336,6 +341,8 @@ impl Panel {
         if entries.is_empty() {
             return;
         }
+        // an entry wider than the plot area widens the box to the panel's width
+        let (x, width) = if self.legend_entry_width() > width { (x - LEFT + 10.0, PANEL_W - 20.0) } else { (x, width) };
         let (cols, rows, col_w) = self.legend_grid(width);
         let height = rows as f64 * 17.0 + 8.0;
         let _ = writeln!(

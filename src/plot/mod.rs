@@ -238,7 +238,7 @@ fn progress(groups: &[(String, Vec<&RunData>)]) -> String {
         }
         let (signal_label, reported_label) = if runs.len() > 1 {
             (
-                format!("{name}: best signal so far, mean of {} runs, band min-max", runs.len()),
+                format!("{name}: best signal, mean of {} runs, band min-max", runs.len()),
                 format!("{name}: its reported accuracy, mean (dashed)"),
             )
         } else if single.is_some() {
@@ -335,7 +335,7 @@ fn progress(groups: &[(String, Vec<&RunData>)]) -> String {
     };
     let caption = match single {
         Some(run) => format!("{}: {what}", run.dir.display()),
-        None => format!("each method, the mean over its runs of {what}"),
+        None => format!("each method, the mean over its runs; {what}"),
     };
     figure(&[panel], &format!("{caption}. Y axis: the range after the first tenth of the evaluations."))
 }
