@@ -2,7 +2,8 @@
 //! labels and a legend, holding lines, points, bands and marker lines. Text
 //! is SVG `<text>` (the viewer draws the font), so nothing here needs fonts
 //! or system libraries. Marks carry a `class` (`series`, `point`, `band`,
-//! `marker`) so tests can count them.
+//! `marker`) so tests can count them; the plot area is `frame`, the legend
+//! `legend` (under the plot area, never over data), the caption `caption`.
 
 use std::fmt::Write;
 
@@ -27,20 +28,12 @@ pub enum Mark {
     HLine { y: f64, label: String, color: String },
 }
 
-/// Which corner of the plot area the legend sits in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Corner {
-    #[default]
-    TopLeft,
-    TopRight,
-    BottomRight,
-}
-
-/// One panel: axes and marks.
+/// One panel: axes and marks; the legend goes under the axes (the panel
+/// grows to hold it), so it never hides data.
 #[derive(Clone, Debug, Default)]
 pub struct Panel {
-    /// Where the legend goes (where the data leave room).
-    pub legend: Corner,
+    /// A line under the title (empty: none).
+    pub subtitle: String,
     pub title: String,
     pub x_label: String,
     pub y_label: String,
@@ -58,6 +51,8 @@ const LEFT: f64 = 70.0;
 const RIGHT: f64 = 20.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 55.0;
+/// Space between the axis label and the legend under it.
+const LEGEND_GAP: f64 = 4.0;
 const FONT: &str = "font-family=\"DejaVu Sans, Arial, Helvetica, sans-serif\"";
 
 /// Escapes text for SVG.
@@ -126,14 +121,25 @@ impl Panel {
     }
 
     /// The panel as SVG elements, placed at (`ox`, `oy`).
+    /// The subtitle in lines that fit over the plot area.
+    fn subtitle_lines(&self) -> Vec<String> {
+        if self.subtitle.is_empty() {
+            Vec::new()
+        } else {
+            wrap(&self.subtitle, ((PANEL_W - LEFT - RIGHT) / 6.8) as usize)
+        }
+    }
+
     fn render(&self, out: &mut String, ox: f64, oy: f64) {
+        let subtitle = self.subtitle_lines();
+        let top = TOP + 15.0 * subtitle.len() as f64;
         let ((x0, x1), (y0, y1)) = self.data_range();
-        let (pw, ph) = (PANEL_W - LEFT - RIGHT, PANEL_H - TOP - BOTTOM);
+        let (pw, ph) = (PANEL_W - LEFT - RIGHT, PANEL_H - top - BOTTOM);
         let (ly0, ly1) = if self.log_y { (y0.log10(), y1.log10()) } else { (y0, y1) };
         let sx = |x: f64| ox + LEFT + (x - x0) / (x1 - x0).max(1e-300) * pw;
         let sy = |y: f64| {
             let y = if self.log_y { y.max(1e-300).log10() } else { y };
-            oy + TOP + ph - (y - ly0) / (ly1 - ly0).max(1e-300) * ph
+            oy + top + ph - (y - ly0) / (ly1 - ly0).max(1e-300) * ph
         };
         let _ = writeln!(
             out,
@@ -142,6 +148,15 @@ impl Panel {
             oy + 24.0,
             esc(&self.title)
         );
+        for (i, line) in subtitle.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "<text class=\"subtitle\" x=\"{:.1}\" y=\"{:.1}\" {FONT} font-size=\"12\" text-anchor=\"middle\">{}</text>",
+                ox + LEFT + pw / 2.0,
+                oy + 41.0 + 15.0 * i as f64,
+                esc(line)
+            );
+        }
         // grid and ticks
         let xt = ticks(x0, x1, 6);
         let xstep = if xt.len() > 1 { xt[1] - xt[0] } else { 1.0 };
@@ -151,9 +166,9 @@ impl Panel {
                 out,
                 "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#e6e6e6\"/>\
                  <text x=\"{x:.1}\" y=\"{:.1}\" {FONT} font-size=\"12\" text-anchor=\"middle\">{}</text>",
-                oy + TOP,
-                oy + TOP + ph,
-                oy + TOP + ph + 17.0,
+                oy + top,
+                oy + top + ph,
+                oy + top + ph + 17.0,
                 tick_label(*t, xstep)
             );
         }
@@ -179,9 +194,9 @@ impl Panel {
         }
         let _ = writeln!(
             out,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{pw:.1}\" height=\"{ph:.1}\" fill=\"none\" stroke=\"#444\"/>",
+            "<rect class=\"frame\" x=\"{:.1}\" y=\"{:.1}\" width=\"{pw:.1}\" height=\"{ph:.1}\" fill=\"none\" stroke=\"#444\"/>",
             ox + LEFT,
-            oy + TOP
+            oy + top
         );
         let _ = writeln!(
             out,
@@ -191,7 +206,7 @@ impl Panel {
             oy + PANEL_H - 12.0,
             esc(&self.x_label),
             ox + 18.0,
-            oy + TOP + ph / 2.0,
+            oy + top + ph / 2.0,
             esc(&self.y_label)
         );
         // marks, clipped to the plot area
@@ -200,7 +215,7 @@ impl Panel {
             out,
             "<clipPath id=\"{clip}\"><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{pw:.1}\" height=\"{ph:.1}\"/></clipPath><g clip-path=\"url(#{clip})\">",
             ox + LEFT,
-            oy + TOP
+            oy + top
         );
         for m in &self.marks {
             match m {
@@ -245,8 +260,8 @@ impl Panel {
                         out,
                         "<line class=\"marker\" x1=\"{0:.1}\" y1=\"{1:.1}\" x2=\"{0:.1}\" y2=\"{2:.1}\" stroke=\"{color}\" stroke-dasharray=\"3,3\"/>",
                         sx(*x),
-                        oy + TOP,
-                        oy + TOP + ph
+                        oy + top,
+                        oy + top + ph
                     );
                 }
                 Mark::HLine { y, color, .. } => {
@@ -270,7 +285,7 @@ impl Panel {
                         out,
                         "<text x=\"{0:.1}\" y=\"{1:.1}\" {FONT} font-size=\"10\" fill=\"{color}\" text-anchor=\"end\" transform=\"rotate(-90 {0:.1} {1:.1})\">{2}</text>",
                         sx(*x) + 11.0,
-                        oy + TOP + 4.0,
+                        oy + top + 4.0,
                         esc(label)
                     );
                 }
@@ -286,12 +301,11 @@ impl Panel {
                 _ => {}
             }
         }
-        self.legend(out, (ox + LEFT, oy + TOP, pw, ph));
+        self.legend(out, ox + LEFT, oy + PANEL_H, pw);
     }
 
-    fn legend(&self, out: &mut String, area: (f64, f64, f64, f64)) {
-        let entries: Vec<(&str, &str, &Mark)> = self
-            .marks
+    fn legend_entries(&self) -> Vec<(&str, &str, &Mark)> {
+        self.marks
             .iter()
             .filter_map(|m| match m {
                 Mark::Line { label: Some(l), color, .. }
@@ -299,44 +313,74 @@ impl Panel {
                 | Mark::Band { label: Some(l), color, .. } => Some((l.as_str(), color.as_str(), m)),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// The widest legend entry.
+    fn legend_entry_width(&self) -> f64 {
+        self.legend_entries().iter().map(|(l, ..)| l.chars().count()).max().unwrap_or(0) as f64 * 6.6 + 36.0
+    }
+
+    /// The legend's columns, rows and column width, in a plot area `width` wide.
+    fn legend_grid(&self, width: f64) -> (usize, usize, f64) {
+        let entries = self.legend_entries();
+        let entry_w = self.legend_entry_width();
+        let cols = if entries.len() > 1 && 2.0 * entry_w <= width { 2 } else { 1 };
+        (cols, entries.len().div_ceil(cols), width / cols as f64)
+    }
+
+    /// Height the legend adds under the panel (0 without labelled marks).
+    fn legend_height(&self) -> f64 {
+        let (_, rows, _) = self.legend_grid(PANEL_W - LEFT - RIGHT);
+        if rows == 0 { 0.0 } else { rows as f64 * 17.0 + 8.0 + LEGEND_GAP }
+    }
+
+    /// The legend, in a box under the panel's axis label: from `x`, below `y`, `width` wide.
+    fn legend(&self, out: &mut String, x: f64, y: f64, width: f64) {
+        let entries = self.legend_entries();
         if entries.is_empty() {
             return;
         }
-        let width = entries.iter().map(|(l, ..)| l.chars().count()).max().unwrap_or(0) as f64 * 6.6 + 36.0;
-        let height = entries.len() as f64 * 17.0 + 8.0;
-        let (ax, ay, aw, ah) = area;
-        let (x, y) = match self.legend {
-            Corner::TopLeft => (ax + 10.0, ay + 10.0),
-            Corner::TopRight => (ax + aw - width - 10.0, ay + 10.0),
-            Corner::BottomRight => (ax + aw - width - 10.0, ay + ah - height - 10.0),
-        };
+        // an entry wider than the plot area widens the box to the panel's width
+        let (x, width) = if self.legend_entry_width() > width { (x - LEFT + 10.0, PANEL_W - 20.0) } else { (x, width) };
+        let (cols, rows, col_w) = self.legend_grid(width);
+        let height = rows as f64 * 17.0 + 8.0;
         let _ = writeln!(
             out,
-            "<g class=\"legend\"><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{height:.1}\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#bbb\"/>"
+            "<g class=\"legend\"><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{height:.1}\" fill=\"white\" stroke=\"#bbb\"/>"
         );
         for (i, (label, color, mark)) in entries.iter().enumerate() {
-            let ly = y + 14.0 + i as f64 * 17.0;
+            // filled row by row
+            let (col, row) = (i % cols, i / cols);
+            let ex = x + col as f64 * col_w;
+            let ly = y + 17.0 + row as f64 * 17.0;
             let sample = match mark {
-                Mark::Points { .. } => {
-                    format!("<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{color}\"/>", x + 14.0, ly - 4.0)
+                Mark::Points { hollow, .. } => {
+                    let fill = if *hollow { "none" } else { color };
+                    format!(
+                        "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{fill}\" stroke=\"{color}\"/>",
+                        ex + 14.0,
+                        ly - 4.0
+                    )
                 }
                 Mark::Band { .. } => format!(
                     "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"18\" height=\"9\" fill=\"{color}\" fill-opacity=\"0.3\"/>",
-                    x + 5.0,
+                    ex + 5.0,
                     ly - 9.0
                 ),
-                _ => format!(
-                    "<line x1=\"{:.1}\" y1=\"{2:.1}\" x2=\"{:.1}\" y2=\"{2:.1}\" stroke=\"{color}\" stroke-width=\"2\"/>",
-                    x + 5.0,
-                    x + 23.0,
-                    ly - 4.0
+                Mark::Line { dashed, .. } => format!(
+                    "<line x1=\"{:.1}\" y1=\"{2:.1}\" x2=\"{:.1}\" y2=\"{2:.1}\" stroke=\"{color}\" stroke-width=\"2\"{3}/>",
+                    ex + 3.0,
+                    ex + 25.0,
+                    ly - 4.0,
+                    if *dashed { " stroke-dasharray=\"5,3\"" } else { "" }
                 ),
+                _ => String::new(),
             };
             let _ = writeln!(
                 out,
                 "{sample}<text x=\"{:.1}\" y=\"{ly:.1}\" {FONT} font-size=\"12\">{}</text>",
-                x + 29.0,
+                ex + 29.0,
                 esc(label)
             );
         }
@@ -344,31 +388,95 @@ impl Panel {
     }
 }
 
-/// Panels side by side (a row), with an optional caption under them.
+/// Panels side by side (up to three a row), each with its legend under it,
+/// and a caption under them all.
 pub fn figure(panels: &[Panel], caption: &str) -> String {
     let cols = panels.len().clamp(1, 3);
-    let rows = panels.len().div_ceil(cols).max(1);
     let w = PANEL_W * cols as f64;
-    let lines =
-        if caption.is_empty() { Vec::new() } else { super::diagram::wrap(caption, ((w - 20.0) / 6.3) as usize) };
-    let h = PANEL_H * rows as f64 + if lines.is_empty() { 0.0 } else { 10.0 + 14.0 * lines.len() as f64 };
+    // each row as tall as its tallest panel with its legend
+    let row_h: Vec<f64> = panels
+        .chunks(cols)
+        .map(|row| row.iter().map(|p| PANEL_H + p.legend_height()).fold(PANEL_H, f64::max))
+        .collect();
+    let lines = if caption.is_empty() { Vec::new() } else { wrap(caption, ((w - 20.0) / 6.3) as usize) };
+    let panels_h: f64 = if row_h.is_empty() { PANEL_H } else { row_h.iter().sum() };
+    let h = panels_h + if lines.is_empty() { 0.0 } else { 10.0 + 14.0 * lines.len() as f64 };
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" viewBox=\"0 0 {w:.0} {h:.0}\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     );
     for (i, p) in panels.iter().enumerate() {
-        p.render(&mut out, (i % cols) as f64 * PANEL_W, (i / cols) as f64 * PANEL_H);
+        let oy: f64 = row_h[..i / cols].iter().sum();
+        p.render(&mut out, (i % cols) as f64 * PANEL_W, oy);
     }
+    caption_lines(&mut out, caption, &lines, 10.0, h - 8.0, 14.0);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The caption's `lines` (of `full`), the last one's baseline at `bottom`:
+/// a `caption` group whose `<title>` holds the whole text.
+pub fn caption_lines(out: &mut String, full: &str, lines: &[String], x: f64, bottom: f64, step: f64) {
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "<g class=\"caption\"><title>{}</title>", esc(full));
     for (i, line) in lines.iter().enumerate() {
         let _ = writeln!(
             out,
-            "<text x=\"10\" y=\"{:.1}\" {FONT} font-size=\"11\" fill=\"#555\">{}</text>",
-            h - 8.0 - 14.0 * (lines.len() - 1 - i) as f64,
+            "<text x=\"{x:.0}\" y=\"{:.1}\" {FONT} font-size=\"11\" fill=\"#555\">{}</text>",
+            bottom - step * (lines.len() - 1 - i) as f64,
             esc(line)
         );
     }
-    out.push_str("</svg>\n");
-    out
+    let _ = writeln!(out, "</g>");
+}
+
+/// Characters after which a word longer than a line may break: paths and
+/// genotypes have few spaces.
+pub const BREAK_AFTER: [char; 6] = ['/', '|', '+', ',', ';', ')'];
+
+/// `text` in lines of at most `width` characters, broken at spaces; a word
+/// longer than a line breaks after one of [`BREAK_AFTER`] (a path's `/`, a
+/// genotype's `|`), and only one without any of them is cut where it must be.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(20);
+    // pieces, each with whether a space goes before it
+    let mut pieces: Vec<(String, bool)> = Vec::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        if word.chars().count() <= width {
+            pieces.push((word.to_string(), true));
+            continue;
+        }
+        let mut atom = String::new();
+        let mut first = true;
+        for c in word.chars() {
+            atom.push(c);
+            if BREAK_AFTER.contains(&c) || atom.chars().count() == width {
+                pieces.push((std::mem::take(&mut atom), first));
+                first = false;
+            }
+        }
+        if !atom.is_empty() {
+            pieces.push((atom, first));
+        }
+    }
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for (piece, spaced) in pieces {
+        let sep = if spaced && !line.is_empty() { " " } else { "" };
+        if !line.is_empty() && line.chars().count() + sep.len() + piece.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+            line = piece;
+        } else {
+            line.push_str(sep);
+            line.push_str(&piece);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -415,5 +523,54 @@ mod tests {
         assert_eq!(svg.matches("class=\"series\"").count(), 1);
         assert_eq!(svg.matches("class=\"point\"").count(), 1);
         assert!(svg.contains("t &lt;1&gt;"));
+    }
+
+    #[test]
+    fn captions_break_at_spaces_and_long_words_after_separators() {
+        let text = "a picture of the best architecture, drawn from a run directory";
+        let lines = wrap(text, 20);
+        assert_eq!(lines.join(" "), text, "every break at a space: {lines:?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 20), "{lines:?}");
+        let long = "see /tmp/some/very/long/run/directory/name/here";
+        let lines = wrap(long, 20);
+        assert!(
+            lines[..lines.len() - 1].iter().all(|l| l.ends_with('/') || long.contains(&format!("{l} "))),
+            "{lines:?}"
+        );
+        assert_eq!(lines.concat(), long, "nothing lost or added");
+    }
+
+    #[test]
+    fn the_legend_goes_under_the_plot_area_and_the_figure_grows() {
+        // points everywhere: no corner of the plot area is free
+        let points: Vec<(f64, f64)> = (0..400).map(|i| ((i % 20) as f64, (i / 20) as f64)).collect();
+        let p = Panel {
+            marks: vec![Mark::Points {
+                points,
+                color: PALETTE[0].into(),
+                label: Some("all".into()),
+                radius: 3.0,
+                hollow: false,
+            }],
+            ..Default::default()
+        };
+        let bare = figure(&[Panel { marks: Vec::new(), ..p.clone() }], "");
+        let svg = figure(&[p], "");
+        let height =
+            |s: &str| s.split("height=\"").nth(1).and_then(|h| h.split('"').next()).unwrap().parse::<f64>().unwrap();
+        assert!(height(&svg) > height(&bare), "the figure grows to hold the legend");
+        let legend_y: f64 = svg
+            .split("<g class=\"legend\"><rect x=\"")
+            .nth(1)
+            .unwrap()
+            .split("y=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(legend_y >= PANEL_H - BOTTOM, "legend at y {legend_y}, inside the plot area");
     }
 }

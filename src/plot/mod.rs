@@ -20,12 +20,13 @@ use crate::report::front;
 use crate::run::records::{EvalRecord, Phase, last_attempts};
 use crate::run::selection;
 use crate::search::nsga2::Objective;
-use chart::{Corner, GREY, Mark, PALETTE, Panel, figure};
+use chart::{GREY, Mark, PALETTE, Panel, figure};
 use read::{RunData, TrainLogRow};
 
 /// Writes the plots of one run directory into `out` (default `RUN_DIR/plots`),
 /// or, given several run directories, their progress side by side into
-/// `out` (default `plots/`). Returns the files written.
+/// `out` (default `plots/` in the current folder). Returns the files
+/// written, as absolute paths (the command prints them).
 pub fn plot(dirs: &[PathBuf], out: Option<&Path>) -> Result<Vec<PathBuf>> {
     match dirs {
         [] => bail!("give at least one run directory"),
@@ -49,6 +50,7 @@ pub fn after_report(run_dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn write(out: &Path, name: &str, svg: &str) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let out = out.canonicalize().with_context(|| format!("finding {}", out.display()))?;
     let path = out.join(name);
     crate::atomic_file::write_atomic(&path, svg.as_bytes())?;
     Ok(vec![path])
@@ -64,10 +66,11 @@ fn run_plots(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     }
     if run.cfg.strategy.uses_predictor() {
         if let Some(log) = read::last_train_log(dir)? {
+            let held_out = read::run_held_out(dir, &run.cfg);
             written.extend(write(
                 out,
                 "predictor_training.svg",
-                &predictor_training(&log, "the last round's predictor"),
+                &predictor_training(&log, "the last round's predictor", held_out),
             )?);
         }
         if !run.topk.is_empty() {
@@ -79,7 +82,9 @@ fn run_plots(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
 
 fn training_plots(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     let log = read::train_log(&dir.join("train_log.csv"))?;
-    let mut written = write(out, "predictor_training.svg", &predictor_training(&log, &dir.display().to_string()))?;
+    let held_out = read::training_held_out(dir)?;
+    let mut written =
+        write(out, "predictor_training.svg", &predictor_training(&log, &dir.display().to_string(), held_out))?;
     let (pred, label) = read::all_cells_predicted(dir)?;
     let tau = kendall_tau(&pred, &label);
     let panel = Panel {
@@ -103,29 +108,60 @@ fn training_plots(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// Runs grouped by what they ran: the folder above each run directory
-/// when they differ (one folder per method, as the table scripts lay them
-/// out), else the method.
+/// Runs of one method grouped together (and apart when they come from
+/// different folders, as the table scripts lay out variants), each group
+/// named by its method, its folder where two groups share a method, and
+/// its seeds (from each run's config): "nar-former-evolution, seeds 0-9".
 fn group_by_method(runs: &[RunData]) -> Vec<(String, Vec<&RunData>)> {
     let parent = |r: &RunData| r.dir.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().to_string());
-    let parents: std::collections::BTreeSet<Option<String>> = runs.iter().map(parent).collect();
-    let key =
-        |r: &RunData| if parents.len() > 1 { parent(r).unwrap_or_else(|| r.method.clone()) } else { r.method.clone() };
-    let mut groups: Vec<(String, Vec<&RunData>)> = Vec::new();
+    // (method, folder) and its runs
+    type Group<'a> = ((String, Option<String>), Vec<&'a RunData>);
+    let mut groups: Vec<Group> = Vec::new();
     for r in runs {
-        let k = key(r);
+        let k = (r.method.clone(), parent(r));
         match groups.iter_mut().find(|(g, _)| *g == k) {
             Some((_, v)) => v.push(r),
             None => groups.push((k, vec![r])),
         }
     }
+    let shared = |m: &str| groups.iter().filter(|((g, _), _)| g == m).count() > 1;
     groups
+        .iter()
+        .map(|((method, folder), runs)| {
+            let mut name = method.clone();
+            if shared(method)
+                && let Some(f) = folder
+            {
+                name = format!("{name} ({f})");
+            }
+            let seeds: Vec<u64> = runs.iter().map(|r| r.cfg.seed).collect();
+            (format!("{name}, {}", seed_range(&seeds)), runs.clone())
+        })
+        .collect()
 }
 
-/// After each evaluation: the reported accuracy of the run's best so far
-/// (`run::selection::best` over the evaluations up to it: what the run would
-/// return if it stopped there).
-fn best_so_far(evals: &[EvalRecord], budgets_equal: bool) -> Vec<f64> {
+/// "seed 3", "seeds 0-9", "seeds 0-2, 5".
+fn seed_range(seeds: &[u64]) -> String {
+    let mut s = seeds.to_vec();
+    s.sort_unstable();
+    s.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        let mut j = i;
+        while j + 1 < s.len() && s[j + 1] == s[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i { format!("{}-{}", s[i], s[j]) } else { s[i].to_string() });
+        i = j + 1;
+    }
+    format!("{} {}", if s.len() == 1 { "seed" } else { "seeds" }, parts.join(", "))
+}
+
+/// After each evaluation: the run's best so far (`run::selection`'s rule,
+/// `competes` and `best_order`, over the evaluations up to it: what the
+/// run would return if it stopped there).
+fn best_so_far(evals: &[EvalRecord], budgets_equal: bool) -> Vec<Option<&EvalRecord>> {
     let mut best: Option<&EvalRecord> = None;
     evals
         .iter()
@@ -134,40 +170,132 @@ fn best_so_far(evals: &[EvalRecord], budgets_equal: bool) -> Vec<f64> {
             if counts && best.is_none_or(|b| selection::best_order(e, b).is_lt()) {
                 best = Some(e);
             }
-            best.and_then(|b| b.reported()).unwrap_or(f64::NAN)
+            best
         })
         .collect()
 }
 
+/// Where a measured architecture came from: a short name for legends and
+/// the words for titles.
+fn origin(run: &RunData, e: &EvalRecord) -> (String, String) {
+    match e.phase {
+        Phase::Data => ("random sample (data)".into(), "the random sample that trained the predictor (data)".into()),
+        Phase::Final => {
+            let source = run
+                .topk
+                .iter()
+                .find(|t| t.round == e.round && t.arch_key == e.arch_key)
+                .map_or("", |t| t.source.as_str());
+            let (short, long) = match source {
+                "evolution" => (", evolution", " (evolution: the predictor-guided evolution's best predicted)"),
+                "local" => (", local", " (local: a predicted-best neighbour of the best measured)"),
+                "front" => (", front", " (front: on the predicted front)"),
+                _ => ("", ""),
+            };
+            (format!("searched top-K{short}"), format!("round {}'s searched top-K{long}", e.round))
+        }
+        Phase::Baseline(s) => (format!("{} evaluations", s.name()), format!("the {} baseline's evaluations", s.name())),
+    }
+}
+
+/// Whether a run's evaluator reports an accuracy apart from its signal.
+fn reports_apart(run: &RunData) -> bool {
+    run.evals.iter().any(|e| e.report_accuracy.is_some_and(|r| Some(r) != e.accuracy))
+}
+
 fn progress(groups: &[(String, Vec<&RunData>)]) -> String {
     let mut marks = Vec::new();
+    let single = match groups {
+        [(_, runs)] if runs.len() == 1 => Some(runs[0]),
+        _ => None,
+    };
+    let apart = groups.iter().flat_map(|(_, r)| r).any(|r| reports_apart(r));
+    let mut best_words = None;
     for (i, (name, runs)) in groups.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()].to_string();
-        let curves: Vec<Vec<f64>> =
+        let bests: Vec<Vec<Option<&EvalRecord>>> =
             runs.iter().map(|r| best_so_far(&r.evals, r.cfg.evaluator.config.budgets_equal())).collect();
-        let len = curves.iter().map(Vec::len).min().unwrap_or(0);
+        let curve = |f: &dyn Fn(&EvalRecord) -> Option<f64>| -> Vec<Vec<f64>> {
+            bests.iter().map(|b| b.iter().map(|e| e.and_then(f).unwrap_or(f64::NAN)).collect()).collect()
+        };
+        let signal = curve(&|e| e.accuracy);
+        let reported = curve(&EvalRecord::reported);
+        let len = signal.iter().map(Vec::len).min().unwrap_or(0);
         let xs: Vec<f64> = (1..=len).map(|x| x as f64).collect();
-        let stat = |f: &dyn Fn(&[f64]) -> f64| -> Vec<f64> {
+        let stat = |curves: &[Vec<f64>], f: &dyn Fn(&[f64]) -> f64| -> Vec<f64> {
             (0..len).map(|k| f(&curves.iter().map(|c| c[k]).filter(|v| v.is_finite()).collect::<Vec<_>>())).collect()
         };
-        let mean = stat(&|v| if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 });
+        let mean = |v: &[f64]| if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 };
+        let line = |ys: Vec<f64>| xs.iter().copied().zip(ys).filter(|(_, y)| y.is_finite()).collect::<Vec<_>>();
         if runs.len() > 1 {
             marks.push(Mark::Band {
                 xs: xs.clone(),
-                lower: stat(&|v| v.iter().copied().fold(f64::INFINITY, f64::min)),
-                upper: stat(&|v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+                lower: stat(&signal, &|v| v.iter().copied().fold(f64::INFINITY, f64::min)),
+                upper: stat(&signal, &|v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
                 color: color.clone(),
                 label: None,
             });
         }
-        let label =
-            if runs.len() > 1 { format!("{name}: mean of {} runs, band min-max", runs.len()) } else { name.clone() };
-        let points = xs.iter().copied().zip(mean).filter(|(_, y)| y.is_finite()).collect();
-        marks.push(Mark::Line { points, color, label: Some(label), dashed: false, step: true });
+        let (signal_label, reported_label) = if runs.len() > 1 {
+            (
+                format!("{name}: best signal, mean of {} runs, band min-max", runs.len()),
+                format!("{name}: its reported accuracy, mean (dashed)"),
+            )
+        } else if single.is_some() {
+            (
+                "best signal so far (what the search saw)".to_string(),
+                "reported accuracy of that architecture (dashed)".to_string(),
+            )
+        } else {
+            (format!("{name}: best signal so far"), format!("{name}: its reported accuracy (dashed)"))
+        };
+        marks.push(Mark::Line {
+            points: line(stat(&signal, &mean)),
+            color: color.clone(),
+            label: Some(signal_label),
+            dashed: false,
+            step: true,
+        });
+        if apart {
+            marks.push(Mark::Line {
+                points: line(stat(&reported, &mean)),
+                color: color.clone(),
+                label: Some(reported_label),
+                dashed: true,
+                step: true,
+            });
+        }
+        // where a single run's best changed, marked by where the new best came from
+        if let Some(run) = single {
+            let mut by_origin: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+            let mut previous: Option<&EvalRecord> = None;
+            for (k, b) in bests[0].iter().enumerate() {
+                if let Some(b) = b
+                    && previous.is_none_or(|p| !std::ptr::eq(p, *b))
+                {
+                    let (short, _) = origin(run, b);
+                    let point = (k as f64 + 1.0, b.accuracy.unwrap_or(f64::NAN));
+                    match by_origin.iter_mut().find(|(o, _)| *o == short) {
+                        Some((_, v)) => v.push(point),
+                        None => by_origin.push((short, vec![point])),
+                    }
+                    previous = Some(b);
+                }
+            }
+            best_words = previous.map(|b| origin(run, b).1);
+            for (short, points) in by_origin {
+                marks.push(Mark::Points {
+                    points,
+                    color: origin_color(&short).into(),
+                    label: Some(format!("new best from the {short}")),
+                    radius: 4.5,
+                    hollow: false,
+                });
+            }
+        }
     }
     // phase marks of a single predictor-guided run
-    if let [(_, runs)] = groups
-        && let [run] = runs.as_slice()
+    if let Some(run) = single
         && run.cfg.strategy.uses_predictor()
     {
         let mut previous = None;
@@ -183,27 +311,45 @@ fn progress(groups: &[(String, Vec<&RunData>)]) -> String {
             previous = Some(phase);
         }
     }
-    let title = match groups {
-        [(name, runs)] if runs.len() == 1 => format!("Search progress: {name}"),
-        _ => "Search progress".to_string(),
+    let (title, subtitle) = match (groups, &best_words) {
+        ([(name, _)], Some(words)) if single.is_some() => {
+            (format!("Search progress: {name}"), format!("the best came from {words}"))
+        }
+        _ => ("Search progress".to_string(), String::new()),
     };
     let y_range = settled_range(&marks);
     let panel = Panel {
         title,
+        subtitle,
         x_label: "real evaluations".into(),
         y_label: "accuracy of the best-signal architecture (%)".into(),
         marks,
-        legend: Corner::BottomRight,
         y_range,
         ..Default::default()
     };
-    let caption = match groups {
-        [(_, runs)] if runs.len() == 1 => {
-            format!("{}: reported accuracy of the architecture with the best signal so far", runs[0].dir.display())
-        }
-        _ => "each line: the mean over the runs of the reported accuracy of the best-signal architecture so far".into(),
+    let what = if apart {
+        "solid: the best signal so far (the accuracy the search sees, never decreasing); dashed: the reported \
+         accuracy of the architecture holding that best (it can fall when a new best by signal reports less)"
+    } else {
+        "the best accuracy so far (the signal the search sees, which is also the reported accuracy)"
     };
-    figure(&[panel], &format!("{caption} (y axis: the range after the first tenth of the evaluations)"))
+    let caption = match single {
+        Some(run) => format!("{}: {what}", run.dir.display()),
+        None => format!("each method, the mean over its runs; {what}"),
+    };
+    figure(&[panel], &format!("{caption}. Y axis: the range after the first tenth of the evaluations."))
+}
+
+/// The colour of where a new best came from (`origin`'s short name).
+fn origin_color(short: &str) -> &'static str {
+    match short {
+        s if s.starts_with("random sample") => "#777777",
+        s if s.ends_with("evolution") && s.starts_with("searched") => PALETTE[1],
+        s if s.ends_with("local") => PALETTE[2],
+        s if s.ends_with("front") => PALETTE[3],
+        s if s.starts_with("searched") => PALETTE[5],
+        _ => PALETTE[4],
+    }
 }
 
 /// The y range of the lines and bands after the first tenth of the x axis,
@@ -287,28 +433,62 @@ fn accuracy_vs_cost(run: &RunData) -> String {
             x_label: format!("{unit} of the space's standard network (millions)"),
             y_label: "accuracy (%)".into(),
             marks,
-            legend: Corner::BottomRight,
             ..Default::default()
         }
     };
     let c = &run.cfg.constraints;
+    let smaller = ok.iter().any(|e| Some(e.params) != e.std_params || Some(e.macs) != e.std_macs);
+    let trained = if smaller {
+        ": a budget here trained smaller networks (the params and macs columns), not drawn"
+    } else {
+        " (here also the network each evaluation trained)"
+    };
     figure(
         &[panel(Objective::Macs, "MACs", &c.macs), panel(Objective::Params, "params", &c.params)],
-        &format!("{}: every evaluated architecture (reported accuracy)", run.dir.display()),
+        &format!(
+            "{}: every evaluated architecture (reported accuracy). Both x axes are the cost of the space's standard \
+             network (the std_macs and std_params columns of evaluations.csv, what constraints bound){trained}.",
+            run.dir.display()
+        ),
     )
 }
 
 fn best_cell(run: &RunData) -> Result<Option<String>> {
-    let Some(best) = run.summary.as_ref().map(|s| s.best_genotype.clone()).filter(|g| !g.is_empty()) else {
+    // drawn once the run has reported; the best by run::selection's rule, as the summary's
+    let budgets_equal = run.cfg.evaluator.config.budgets_equal();
+    let Some(best) = run.summary.as_ref().and(selection::best(&run.evals, budgets_equal)) else {
         return Ok(None);
     };
+    let genotype = &best.genotype;
     let space = run.cfg.space_config().build()?;
-    let dags = space.diagram_of(&best).with_context(|| format!("drawing {best}"))?;
-    let top1 = run.summary.as_ref().and_then(|s| s.top1).map_or("-".into(), |a| format!("{a:.2}%"));
-    Ok(Some(diagram::render(&dags, &format!("best architecture of {} (top-1 {top1}): {best}", run.dir.display()))))
+    let dags = space.diagram_of(genotype).with_context(|| format!("drawing {genotype}"))?;
+    let pct = |a: Option<f64>| a.map_or("-".into(), |a| format!("{a:.2}%"));
+    let accuracy = if best.report_accuracy.is_some_and(|r| Some(r) != best.accuracy) {
+        format!("top-1 {} (signal {})", pct(best.reported()), pct(best.accuracy))
+    } else {
+        format!("top-1 {}", pct(best.reported()))
+    };
+    let m = |v: u64| format!("{:.2}M", v as f64 / 1e6);
+    let (std_params, std_macs) = (best.std_params.unwrap_or(best.params), best.std_macs.unwrap_or(best.macs));
+    let cost = if (std_params, std_macs) == (best.params, best.macs) {
+        format!("{} params, {} MACs (the space's standard network, as trained)", m(std_params), m(std_macs))
+    } else {
+        format!(
+            "the space's standard network: {} params, {} MACs; the network trained at the {} budget: {} params, {} MACs",
+            m(std_params),
+            m(std_macs),
+            best.budget,
+            m(best.params),
+            m(best.macs)
+        )
+    };
+    let title = format!("Best architecture, {accuracy}, from {}", origin(run, best).1);
+    Ok(Some(diagram::render(&dags, &title, &format!("{}: {cost}. Genotype: {genotype}", run.dir.display()))))
 }
 
-fn predictor_training(log: &[TrainLogRow], what: &str) -> String {
+/// `held_out`: whether a validation share chose the weights (else the
+/// training set did, and train_log.csv's validation columns are of it).
+fn predictor_training(log: &[TrainLogRow], what: &str, held_out: bool) -> String {
     let xs: Vec<f64> = log.iter().map(|r| r.epoch as f64).collect();
     let series = |f: &dyn Fn(&TrainLogRow) -> f64, label: &str, color: usize, dashed: bool| Mark::Line {
         points: xs.iter().copied().zip(log.iter().map(f)).filter(|(_, y)| y.is_finite()).collect(),
@@ -322,7 +502,6 @@ fn predictor_training(log: &[TrainLogRow], what: &str) -> String {
         x_label: "epoch".into(),
         y_label: "loss (log scale)".into(),
         log_y: true,
-        legend: Corner::TopRight,
         marks: vec![
             series(&|r| r.loss, "total", 0, false),
             series(&|r| r.mse, "MSE", 1, false),
@@ -345,15 +524,27 @@ fn predictor_training(log: &[TrainLogRow], what: &str) -> String {
         x_label: "epoch".into(),
         y_label: "tau".into(),
         y_range: Some((-0.1, 1.0)),
-        legend: Corner::BottomRight,
-        marks: vec![
-            series(&|r| r.train_tau, "training (during the epoch)", 0, false),
-            series(&|r| r.val_tau, "validation", 1, false),
-            series(&|r| r.ema_val_tau, "validation, EMA weights", 2, true),
-        ],
+        marks: if held_out {
+            vec![
+                series(&|r| r.train_tau, "training (during the epoch)", 0, false),
+                series(&|r| r.val_tau, "validation", 1, false),
+                series(&|r| r.ema_val_tau, "validation, EMA weights", 2, true),
+            ]
+        } else {
+            vec![series(&|r| r.train_tau, "training (during the epoch)", 0, false)]
+        },
         ..Default::default()
     };
-    figure(&[losses, taus], &format!("{what}: train_log.csv"))
+    let caption = if held_out {
+        format!("{what}: train_log.csv; the weights kept are those of the best validation tau (model or EMA)")
+    } else {
+        format!(
+            "{what}: train_log.csv. No validation share (predictor.val_fraction: 0, or too few architectures held \
+             out for a tau to choose by): the weights kept were chosen on the training set (the better tau of the \
+             model and its EMA), so no validation curve is drawn"
+        )
+    };
+    figure(&[losses, taus], &caption)
 }
 
 fn predicted_vs_measured(run: &RunData) -> Result<String> {

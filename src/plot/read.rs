@@ -26,6 +26,11 @@ pub struct RunData {
 #[derive(Clone, Debug, Deserialize)]
 pub struct TopKRecord {
     pub round: usize,
+    #[serde(default)]
+    pub arch_key: String,
+    /// `evolution`, `local` or `front` (empty in files of older versions).
+    #[serde(default)]
+    pub source: String,
     pub predicted: Option<f64>,
     pub accuracy: Option<f64>,
 }
@@ -88,6 +93,24 @@ pub fn train_log(path: &Path) -> Result<Vec<TrainLogRow>> {
 /// Whether `dir` is a `predictor train` directory.
 pub fn is_training_dir(dir: &Path) -> bool {
     !dir.join("checkpoint.json").exists() && dir.join("best.json").is_file() && dir.join("train_log.csv").is_file()
+}
+
+/// Whether the last round of the run in `dir` chose its predictor's weights
+/// on held-out architectures: as `run.log` says of the round (a share too
+/// small for a tau is trained on instead), else as the config asks.
+pub fn run_held_out(dir: &Path, cfg: &RunConfig) -> bool {
+    let said = std::fs::read_to_string(dir.join("run.log")).ok().and_then(|log| {
+        let line = log.lines().rev().find(|l| l.contains("training the predictor on"))?;
+        let held = line.rsplit_once('(')?.1.split_whitespace().next()?.parse::<usize>().ok()?;
+        Some(held > 0)
+    });
+    said.unwrap_or_else(|| cfg.predictor.as_ref().is_none_or(|p| p.val_fraction > 0.0))
+}
+
+/// Whether a `predictor train` directory held out a validation set (`split.val_archs`).
+pub fn training_held_out(dir: &Path) -> Result<bool> {
+    use crate::predictor::experiment::PredictorExperiment;
+    Ok(PredictorExperiment::load(&dir.join("config.yaml"), &[])?.split.val_archs > 0)
 }
 
 /// A training's predictions for all NAS-Bench-201 cells and their labels
