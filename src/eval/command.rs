@@ -333,7 +333,7 @@ impl Evaluator for CommandEvaluator {
         Measures {
             signal: "the accuracy (%) your command reports".into(),
             report: Some(format!(
-                "the `{REPORT_ACCURACY}` (%) your command reports apart, where it gives one (else its accuracy)"
+                "`{REPORT_ACCURACY}` (%) your command reports apart, where it gives one (else its accuracy)"
             )),
             signal_is_test: false,
             seconds: EvalSeconds::Wall,

@@ -1012,7 +1012,7 @@ impl Evaluator for SlurmEvaluator {
             None => Measures {
                 signal: "the accuracy (%) your command reports (run as Slurm tasks)".into(),
                 report: Some(format!(
-                    "the `{}` (%) your command reports apart, where it gives one (else its accuracy)",
+                    "`{}` (%) your command reports apart, where it gives one (else its accuracy)",
                     super::command::REPORT_ACCURACY
                 )),
                 signal_is_test: false,
