@@ -108,13 +108,16 @@ impl RunDir {
     pub fn open(root: &Path) -> Result<Self> {
         fs::create_dir_all(root).with_context(|| format!("creating run directory {}", root.display()))?;
         let path = root.join("lock");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        let open = || {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .with_context(|| format!("opening {}", path.display()))
+        };
+        let mut file = open()?;
         // A holder that has ended (killed) may leave the lock to a process it
         // was starting, for the moment until that one runs its program: wait
         // that out rather than refuse.
@@ -123,15 +126,7 @@ impl RunDir {
             match file.try_lock() {
                 // the holder before us removes the file when it ends: a lock on a
                 // removed file guards nothing, so lock the file the path names now
-                Ok(()) if !same_file(&file, &path) => {
-                    file = OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .create(true)
-                        .truncate(false)
-                        .open(&path)
-                        .with_context(|| format!("opening {}", path.display()))?;
-                }
+                Ok(()) if !same_file(&file, &path) => file = open()?,
                 Ok(()) => break,
                 Err(fs::TryLockError::WouldBlock) => {
                     let holder = fs::read_to_string(&path).unwrap_or_default();

@@ -12,7 +12,7 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use super::{Constraints, Fitness, worst_if_nan};
+use super::{Constraints, Fitness, Generational, worst_if_nan};
 use crate::space::SearchSpace;
 
 /// `search:` settings of the evolution.
@@ -90,7 +90,7 @@ pub struct Evolution<'a, S: SearchSpace> {
     pub hall_size: usize,
 }
 
-impl<S: SearchSpace> super::Generational<S> for Evolution<'_, S> {
+impl<S: SearchSpace> Generational<S> for Evolution<'_, S> {
     type State = EvolutionState;
     type Stats = GenerationStats;
 
@@ -102,61 +102,9 @@ impl<S: SearchSpace> super::Generational<S> for Evolution<'_, S> {
         (st.generation, st.scored)
     }
 
-    fn init(
-        &self,
-        seeds: Vec<S::Genotype>,
-        rng: &mut StdRng,
-        fitness: &mut dyn Fitness<S::Genotype>,
-    ) -> Result<EvolutionState> {
-        Evolution::init(self, seeds, rng, fitness)
-    }
-
-    fn step(
-        &self,
-        st: &mut EvolutionState,
-        rng: &mut StdRng,
-        fitness: &mut dyn Fitness<S::Genotype>,
-    ) -> Result<GenerationStats> {
-        Evolution::step(self, st, rng, fitness)
-    }
-}
-
-impl<S: SearchSpace> Evolution<'_, S> {
-    fn members(
-        &self,
-        gs: Vec<S::Genotype>,
-        fitness: &mut dyn Fitness<S::Genotype>,
-        st: &mut EvolutionState,
-    ) -> Vec<Member> {
-        let scores = fitness.score(&gs);
-        st.scored += gs.len();
-        let members: Vec<Member> = gs
-            .iter()
-            .zip(scores)
-            .map(|(g, score)| Member {
-                key: self.space.key(g),
-                genotype: self.space.format(g),
-                score: worst_if_nan(score),
-            })
-            .collect();
-        self.update_hall(st, &members);
-        members
-    }
-
-    fn update_hall(&self, st: &mut EvolutionState, members: &[Member]) {
-        let mut seen: HashSet<String> = st.hall_of_fame.iter().map(|m| m.key.clone()).collect();
-        for m in members {
-            if seen.insert(m.key.clone()) {
-                st.hall_of_fame.push(m.clone());
-            }
-        }
-        sort_desc(&mut st.hall_of_fame);
-        st.hall_of_fame.truncate(self.hall_size);
-    }
-
     /// The initial population (generation 0): `seeds` first, then random
     /// architectures meeting the constraints.
-    pub fn init(
+    fn init(
         &self,
         seeds: Vec<S::Genotype>,
         rng: &mut StdRng,
@@ -173,7 +121,7 @@ impl<S: SearchSpace> Evolution<'_, S> {
     }
 
     /// One generation: parents, then mutated and crossed-over children.
-    pub fn step(
+    fn step(
         &self,
         st: &mut EvolutionState,
         rng: &mut StdRng,
@@ -209,6 +157,40 @@ impl<S: SearchSpace> Evolution<'_, S> {
             best_key: st.hall_of_fame.first().map(|m| m.key.clone()).unwrap_or_default(),
             scored: st.scored,
         })
+    }
+}
+
+impl<S: SearchSpace> Evolution<'_, S> {
+    fn members(
+        &self,
+        gs: Vec<S::Genotype>,
+        fitness: &mut dyn Fitness<S::Genotype>,
+        st: &mut EvolutionState,
+    ) -> Vec<Member> {
+        let scores = fitness.score(&gs);
+        st.scored += gs.len();
+        let members: Vec<Member> = gs
+            .iter()
+            .zip(scores)
+            .map(|(g, score)| Member {
+                key: self.space.key(g),
+                genotype: self.space.format(g),
+                score: worst_if_nan(score),
+            })
+            .collect();
+        self.update_hall(st, &members);
+        members
+    }
+
+    fn update_hall(&self, st: &mut EvolutionState, members: &[Member]) {
+        let mut seen: HashSet<String> = st.hall_of_fame.iter().map(|m| m.key.clone()).collect();
+        for m in members {
+            if seen.insert(m.key.clone()) {
+                st.hall_of_fame.push(m.clone());
+            }
+        }
+        sort_desc(&mut st.hall_of_fame);
+        st.hall_of_fame.truncate(self.hall_size);
     }
 }
 

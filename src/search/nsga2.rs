@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::pareto::{crowding_distance, hypervolume_2d, non_dominated_sort};
-use super::{Constraints, Fitness, worst_if_nan};
+use super::{Constraints, Fitness, Generational, worst_if_nan};
 use crate::net::Cost;
 use crate::space::SearchSpace;
 
@@ -218,7 +218,7 @@ pub struct Nsga2<'a, S: SearchSpace> {
     pub reference: f64,
 }
 
-impl<S: SearchSpace> super::Generational<S> for Nsga2<'_, S> {
+impl<S: SearchSpace> Generational<S> for Nsga2<'_, S> {
     type State = Nsga2State;
     type Stats = FrontStats;
 
@@ -230,41 +230,8 @@ impl<S: SearchSpace> super::Generational<S> for Nsga2<'_, S> {
         (st.generation, st.scored)
     }
 
-    fn init(
-        &self,
-        seeds: Vec<S::Genotype>,
-        rng: &mut StdRng,
-        fitness: &mut dyn Fitness<S::Genotype>,
-    ) -> Result<Nsga2State> {
-        Nsga2::init(self, seeds, rng, fitness)
-    }
-
-    fn step(
-        &self,
-        st: &mut Nsga2State,
-        rng: &mut StdRng,
-        fitness: &mut dyn Fitness<S::Genotype>,
-    ) -> Result<FrontStats> {
-        Nsga2::step(self, st, rng, fitness)
-    }
-}
-
-impl<S: SearchSpace> Nsga2<'_, S> {
-    fn members(&self, gs: &[S::Genotype], fitness: &mut dyn Fitness<S::Genotype>) -> Vec<FrontMember> {
-        let scores = fitness.score(gs);
-        gs.iter()
-            .zip(scores)
-            .map(|(g, score)| FrontMember {
-                key: self.space.key(g),
-                genotype: self.space.format(g),
-                score: worst_if_nan(score),
-                costs: costs(self.objectives, self.space.cost(g)),
-            })
-            .collect()
-    }
-
     /// Generation 0: `seeds` first, then distinct random architectures.
-    pub fn init(
+    fn init(
         &self,
         seeds: Vec<S::Genotype>,
         rng: &mut StdRng,
@@ -290,7 +257,7 @@ impl<S: SearchSpace> Nsga2<'_, S> {
     }
 
     /// One generation: children by tournament, crossover and mutation, then survival.
-    pub fn step(
+    fn step(
         &self,
         st: &mut Nsga2State,
         rng: &mut StdRng,
@@ -313,6 +280,21 @@ impl<S: SearchSpace> Nsga2<'_, S> {
         st.population = survivors(all, self.cfg.population);
         st.generation += 1;
         Ok(self.stats(st))
+    }
+}
+
+impl<S: SearchSpace> Nsga2<'_, S> {
+    fn members(&self, gs: &[S::Genotype], fitness: &mut dyn Fitness<S::Genotype>) -> Vec<FrontMember> {
+        let scores = fitness.score(gs);
+        gs.iter()
+            .zip(scores)
+            .map(|(g, score)| FrontMember {
+                key: self.space.key(g),
+                genotype: self.space.format(g),
+                score: worst_if_nan(score),
+                costs: costs(self.objectives, self.space.cost(g)),
+            })
+            .collect()
     }
 
     fn stats(&self, st: &Nsga2State) -> FrontStats {
