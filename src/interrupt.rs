@@ -12,6 +12,15 @@ use std::sync::{Mutex, Once};
 static CHILDREN: Mutex<(BTreeSet<u32>, bool)> = Mutex::new((BTreeSet::new(), false));
 /// What to print when interrupted.
 static MESSAGE: Mutex<String> = Mutex::new(String::new());
+/// Files to remove when interrupted (a run directory's lock: the process
+/// exits without running destructors).
+static RELEASE: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
+
+/// On Ctrl-C, `path` is removed before the process exits (as its owner's
+/// destructor would have).
+pub fn release_on_interrupt(path: std::path::PathBuf) {
+    RELEASE.lock().unwrap_or_else(|e| e.into_inner()).push(path);
+}
 static INSTALL: Once = Once::new();
 
 /// From now on, Ctrl-C prints `message` (e.g. how to continue) and exits
@@ -29,6 +38,9 @@ pub fn on_interrupt(message: String) {
                 kill_group(group);
             }
             eprintln!("\n{}", MESSAGE.lock().unwrap_or_else(|e| e.into_inner()));
+            for path in RELEASE.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                let _ = std::fs::remove_file(path);
+            }
             std::process::exit(130);
         });
     });

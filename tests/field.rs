@@ -149,6 +149,7 @@ fn a_run_logged_to_a_file_says_what_it_evaluates() {
     // one count of architectures scored: the log's and the summary's
     let summary = &csv_rows(&run.join("summary.csv"))[0];
     assert!(log.contains(&format!("the search scored {} architectures", summary["archs_scored"])), "{log}");
+    assert!(log.contains(&format!("(this process {} in", summary["archs_scored"])), "{log}");
     let md = fs::read_to_string(run.join("summary.md")).unwrap();
     assert!(md.contains("search cost (days; wall)") && md.contains("The best architecture came from"), "{md}");
 }
@@ -233,10 +234,12 @@ fn mistakes_get_messages_in_the_users_terms() {
     run_ok(bin().args(["space", "cost"]).arg(repo().join("search_spaces/mobilenetv3.yaml")).arg(ofa));
     // a run config where a space file goes
     let err = run_err(bin().args(["space", "sample"]).arg(repo().join("experiments/quickstart.yaml")));
-    assert!(err.contains("is a run config, not a space file: its space is ../search_spaces/darts.yaml"), "{err}");
+    let space = repo().join("experiments/../search_spaces/darts.yaml");
+    assert!(err.contains(&format!("is a run config, not a space file: its space is {}", space.display())), "{err}");
     // resume of a directory that is not there
     let err = run_err(bin().args(["resume"]).arg(dir.join("nowhere")));
-    assert!(err.contains("there is no run to resume (start one with `run CONFIG --run-dir DIR`)"), "{err}");
+    let start = format!("start one with `{} run CONFIG --run-dir DIR`", env!("CARGO_BIN_EXE_nas-search"));
+    assert!(err.contains(&format!("there is no run to resume ({start})")), "{err}");
     // a type in plain words
     let cfg = config(&dir, "mine.yaml", &example(""));
     let err =

@@ -204,6 +204,7 @@ fn ctrl_c_kills_the_evaluations_and_says_how_to_continue() {
         )),
         "{err}"
     );
+    assert!(!run.join("lock").exists(), "Ctrl-C releases the run's lock file");
     // the sleeping evaluators were killed with it (a killed process can take
     // a moment to leave the process table on a loaded machine)
     let running = || {

@@ -98,9 +98,9 @@ fn set_up(req: &RunRequest) -> Result<Setup> {
     if resume && !checkpoint.is_file() {
         if !run_dir.exists() {
             let start = if req.config.is_some() {
-                "leave out --resume to start one there"
+                "leave out --resume to start one there".to_string()
             } else {
-                "start one with `run CONFIG --run-dir DIR`"
+                format!("start one with `{}`", crate::invocation::command("run CONFIG --run-dir DIR"))
             };
             bail!("{} does not exist: there is no run to resume ({start})", run_dir.display());
         }

@@ -153,6 +153,7 @@ impl RunDir {
         file.set_len(0)?;
         write!(file, "pid {} on {host}, since {}", std::process::id(), crate::clock::utc_now())?;
         file.sync_data()?;
+        crate::interrupt::release_on_interrupt(path);
         Ok(Self { root: root.to_path_buf(), _lock: file })
     }
 

@@ -334,7 +334,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             super::shell_word(&config)
         ));
         let msg = format!(
-            "stopped after this run's first {stop_after} evaluations failed ({n} with those already running), {what}\n\
+            "stopped after this run's first {stop_after} evaluations failed ({n} recorded before it stopped), {what}\n\
              Fix the evaluator in {config} (how evaluations run: command, cwd, timeouts, workers, Slurm settings; \
              `evaluator.stop_after_failures` sets when a run stops, 0 never), then evaluate the failed ones again and \
              continue with:\n  {next}"
@@ -415,7 +415,8 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         let pb = bar(p.train.epochs as u64, "predictor", self.quiet);
         let outcome = fit::fit::<B>(&p.model, &p.train, data, &out, &self.device, |row| {
             pb.set_position(row.epoch as u64);
-            pb.set_message(format!("val tau {:.3}", row.val_tau.max(row.ema_val_tau)));
+            let on = if val.is_empty() { "training" } else { "validation" };
+            pb.set_message(format!("{on} tau {:.3}", row.val_tau.max(row.ema_val_tau)));
         })?;
         pb.finish_and_clear();
         // the round's log is also the run's predictor/train_log.csv
@@ -529,9 +530,12 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         let round = self.state.round;
         let every = self.cfg.search.checkpoint_every;
         let started = Instant::now();
+        // architectures scored before this process (0 for a fresh round: its first population counts here)
+        let mut scored_before = 0;
         let mut st = match slot(&mut self.state).take() {
             Some(st) => {
                 self.dir.truncate_generations(round, G::progress(&st).0)?;
+                scored_before = G::progress(&st).1;
                 st
             }
             None => {
@@ -542,7 +546,6 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 st
             }
         };
-        let scored_before = G::progress(&st).1;
         let total = search.generations();
         let pb = bar(total as u64, "search", self.quiet);
         pb.set_position(G::progress(&st).0 as u64);
@@ -704,7 +707,7 @@ impl GenerationRow for GenerationStats {
     }
 
     fn message(&self) -> String {
-        format!("best predicted {:.4}", self.best_score)
+        format!("best predicted {:.2}%", self.best_score * 100.0)
     }
 }
 

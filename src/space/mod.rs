@@ -174,8 +174,11 @@ impl SpaceConfig {
             && let Ok(serde_yaml::Value::Mapping(m)) = serde_yaml::from_str::<serde_yaml::Value>(&text)
             && m.contains_key("evaluator")
         {
-            let space =
-                m.get("space").and_then(|v| v.as_str()).map_or(String::new(), |s| format!(": its space is {s}"));
+            let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let space = m
+                .get("space")
+                .and_then(|v| v.as_str())
+                .map_or(String::new(), |s| format!(": its space is {}", folder.join(s).display()));
             anyhow::bail!(
                 "{} is a run config, not a space file{space} (space files are in search_spaces/)",
                 path.display()
