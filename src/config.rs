@@ -67,7 +67,6 @@ fn join_path(outer: &str, message: &str) -> (String, String) {
 pub fn nested<T: DeserializeOwned, E: serde::de::Error>(value: Value) -> std::result::Result<T, E> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let (path, msg) = join_path(&e.path().to_string(), &e.into_inner().to_string());
-        let msg = plain_types(&msg);
         E::custom(format!("{PATH_MARK}{path}{PATH_MARK}{msg}"))
     })
 }

@@ -108,7 +108,7 @@ pub fn best(run_dir: &Path, format: BestFormat) -> Result<Best> {
                 "  space {name}; {}; top-1 {}; from {}{}",
                 crate::report::costs(rec),
                 rec.reported().map_or("-".into(), |a| format!("{a:.2}%")),
-                crate::report::origin(rec, &top_k),
+                crate::report::origin(rec, crate::report::pick_source(rec, &top_k)),
                 if finished { "" } else { " (run not finished)" }
             );
             return Ok(Best { text: genotype, detail: Some(detail) });
@@ -132,7 +132,7 @@ pub fn best(run_dir: &Path, format: BestFormat) -> Result<Best> {
             budget: rec.budget.to_string(),
             top1: rec.reported(),
             signal: rec.accuracy,
-            origin: crate::report::origin(rec, &top_k),
+            origin: crate::report::origin(rec, crate::report::pick_source(rec, &top_k)),
             finished,
         })?,
     };

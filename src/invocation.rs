@@ -23,7 +23,12 @@ fn describe(arg0: &str, through_cargo: bool) -> String {
     if !arg0.contains('/') {
         return arg0.to_string();
     }
-    shlex::try_quote(arg0).map_or_else(|_| arg0.to_string(), |q| q.into_owned())
+    shell_word(arg0)
+}
+
+/// A path or word as the shell reads it back (quoted where needed).
+pub fn shell_word(word: &str) -> String {
+    shlex::try_quote(word).map_or_else(|_| word.to_string(), |q| q.into_owned())
 }
 
 /// `prefix()` followed by `args` (e.g. `resume runs/x --retry-failed`).

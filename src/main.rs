@@ -363,7 +363,10 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
                 println!(
                     "cancelled Slurm jobs {}; `{}` records them as cancelled and goes on",
                     jobs.join(" "),
-                    nas_search::invocation::command(&format!("resume {}", run::shell_word(&run_dir.to_string_lossy())))
+                    nas_search::invocation::command(&format!(
+                        "resume {}",
+                        nas_search::invocation::shell_word(&run_dir.to_string_lossy())
+                    ))
                 );
             }
         }

@@ -123,32 +123,28 @@ fn hold_out(classes: &[(String, Vec<PathBuf>)], fraction: f64) -> (Labelled, Lab
 /// layout decide (`crate::data::ImageDataConfig::ImageFolder`).
 pub fn load(dir: &Path, size: usize, holdout_fraction: f64, signal: SignalSplit) -> Result<ImageData> {
     let layout = Layout::of(dir);
-    if layout == Layout::Flat {
+    let (train, held_out, report, classes) = if layout == Layout::Flat {
         let cls = list(dir)?;
         let (train, held) = hold_out(&cls, holdout_fraction);
-        let classes = cls.len();
-        return Ok(ImageData {
-            train: load_files(&train, size, classes)?,
-            held_out: load_files(&held, size, classes)?,
-            report: None,
-        });
-    }
-    let train_dir = dir.join("train");
-    let train = list(&train_dir)?;
-    let names: Vec<&String> = train.iter().map(|c| &c.0).collect();
-    let classes = train.len();
-    let folder = |name: &str| -> Result<Labelled> {
-        let d = dir.join(name);
-        labelled(&list(&d)?, &names, &d)
-    };
-    let all_train = labelled(&train, &names, &train_dir)?;
-    let (train, held_out, report) = match (layout, signal) {
-        (_, SignalSplit::Test) => (all_train, folder(layout.test_folder())?, None),
-        (Layout::TrainValTest, SignalSplit::Holdout) => (all_train, folder("val")?, Some(folder("test")?)),
-        _ => {
-            let (t, h) = hold_out(&train, holdout_fraction);
-            (t, h, Some(folder("val")?))
-        }
+        (train, held, None, cls.len())
+    } else {
+        let train_dir = dir.join("train");
+        let train = list(&train_dir)?;
+        let names: Vec<&String> = train.iter().map(|c| &c.0).collect();
+        let folder = |name: &str| -> Result<Labelled> {
+            let d = dir.join(name);
+            labelled(&list(&d)?, &names, &d)
+        };
+        let all_train = labelled(&train, &names, &train_dir)?;
+        let (t, h, r) = match (layout, signal) {
+            (_, SignalSplit::Test) => (all_train, folder(layout.test_folder())?, None),
+            (Layout::TrainValTest, SignalSplit::Holdout) => (all_train, folder("val")?, Some(folder("test")?)),
+            _ => {
+                let (t, h) = hold_out(&train, holdout_fraction);
+                (t, h, Some(folder("val")?))
+            }
+        };
+        (t, h, r, train.len())
     };
     Ok(ImageData {
         train: load_files(&train, size, classes)?,

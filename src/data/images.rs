@@ -343,9 +343,8 @@ impl ImageDataConfig {
     }
 
     /// Loads the data with images of `size` x `size` pixels (folders as the
-    /// config, resolved, names them).
+    /// config, resolved, names them; settings checked by [`Self::check`]).
     pub fn load(&self, size: usize) -> Result<ImageData> {
-        self.check()?;
         let data = match self {
             Self::Synthetic { seed, train_images, test_images } => ImageData {
                 train: super::synthetic::generate(*train_images, size, *seed, 0),

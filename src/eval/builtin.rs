@@ -51,6 +51,20 @@ pub struct BuiltinConfig {
     pub workers: Option<usize>,
 }
 
+impl BuiltinConfig {
+    /// Refuses settings the trainer cannot work with, naming the key (the
+    /// config's load and the evaluator's construction both call it).
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.workers == Some(0) {
+            anyhow::bail!("evaluator.workers must be positive");
+        }
+        for b in [Budget::Proxy, Budget::Final] {
+            self.budgets.get(b).check(&format!("evaluator.budgets.{b}"))?;
+        }
+        self.data.check()
+    }
+}
+
 pub struct BuiltinEvaluator<B: AutodiffBackend> {
     cfg: BuiltinConfig,
     /// The run's space, as genotype text: it builds each network.
@@ -68,18 +82,13 @@ impl<B: AutodiffBackend> BuiltinEvaluator<B> {
     /// once, so a wrong key or a missing or corrupt data file stops the run
     /// before any training.
     pub fn new(cfg: &BuiltinConfig, ctx: &EvalContext, device: B::Device) -> Result<Self> {
-        if cfg.workers == Some(0) {
-            anyhow::bail!("evaluator.workers must be positive");
-        }
-        cfg.data.check()?;
+        cfg.validate()?;
         let space = ctx.space.clone();
         let sample = space.sample_text(&mut StdRng::seed_from_u64(0));
         let mut sizes = Vec::new();
         for b in [Budget::Proxy, Budget::Final] {
-            let key = format!("evaluator.budgets.{b}");
-            let budget = cfg.budgets.get(b);
-            budget.check(&key)?;
-            sizes.push(network(space.as_ref(), &sample, budget, 10).with_context(|| key.clone())?.input_size());
+            let network = network(space.as_ref(), &sample, cfg.budgets.get(b), 10);
+            sizes.push(network.with_context(|| format!("evaluator.budgets.{b}"))?.input_size());
         }
         // Loaded now at the size of a proxy network (others load when first needed).
         let size = sizes[0];

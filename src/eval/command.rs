@@ -64,6 +64,24 @@ fn d_workers() -> usize {
     1
 }
 
+impl CommandConfig {
+    /// Refuses settings the evaluator cannot work with, naming the key (the
+    /// config's load and the evaluator's construction both call it).
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.command.trim().is_empty() {
+            bail!("evaluator.command is empty");
+        }
+        if self.workers == 0 {
+            bail!("evaluator.workers must be positive");
+        }
+        crate::config::check_seconds("evaluator.timeout_s", self.timeout_s, false)?;
+        crate::config::check_seconds("evaluator.backoff_s", self.backoff_s, true)?;
+        // the backoff doubles per retry: the last wait must be a duration too
+        let last = self.backoff_s * 2f64.powi(self.retries.min(1000) as i32);
+        crate::config::check_seconds("evaluator.backoff_s x 2^retries (the last retry's wait)", last, true)
+    }
+}
+
 pub struct CommandEvaluator {
     cfg: CommandConfig,
     /// Where the command runs: the config file's folder.
@@ -74,15 +92,7 @@ pub struct CommandEvaluator {
 
 impl CommandEvaluator {
     pub fn new(cfg: CommandConfig, ctx: &EvalContext) -> Result<Self> {
-        if cfg.command.trim().is_empty() {
-            bail!("evaluator.command is empty");
-        }
-        if cfg.workers == 0 {
-            bail!("evaluator.workers must be positive");
-        }
-        if cfg.timeout_s.is_nan() || cfg.timeout_s <= 0.0 {
-            bail!("evaluator.timeout_s must be positive");
-        }
+        cfg.validate()?;
         let absolute = |p: &Path| std::path::absolute(p).with_context(|| format!("resolving {}", p.display()));
         let cwd = absolute(cfg.cwd.as_deref().unwrap_or(Path::new(".")))?;
         Ok(Self { cfg, cwd, scratch: absolute(&ctx.run_dir.join("eval"))? })
@@ -277,7 +287,6 @@ fn raw_accuracy(line: &str) -> Option<&str> {
     Some(value[..end].trim()).filter(|v| !v.is_empty())
 }
 
-/// Reads the result from the last non-empty line of stdout.
 /// The `extra` field that records the command line an evaluation ran.
 pub const COMMAND: &str = "command";
 
@@ -285,6 +294,7 @@ pub const COMMAND: &str = "command";
 /// signal (%; e.g. the test accuracy beside a validation signal).
 pub const REPORT_ACCURACY: &str = "report_accuracy";
 
+/// Reads the result from the last non-empty line of stdout.
 pub fn parse_output(stdout: &str, wall: f64) -> Result<EvalOutcome> {
     let line = stdout.lines().rev().find(|l| !l.trim().is_empty()).context("no output on stdout")?.trim();
     let v: Value = match serde_json::from_str(line) {

@@ -276,31 +276,13 @@ impl EvaluatorConfig {
     /// Range checks of the section's numbers, naming the key (a config's
     /// load calls it, so nothing starts with a value that would panic later).
     pub fn check(&self) -> Result<()> {
-        let builtin = |b: &builtin::BuiltinConfig| -> Result<()> {
-            if b.workers == Some(0) {
-                anyhow::bail!("evaluator.workers must be positive");
-            }
-            for budget in [Budget::Proxy, Budget::Final] {
-                b.budgets.get(budget).check(&format!("evaluator.budgets.{budget}"))?;
-            }
-            b.data.check()
-        };
         match self {
             Self::Tabular(_) => Ok(()),
-            Self::Builtin(b) => builtin(b),
-            Self::Command(c) => {
-                if c.workers == 0 {
-                    anyhow::bail!("evaluator.workers must be positive");
-                }
-                crate::config::check_seconds("evaluator.timeout_s", c.timeout_s, false)?;
-                crate::config::check_seconds("evaluator.backoff_s", c.backoff_s, true)?;
-                // the backoff doubles per retry: the last wait must be a duration too
-                let last = c.backoff_s * 2f64.powi(c.retries.min(1000) as i32);
-                crate::config::check_seconds("evaluator.backoff_s x 2^retries (the last retry's wait)", last, true)
-            }
+            Self::Builtin(b) => b.validate(),
+            Self::Command(c) => c.validate(),
             Self::Slurm(c) => {
                 c.validate()?;
-                c.builtin.as_deref().map_or(Ok(()), builtin)
+                c.builtin.as_deref().map_or(Ok(()), builtin::BuiltinConfig::validate)
             }
         }
     }

@@ -19,6 +19,7 @@ use crate::predictor::metrics::kendall_tau;
 use crate::report::front;
 use crate::run::records::{EvalRecord, Phase, last_attempts};
 use crate::run::selection;
+use crate::run::state::PickSource;
 use crate::search::nsga2::Objective;
 use chart::{GREY, Mark, PALETTE, Panel, figure};
 use read::{RunData, TrainLogRow};
@@ -178,24 +179,16 @@ fn best_so_far(evals: &[EvalRecord], budgets_equal: bool) -> Vec<Option<&EvalRec
 /// Where a measured architecture came from: a short name for legends and
 /// the words for titles.
 fn origin(run: &RunData, e: &EvalRecord) -> (String, String) {
-    match e.phase {
-        Phase::Data => ("random sample (data)".into(), "the random sample that trained the predictor (data)".into()),
-        Phase::Final => {
-            let source = run
-                .topk
-                .iter()
-                .find(|t| t.round == e.round && t.arch_key == e.arch_key)
-                .map_or("", |t| t.source.as_str());
-            let (short, long) = match source {
-                "evolution" => (", evolution", " (evolution: the predictor-guided evolution's best predicted)"),
-                "local" => (", local", " (local: a predicted-best neighbour of the best measured)"),
-                "front" => (", front", " (front: on the predicted front)"),
-                _ => ("", ""),
-            };
-            (format!("searched top-K{short}"), format!("round {}'s searched top-K{long}", e.round))
-        }
-        Phase::Baseline(s) => (format!("{} evaluations", s.name()), format!("the {} baseline's evaluations", s.name())),
-    }
+    let source = run.topk.iter().find(|t| t.round == e.round && t.arch_key == e.arch_key).map(|t| t.source);
+    let short = match (e.phase, source) {
+        (Phase::Data, _) => "random sample (data)".to_string(),
+        (Phase::Final, Some(PickSource::Evolution)) => "searched top-K, evolution".into(),
+        (Phase::Final, Some(PickSource::Local)) => "searched top-K, local".into(),
+        (Phase::Final, Some(PickSource::Front)) => "searched top-K, front".into(),
+        (Phase::Final, _) => "searched top-K".into(),
+        (Phase::Baseline(s), _) => format!("{} evaluations", s.name()),
+    };
+    (short, crate::report::origin(e, source))
 }
 
 /// Whether a run's evaluator reports an accuracy apart from its signal.

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::report::SummaryRow;
 use crate::run::config::RunConfig;
 use crate::run::records::EvalRecord;
+use crate::run::state::PickSource;
 
 /// A run directory's records.
 pub struct RunData {
@@ -30,7 +31,7 @@ pub struct TopKRecord {
     pub arch_key: String,
     /// `evolution`, `local` or `front` (empty in files of older versions).
     #[serde(default)]
-    pub source: String,
+    pub source: PickSource,
     pub predicted: Option<f64>,
     pub accuracy: Option<f64>,
 }

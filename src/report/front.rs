@@ -73,29 +73,28 @@ pub fn cost_of(e: &EvalRecord, objective: Objective) -> f64 {
     }
 }
 
-/// The measured architectures a front is of: each architecture's last
-/// successful attempt that competes (see the module doc).
-fn front_candidates(evals: &[EvalRecord], budgets_equal: bool) -> Vec<&EvalRecord> {
-    selection::best_first(evals, budgets_equal)
+/// The measured front: the candidates that compete (each architecture's
+/// last successful attempt, see the module doc) no other beats in both
+/// signal and `cost`, cheapest first (ties: better signal first).
+pub fn measured_front(evals: &[EvalRecord], budgets_equal: bool, cost: Objective) -> Vec<&EvalRecord> {
+    front_of(&selection::best_first(evals, budgets_equal), cost)
 }
 
-/// The measured front: the candidates no other beats in both signal and
-/// `cost`, cheapest first (ties: better signal first).
-pub fn measured_front(evals: &[EvalRecord], budgets_equal: bool, cost: Objective) -> Vec<&EvalRecord> {
-    let ok = front_candidates(evals, budgets_equal);
-    let points: Vec<Vec<f64>> = ok.iter().map(|e| vec![-e.accuracy.unwrap_or(0.0), cost_of(e, cost)]).collect();
+/// The non-dominated ones of `candidates` by signal and `cost`, cheapest first.
+fn front_of<'a>(candidates: &[&'a EvalRecord], cost: Objective) -> Vec<&'a EvalRecord> {
+    let points: Vec<Vec<f64>> = candidates.iter().map(|e| vec![-e.accuracy.unwrap_or(0.0), cost_of(e, cost)]).collect();
     let first = non_dominated_sort(&points).into_iter().next().unwrap_or_default();
-    let mut front: Vec<&EvalRecord> = first.iter().map(|&i| ok[i]).collect();
+    let mut front: Vec<&EvalRecord> = first.iter().map(|&i| candidates[i]).collect();
     front.sort_by(|a, b| cost_of(a, cost).total_cmp(&cost_of(b, cost)).then_with(|| selection::best_order(a, b)));
     front
 }
 
 /// The measured front (by signal), cheapest first, and the `front.csv` row.
 pub fn front(r: &ReportInput<'_>, spec: &FrontSpec) -> (Vec<ParetoRow>, FrontRow) {
-    let ok = front_candidates(r.evals, r.budgets_equal);
+    let ok = selection::best_first(r.evals, r.budgets_equal);
     let predicted: HashMap<&str, f64> =
         r.top_k.iter().filter_map(|p| Some((p.key.as_str(), p.score? * 100.0))).collect();
-    let rows: Vec<ParetoRow> = measured_front(r.evals, r.budgets_equal, spec.cost)
+    let rows: Vec<ParetoRow> = front_of(&ok, spec.cost)
         .into_iter()
         .map(|e| ParetoRow {
             genotype: e.genotype.clone(),

@@ -96,9 +96,10 @@ struct TopKRow<'a> {
 pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
     let evals = last_attempts(r.evals);
     dir.write_csv("topk.csv", &topk_rows(r, &evals))?;
-    let row = summary_row(r, &evals);
+    let best = crate::run::selection::best(r.evals, r.budgets_equal);
+    let row = summary_row(r, &evals, best);
     dir.write_csv("summary.csv", std::slice::from_ref(&row))?;
-    let mut md = summary_md(r, &evals, &row);
+    let mut md = summary_md(r, &evals, &row, best);
     if let Some(spec) = &r.front {
         let (pareto, front_row) = front::front(r, spec);
         dir.write_csv("pareto.csv", &pareto)?;
@@ -136,22 +137,28 @@ fn topk_rows<'a>(r: &'a ReportInput<'_>, evals: &[&'a EvalRecord]) -> Vec<TopKRo
 }
 
 /// Where a measured architecture came from, in words: the random sample the
-/// predictor learnt from, a round's searched top-K (by the pick's source,
-/// from `top_k`), or a baseline's proposal.
-pub fn origin(e: &EvalRecord, top_k: &[Pick]) -> String {
+/// predictor learnt from, a round's searched top-K (with the pick's
+/// `source`, from `topk.csv` or the checkpoint), or a baseline's proposal.
+/// The summary, `best` and the plots all say it with these words.
+pub fn origin(e: &EvalRecord, source: Option<PickSource>) -> String {
     match e.phase {
-        Phase::Data => "the random sample the predictor learnt from (not found by the search)".into(),
+        Phase::Data => "the random sample that trained the predictor (data; not found by the search)".into(),
         Phase::Final => {
-            let pick = top_k.iter().find(|p| p.key == e.arch_key && p.round == e.round);
-            let how = match pick.map(|p| p.source) {
-                Some(PickSource::Local) => "a predictor-ranked neighbour of the best measured architecture",
-                Some(PickSource::Front) => "a member of the predicted front",
-                _ => "the evolution's best predicted",
+            let how = match source {
+                Some(PickSource::Evolution) => " (evolution: the predictor-guided evolution's best predicted)",
+                Some(PickSource::Local) => " (local: a predicted-best neighbour of the best measured)",
+                Some(PickSource::Front) => " (front: on the predicted front)",
+                _ => "",
             };
-            format!("round {}'s searched top-K ({how})", e.round)
+            format!("round {}'s searched top-K{how}", e.round)
         }
-        Phase::Baseline(s) => format!("the {} baseline's proposals", s.name()),
+        Phase::Baseline(s) => format!("the {} baseline's evaluations", s.name()),
     }
+}
+
+/// The source of the pick among `picks` that made `e` (a round's top-K).
+pub fn pick_source(e: &EvalRecord, picks: &[Pick]) -> Option<PickSource> {
+    picks.iter().find(|p| p.key == e.arch_key && p.round == e.round).map(|p| p.source)
 }
 
 /// The costs of a measured architecture, each labelled with its network:
@@ -172,8 +179,8 @@ pub fn costs(e: &EvalRecord) -> String {
     }
 }
 
-fn summary_row(r: &ReportInput<'_>, evals: &[&EvalRecord]) -> SummaryRow {
-    let best = crate::run::selection::best(r.evals, r.budgets_equal);
+/// The summary row; `best` is the run's best (`run::selection::best`).
+fn summary_row(r: &ReportInput<'_>, evals: &[&EvalRecord], best: Option<&EvalRecord>) -> SummaryRow {
     let eval_seconds: f64 = r.evals.iter().map(|e| e.seconds).sum();
     let cost_seconds = eval_seconds + r.predictor_seconds;
     let cost_kind = match r.measures.seconds {
@@ -203,7 +210,7 @@ fn summary_row(r: &ReportInput<'_>, evals: &[&EvalRecord]) -> SummaryRow {
     }
 }
 
-fn summary_md(r: &ReportInput<'_>, evals: &[&EvalRecord], row: &SummaryRow) -> String {
+fn summary_md(r: &ReportInput<'_>, evals: &[&EvalRecord], row: &SummaryRow, best: Option<&EvalRecord>) -> String {
     let device = match r.device.name() {
         "cuda" => "GPU",
         _ => "CPU",
@@ -231,10 +238,10 @@ fn summary_md(r: &ReportInput<'_>, evals: &[&EvalRecord], row: &SummaryRow) -> S
         d = row.search_days,
         h = row.search_hours,
     );
-    if let Some(best) = crate::run::selection::best(r.evals, r.budgets_equal) {
+    if let Some(best) = best {
         md.push_str(&format!(
             "The best architecture came from {}. Params and MACs above are of the network evaluated: {}.\n",
-            origin(best, r.top_k),
+            origin(best, pick_source(best, r.top_k)),
             costs(best)
         ));
     }

@@ -383,7 +383,7 @@ impl RunConfig {
     /// other key (the space, budgets, data, seed, predictor, search) changes
     /// what is measured or searched, and is refused on resume without --force.
     pub fn changes_only_how_evaluations_run(key: &str) -> bool {
-        const HOW: [&str; 22] = [
+        const HOW: [&str; 24] = [
             "name",
             "evaluator.command",
             "evaluator.cwd",
@@ -405,10 +405,11 @@ impl RunConfig {
             "evaluator.max_requeue",
             "evaluator.nas_search",
             "evaluator.task_device",
+            "evaluator.result_grace_s",
+            "evaluator.stuck_warn_s",
             "evaluator.builtin.workers",
         ];
-        const SLURM_WAITS: [&str; 2] = ["evaluator.result_grace_s", "evaluator.stuck_warn_s"];
-        HOW.iter().chain(&SLURM_WAITS).any(|k| key == *k || key.starts_with(&format!("{k}.")))
+        HOW.iter().any(|k| key == *k || key.starts_with(&format!("{k}.")))
     }
 
     /// Real evaluations the run will make in all.

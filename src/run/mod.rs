@@ -56,23 +56,18 @@ pub fn execute(req: RunRequest) -> Result<PathBuf> {
     let slurm = if matches!(setup.cfg.evaluator.config, crate::eval::EvaluatorConfig::Slurm(_)) {
         format!(
             "; its Slurm jobs keep running (resume re-attaches to them; {} stops them)",
-            crate::invocation::command(&format!("cancel {}", shell_word(&setup.opts.run_dir)))
+            crate::invocation::command(&format!("cancel {}", crate::invocation::shell_word(&setup.opts.run_dir)))
         )
     } else {
         String::new()
     };
     crate::interrupt::on_interrupt(format!(
         "interrupted; continue with: {}{slurm}",
-        crate::invocation::command(&format!("resume {}", shell_word(&setup.opts.run_dir)))
+        crate::invocation::command(&format!("resume {}", crate::invocation::shell_word(&setup.opts.run_dir)))
     ));
     let run_dir = setup.run_dir.clone();
     dispatch(setup.cfg.device, OnBackend(setup))??;
     Ok(run_dir)
-}
-
-/// A path or word as the shell reads it back (quoted where needed).
-pub fn shell_word(word: &str) -> String {
-    shlex::try_quote(word).map_or_else(|_| word.to_string(), |q| q.into_owned())
 }
 
 /// The folder of a config file (relative paths in it resolve against it).

@@ -260,13 +260,19 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 std_macs: Some(standard.macs),
             };
             dir.append_evaluation(&rec)?;
-            let what = match rec.accuracy {
-                Some(a) => format!("{a:.2}% in {:.1} s", rec.seconds),
-                None => format!("FAILED after {:.1} s: {}", rec.seconds, first_line(&rec.error)),
-            };
-            let line = format!("{} ({phase}, round {round}, {} budget): {what}", rec.genotype, rec.budget);
-            dir.log(&format!("evaluated {line}"));
-            pb.note(&line);
+            // one line per evaluation: run.log keeps a failure's whole error, the terminal its first line
+            let head = format!("{} ({phase}, round {round}, {} budget)", rec.genotype, rec.budget);
+            match rec.accuracy {
+                Some(a) => {
+                    let line = format!("{head}: {a:.2}% in {:.1} s", rec.seconds);
+                    dir.log(&format!("evaluated {line}"));
+                    pb.note(&line);
+                }
+                None => {
+                    dir.log(&format!("evaluated {head}: FAILED after {:.1} s: {}", rec.seconds, rec.error));
+                    pb.note(&format!("{head}: FAILED after {:.1} s: {}", rec.seconds, first_line(&rec.error)));
+                }
+            }
             pb.inc(1);
             match rec.accuracy {
                 Some(a) => {
@@ -275,7 +281,6 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 }
                 None => {
                     failed_now += 1;
-                    dir.log(&format!("evaluation failed: {} ({})", rec.genotype, rec.error));
                     if !*succeeded {
                         first_failures.push(rec.error.clone());
                     }
@@ -330,8 +335,8 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         let config = self.opts.config_file.as_ref().map_or("YOUR_CONFIG.yaml".to_string(), |p| p.display().to_string());
         let next = crate::invocation::command(&format!(
             "resume {} --retry-failed --config {}",
-            super::shell_word(&self.opts.run_dir),
-            super::shell_word(&config)
+            crate::invocation::shell_word(&self.opts.run_dir),
+            crate::invocation::shell_word(&config)
         ));
         let msg = format!(
             "stopped after this run's first {stop_after} evaluations failed ({n} recorded before it stopped), {what}\n\
