@@ -67,7 +67,7 @@ pub fn best(run_dir: &Path, format: BestFormat) -> Result<Best> {
     let evals = RunDir::read_evaluations(run_dir)?;
     let summary = run_dir.join("summary.csv");
     let finished = summary.is_file();
-    let competing = crate::run::selection::best_first(&evals, cfg.evaluator.config.budgets_equal());
+    let competing = crate::run::selection::best_first(&evals, cfg.rules());
     let rec = if finished {
         let mut r = csv::Reader::from_path(&summary).with_context(|| format!("reading {}", summary.display()))?;
         let row: SummaryRow = r

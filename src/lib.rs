@@ -24,6 +24,7 @@ pub mod failpoint;
 pub mod graph;
 pub mod inspect;
 pub mod interrupt;
+pub mod latency;
 pub mod invocation;
 pub mod net;
 pub mod plot;

@@ -128,6 +128,91 @@ enum Command {
     /// Fetch and check data sets.
     #[command(subcommand)]
     Data(DataCmd),
+    /// Measure networks' latency on this machine, and per-unit look-up tables.
+    #[command(subcommand)]
+    Latency(LatencyCmd),
+}
+
+/// How `latency` commands time a network (the same for every row of a CSV).
+#[derive(clap::Args)]
+struct TimingArgs {
+    /// Where the networks run.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceKind,
+    /// Inputs per forward pass.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Threads the CPU backend computes with.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Untimed passes before the timed ones.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Timed passes (their median is the latency).
+    #[arg(long, default_value_t = 10)]
+    repeats: usize,
+}
+
+impl TimingArgs {
+    fn settings(&self) -> nas_search::latency::measure::TimingSettings {
+        nas_search::latency::measure::TimingSettings {
+            device: self.device,
+            batch: self.batch,
+            threads: self.threads,
+            warmup: self.warmup,
+            repeats: self.repeats,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum LatencyCmd {
+    /// Time the networks of a space's architectures (random ones, or all) on this machine and append
+    /// a row each to a CSV (resumes: what is in it already is skipped).
+    Measure {
+        /// A space file, e.g. search_spaces/nb201.yaml.
+        space: PathBuf,
+        /// The CSV to append to.
+        #[arg(long)]
+        out: PathBuf,
+        /// How many random architectures.
+        #[arg(short = 'n', long, required_unless_present = "all", conflicts_with = "all")]
+        n: Option<usize>,
+        /// Every architecture of the space (NAS-Bench-201).
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        timing: TimingArgs,
+        /// Networks measured again at the end to show the machine's drift (default: 5% of them, 5 to 100).
+        #[arg(long)]
+        remeasure: Option<usize>,
+        /// Seed of the sample and of the measuring order.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Measure each distinct unit (layer sequence at its input shape) of a space's networks once: the
+    /// look-up table a run or `predictor train` can sum latencies from.
+    Lut {
+        /// A space file, e.g. search_spaces/nb201.yaml.
+        space: PathBuf,
+        /// The CSV to append to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Collect units from this many random architectures (default: every architecture of NAS-Bench-201).
+        #[arg(long)]
+        samples: Option<usize>,
+        #[command(flatten)]
+        timing: TimingArgs,
+        /// Seed of the sample.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -443,6 +528,20 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCmd::Train { device, channels, cells, batch, resolution, steps, compare_torch }) => {
             bench::train(bench::TrainBench { device, channels, cells, batch, resolution, steps, compare_torch })?;
+        }
+        Command::Latency(LatencyCmd::Measure { space, out, n, all: _, timing, remeasure, seed, quiet }) => {
+            use nas_search::latency::measure;
+            let remeasure = remeasure.unwrap_or_else(|| n.map_or(15_625, |n| n).div_ceil(20).clamp(5, 100));
+            let req = measure::MeasureRequest { space, out, count: n, timing: timing.settings(), seed, remeasure, quiet };
+            let summary = measure::measure(&req)?;
+            measure::print_summary(&req, &summary);
+        }
+        Command::Latency(LatencyCmd::Lut { space, out, samples, timing, seed, quiet }) => {
+            use nas_search::latency::lut;
+            let req = lut::LutRequest { space, out, samples, timing: timing.settings(), seed, quiet };
+            let n = lut::build(&req)?;
+            let table = lut::Lut::load(&req.out)?;
+            println!("{}: {} units measured now, {} in all, on {}", req.out.display(), n, table.len(), table.device.describe());
         }
         Command::Data(DataCmd::Cifar10 { dir }) => nas_search::data::cifar10::download(&dir)?,
         Command::Data(DataCmd::Nb201 { out }) => {

@@ -627,7 +627,7 @@ impl SlurmEvaluator {
         };
         let num = |k: &str| o.extra.get(k).and_then(|v| v.parse::<u64>().ok());
         if let (Some(params), Some(macs)) = (num(NETWORK_PARAMS), num(NETWORK_MACS)) {
-            o.network = Some(Cost { params, macs });
+            o.network = Some(Cost::new(params, macs));
             o.extra.remove(NETWORK_PARAMS);
             o.extra.remove(NETWORK_MACS);
         }

@@ -85,7 +85,7 @@ impl OpLayers {
                 }]);
                 let c = half.cost(h);
                 let out = half.out_size(h);
-                (Cost { params: 2 * c.params + 2 * *cout as u64, macs: 2 * c.macs }, out)
+                (Cost::new(2 * c.params + 2 * *cout as u64, 2 * c.macs), out)
             }
         }
     }

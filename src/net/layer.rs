@@ -5,11 +5,22 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Parameters and multiply-accumulates of a network.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Parameters and multiply-accumulates of a network, and, where a search
+/// has a latency source (`crate::latency::source`), its latency as the
+/// search sees it (ms; the cost model itself counts none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cost {
     pub params: u64,
     pub macs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+}
+
+impl Cost {
+    /// Parameters and MACs (no latency).
+    pub fn new(params: u64, macs: u64) -> Self {
+        Self { params, macs, latency_ms: None }
+    }
 }
 
 impl std::ops::AddAssign for Cost {
@@ -96,7 +107,7 @@ impl LayerSeq {
     /// Cost for input size `h`.
     pub fn cost(&self, h: usize) -> Cost {
         self.per_layer_macs(h).into_iter().fold(Cost::default(), |mut c, (p, m)| {
-            c += Cost { params: p, macs: m };
+            c += Cost::new(p, m);
             c
         })
     }

@@ -187,7 +187,7 @@ impl MobileNet {
                 macs += m as f32;
             }
         }
-        Cost { params: layers.iter().map(|l| l.0).sum(), macs: macs as u64 }
+        Cost::new(layers.iter().map(|l| l.0).sum(), macs as u64)
     }
 
     /// The exact multiply-accumulate count.
@@ -216,9 +216,9 @@ mod tests {
     #[test]
     fn largest_and_smallest_nets_match_the_ofa_package() {
         let big = build(&uniform(7, 6, 4), 224, &MobileNetConfig::default());
-        assert_eq!(big.cost(), Cost { params: 7_664_760, macs: 566_170_688 });
+        assert_eq!(big.cost(), Cost::new(7_664_760, 566_170_688));
         assert_eq!(big.exact_macs(), 566_170_656);
         let small = build(&uniform(3, 3, 2), 128, &MobileNetConfig::default());
-        assert_eq!(small.cost(), Cost { params: 3_410_792, macs: 41_476_224 });
+        assert_eq!(small.cost(), Cost::new(3_410_792, 41_476_224));
     }
 }

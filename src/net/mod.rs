@@ -19,6 +19,7 @@ pub use layer::{Cost, Layer, LayerSeq};
 pub enum NetSpec {
     Darts(darts::DartsNet),
     MobileNet(mobilenet::MobileNet),
+    Nb201(nb201::Nb201Net),
 }
 
 impl NetSpec {
@@ -27,6 +28,7 @@ impl NetSpec {
         match self {
             Self::Darts(n) => n.input_size,
             Self::MobileNet(n) => n.resolution,
+            Self::Nb201(n) => n.input_size,
         }
     }
 
@@ -35,6 +37,7 @@ impl NetSpec {
         match self {
             Self::Darts(n) => n.cost(),
             Self::MobileNet(n) => n.cost(),
+            Self::Nb201(n) => n.cost(),
         }
     }
 }

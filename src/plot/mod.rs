@@ -162,12 +162,12 @@ fn seed_range(seeds: &[u64]) -> String {
 /// After each evaluation: the run's best so far (`run::selection`'s rule,
 /// `competes` and `best_order`, over the evaluations up to it: what the
 /// run would return if it stopped there).
-fn best_so_far(evals: &[EvalRecord], budgets_equal: bool) -> Vec<Option<&EvalRecord>> {
+fn best_so_far(evals: &[EvalRecord], rules: selection::Rules) -> Vec<Option<&EvalRecord>> {
     let mut best: Option<&EvalRecord> = None;
     evals
         .iter()
         .map(|e| {
-            let counts = e.accuracy.is_some_and(f64::is_finite) && selection::competes(e, budgets_equal);
+            let counts = e.accuracy.is_some_and(f64::is_finite) && selection::competes(e, rules);
             if counts && best.is_none_or(|b| selection::best_order(e, b).is_lt()) {
                 best = Some(e);
             }
@@ -207,7 +207,7 @@ fn progress(groups: &[(String, Vec<&RunData>)]) -> String {
     for (i, (name, runs)) in groups.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()].to_string();
         let bests: Vec<Vec<Option<&EvalRecord>>> =
-            runs.iter().map(|r| best_so_far(&r.evals, r.cfg.evaluator.config.budgets_equal())).collect();
+            runs.iter().map(|r| best_so_far(&r.evals, r.cfg.rules())).collect();
         let curve = |f: &dyn Fn(&EvalRecord) -> Option<f64>| -> Vec<Vec<f64>> {
             bests.iter().map(|b| b.iter().map(|e| e.and_then(f).unwrap_or(f64::NAN)).collect()).collect()
         };
@@ -383,8 +383,9 @@ fn accuracy_vs_cost(run: &RunData) -> String {
     let evals = last_attempts(&run.evals);
     let ok: Vec<&&EvalRecord> = evals.iter().filter(|e| e.reported().is_some()).collect();
     let budgets_equal = run.cfg.evaluator.config.budgets_equal();
-    let panel = |objective: Objective, unit: &str, bound: &crate::search::Bound| {
-        let cost = |e: &EvalRecord| front::cost_of(e, objective) / 1e6;
+    // (objective, unit, its scale on the axis, the axis label, the constraint)
+    let panel = |objective: Objective, unit: &str, scale: f64, x_label: String, bound: &crate::search::Bound| {
+        let cost = |e: &EvalRecord| front::cost_of(e, objective) / scale;
         let (top, rest): (Vec<&&&EvalRecord>, Vec<&&&EvalRecord>) = ok.iter().partition(|e| e.phase == Phase::Final);
         let pts =
             |v: &[&&&EvalRecord]| v.iter().map(|e| (cost(e), e.reported().unwrap_or(f64::NAN))).collect::<Vec<_>>();
@@ -418,12 +419,12 @@ fn accuracy_vs_cost(run: &RunData) -> String {
         });
         for (v, what) in [(bound.min, "min"), (bound.max, "max")] {
             if let Some(v) = v {
-                marks.push(Mark::VLine { x: v / 1e6, label: format!("constraint {what}"), color: PALETTE[2].into() });
+                marks.push(Mark::VLine { x: v / scale, label: format!("constraint {what}"), color: PALETTE[2].into() });
             }
         }
         Panel {
             title: format!("Accuracy against {unit}"),
-            x_label: format!("{unit} of the space's standard network (millions)"),
+            x_label,
             y_label: "accuracy (%)".into(),
             marks,
             ..Default::default()
@@ -436,20 +437,27 @@ fn accuracy_vs_cost(run: &RunData) -> String {
     } else {
         " (here also the network each evaluation trained)"
     };
-    figure(
-        &[panel(Objective::Macs, "MACs", &c.macs), panel(Objective::Params, "params", &c.params)],
-        &format!(
-            "{}: every evaluated architecture (reported accuracy). Both x axes are the cost of the space's standard \
-             network (the std_macs and std_params columns of evaluations.csv, what constraints bound){trained}.",
-            run.dir.display()
-        ),
-    )
+    let millions = |unit: &str| format!("{unit} of the space's standard network (millions)");
+    let mut panels = vec![
+        panel(Objective::Macs, "MACs", 1e6, millions("MACs"), &c.macs),
+        panel(Objective::Params, "params", 1e6, millions("params"), &c.params),
+    ];
+    let mut caption = format!(
+        "{}: every evaluated architecture (reported accuracy). The MACs and params axes are the cost of the space's \
+         standard network (the std_macs and std_params columns of evaluations.csv, what constraints bound){trained}.",
+        run.dir.display()
+    );
+    if run.cfg.latency.is_some() {
+        let x = "measured latency of the space's standard network (ms)".to_string();
+        panels.insert(0, panel(Objective::Latency, "latency", 1.0, x, &c.latency_ms));
+        caption.push_str(" Latency is as measured (the latency_ms column); architectures without a measurement are left out.");
+    }
+    figure(&panels, &caption)
 }
 
 fn best_cell(run: &RunData) -> Result<Option<String>> {
     // drawn once the run has reported; the best by run::selection's rule, as the summary's
-    let budgets_equal = run.cfg.evaluator.config.budgets_equal();
-    let Some(best) = run.summary.as_ref().and(selection::best(&run.evals, budgets_equal)) else {
+    let Some(best) = run.summary.as_ref().and(selection::best(&run.evals, run.cfg.rules())) else {
         return Ok(None);
     };
     let genotype = &best.genotype;

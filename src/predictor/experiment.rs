@@ -13,12 +13,14 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::{self, EncodedSet};
 use super::fit::{self, FitData};
+use super::latency::{LatencyResultRow, LogScale, macs_fit, metrics as latency_metrics};
 use super::metrics::{err_bound, kendall_tau, mape};
 use super::scorer;
 use super::train::TrainConfig;
 use super::{ModelConfig, Predictor, checkpoint};
 use crate::backend::{BackendTask, DeviceKind, dispatch};
-use crate::data::nb201::{self, Nb201Column, Nb201Table};
+use crate::data::nb201::{self, Nb201Column};
+use crate::space::nb201::Nb201Cell;
 
 /// Where the benchmark data comes from (`data:`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -32,6 +34,18 @@ pub struct DataConfig {
     /// (`cifar10`: CIFAR-10 test accuracy after 200 epochs).
     #[serde(default)]
     pub label: Nb201Column,
+    /// A latency measurement CSV (`nas-search latency measure` of NAS-Bench-201):
+    /// the predictor learns latency instead of accuracy, and `split:` splits
+    /// the CSV's rows in file order (the measuring order is shuffled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_csv: Option<PathBuf>,
+    /// The CSV column learned (default `latency_ms`, the median).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// A per-unit look-up table of the same device (`nas-search latency lut`),
+    /// measured as a baseline on the same split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lut: Option<PathBuf>,
 }
 
 /// Train/validation split in architecture-index order (`split:`).
@@ -77,6 +91,13 @@ impl PredictorExperiment {
                 cfg.split.train_archs,
                 cfg.split.val_archs
             );
+        }
+        if cfg.data.latency_csv.is_none() {
+            for (key, set) in [("target", cfg.data.target.is_some()), ("lut", cfg.data.lut.is_some())] {
+                if set {
+                    bail!("{}: data.{key} needs data.latency_csv (it is a setting of latency predictors)", path.display());
+                }
+            }
         }
         cfg.model.validate("model").map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         cfg.train.validate("train").map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -128,20 +149,83 @@ pub struct TrainRequest {
     pub command: String,
 }
 
-/// The benchmark table and the label vector, encoded for `model`.
+/// The architectures and the label vector, encoded for `model`.
 struct Prepared {
-    table: Nb201Table,
+    cells: Vec<Nb201Cell>,
     labels: Vec<f32>,
     set: EncodedSet,
+    /// When the labels are latencies: what the baselines and metrics need.
+    latency: Option<LatencyData>,
+}
+
+/// A latency CSV's networks, for metrics in milliseconds and the baselines.
+struct LatencyData {
+    ms: Vec<f64>,
+    macs: Vec<f64>,
+    scale: LogScale,
+    csv: PathBuf,
+    device: crate::latency::DeviceInfo,
+    /// The look-up table's sum for each network, when `data.lut` is given.
+    lut_ms: Option<Vec<f64>>,
 }
 
 fn prepare(cfg: &PredictorExperiment, config_dir: &Path) -> Result<Prepared> {
+    if let Some(csv) = &cfg.data.latency_csv {
+        return prepare_latency(cfg, &config_dir.join(csv), config_dir);
+    }
     let csv = cfg.data.nb201_csv.as_ref().map(|p| config_dir.join(p));
     let source = nb201::resolve(csv.as_deref(), "data.nb201_csv")?;
     let table = nb201::load(&source, &[cfg.data.label])?;
     let labels = table.accuracy[0].iter().map(|a| (a / 100.0) as f32).collect();
     let set = dataset::encode_cells(&table.cells, &cfg.model);
-    Ok(Prepared { table, labels, set })
+    Ok(Prepared { cells: table.cells, labels, set, latency: None })
+}
+
+fn prepare_latency(cfg: &PredictorExperiment, path: &Path, config_dir: &Path) -> Result<Prepared> {
+    let column = cfg.data.target.as_deref().unwrap_or("latency_ms");
+    let table = crate::latency::LatencyTable::load(path, column).context("data.latency_csv")?;
+    let (n, v) = (cfg.split.train_archs, cfg.split.val_archs);
+    if n + v >= table.rows.len() {
+        bail!(
+            "split.train_archs + split.val_archs ({n} + {v}) must leave held-out networks: {} has {} networks",
+            path.display(),
+            table.rows.len()
+        );
+    }
+    let mut cells = Vec::with_capacity(table.rows.len());
+    for (i, r) in table.rows.iter().enumerate() {
+        let cell: Nb201Cell = r.genotype.parse().with_context(|| {
+            format!("{} row {}: `{}` is not a NAS-Bench-201 cell (latency predictors learn NAS-Bench-201 here)", path.display(), i + 2, r.genotype)
+        })?;
+        cells.push(cell);
+    }
+    let ms: Vec<f64> = table.rows.iter().map(|r| r.latency_ms).collect();
+    let scale = LogScale::fit(&ms[..n]);
+    let labels = ms.iter().map(|&m| scale.to_label(m)).collect();
+    let lut_ms = match &cfg.data.lut {
+        Some(p) => {
+            let lut = crate::latency::lut::Lut::load(&config_dir.join(p)).context("data.lut")?;
+            if let Some(why) = crate::latency::table::device_mismatch(&lut.device, &table.device()) {
+                bail!("data.lut {}: {why} (the latency CSV's device)", lut.path.display());
+            }
+            let sums = cells
+                .iter()
+                .map(|c| lut.latency(&crate::net::NetSpec::Nb201(crate::net::nb201::build(c, 16, 5, 10))))
+                .collect::<Result<Vec<f64>>>()?;
+            Some(sums)
+        }
+        None => None,
+    };
+    let set = dataset::encode_cells(&cells, &cfg.model);
+    let latency = LatencyData {
+        macs: table.rows.iter().map(|r| r.macs as f64).collect(),
+        ms,
+        scale,
+        csv: path.to_path_buf(),
+        device: table.device(),
+        lut_ms,
+    };
+    Ok(Prepared { cells, labels, set, latency: Some(latency) })
 }
 
 fn out_dir_of(cfg: &PredictorExperiment, config_path: &Path, over: Option<&Path>) -> PathBuf {
@@ -199,7 +283,7 @@ impl BackendTask for Experiment<'_> {
         let (n, v) = (cfg.split.train_archs, cfg.split.val_archs);
         let data = FitData {
             train_rows: (0..n).collect(),
-            train_graphs: prepared.table.cells[..n].iter().map(|c| c.to_graph()).collect(),
+            train_graphs: prepared.cells[..n].iter().map(|c| c.to_graph()).collect(),
             train_labels: prepared.labels[..n].to_vec(),
             val_rows: (n..n + v).collect(),
             val_labels: prepared.labels[n..n + v].to_vec(),
@@ -221,6 +305,20 @@ impl BackendTask for Experiment<'_> {
         let (model, best) = fit::load_best::<B::InnerBackend>(&cfg.model, dir, &device)?;
         let metrics = evaluate(&model, &prepared, &cfg.split, &device);
         write_test_metrics(dir, &metrics, &best)?;
+        if let Some(lat) = &prepared.latency {
+            super::latency::LatencyLabels {
+                scale: lat.scale,
+                device: lat.device.clone(),
+                latency_csv: lat.csv.display().to_string(),
+            }
+            .save(dir)?;
+            let rows = latency_rows(&model, &prepared, lat, cfg, outcome.state.train_seconds, &req.command, &device);
+            print_latency_table(&rows);
+            if let Some(results) = &req.results {
+                super::latency::upsert(results, &rows)?;
+            }
+            return Ok(metrics);
+        }
         if let Some(results) = &req.results {
             let row = ResultRow {
                 model: cfg.model.name().to_string(),
@@ -239,6 +337,56 @@ impl BackendTask for Experiment<'_> {
             upsert_result(results, &row)?;
         }
         Ok(metrics)
+    }
+}
+
+/// The learnt model's and the baselines' latency metrics on the held-out
+/// networks, as result rows.
+fn latency_rows<B: Backend>(
+    model: &Predictor<B>,
+    p: &Prepared,
+    lat: &LatencyData,
+    cfg: &PredictorExperiment,
+    train_seconds: f64,
+    command: &str,
+    device: &B::Device,
+) -> Vec<LatencyResultRow> {
+    let (n, used) = (cfg.split.train_archs, cfg.split.train_archs + cfg.split.val_archs);
+    let rest: Vec<usize> = (used..lat.ms.len()).collect();
+    let truth = &lat.ms[used..];
+    let row = |name: &str, rev: u32, pred: &[f64], epochs: usize, seconds: f64| {
+        let m = latency_metrics(pred, truth);
+        LatencyResultRow {
+            model: name.to_string(),
+            model_rev: rev,
+            train_archs: n,
+            test_archs: rest.len(),
+            mape: m.mape,
+            acc10: m.acc10,
+            tau: m.tau,
+            epochs,
+            train_seconds: seconds,
+            latency_csv: lat.csv.display().to_string(),
+            device_name: lat.device.describe(),
+            command: command.to_string(),
+        }
+    };
+    let pred: Vec<f64> = scorer::predict(model, &p.set, &rest, device).iter().map(|&s| lat.scale.to_ms(s)).collect();
+    let mut rows = vec![row(cfg.model.name(), super::MODEL_REVISION, &pred, cfg.train.epochs, train_seconds)];
+    let (a, b) = macs_fit(&lat.macs[..n], &lat.ms[..n]);
+    let by_macs: Vec<f64> = lat.macs[used..].iter().map(|m| a * m + b).collect();
+    rows.push(row("macs-fit", 0, &by_macs, 0, 0.0));
+    if let Some(lut) = &lat.lut_ms {
+        rows.push(row("lut", 0, &lut[used..], 0, 0.0));
+    }
+    rows
+}
+
+fn print_latency_table(rows: &[LatencyResultRow]) {
+    println!("latency on {} held-out networks ({}):", rows[0].test_archs, rows[0].device_name);
+    println!("{:<12} {:>8} {:>9} {:>7}", "model", "MAPE %", "ACC(10%)", "tau");
+    for r in rows {
+        println!("{:<12} {:>8.2} {:>9.2} {:>7.4}", r.model, r.mape, r.acc10, r.tau);
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod checkpoint;
 pub mod dataset;
 pub mod experiment;
+pub mod latency;
 pub mod fit;
 pub mod layers;
 pub mod loss;

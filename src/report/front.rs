@@ -38,6 +38,8 @@ pub struct ParetoRow {
     pub genotype: String,
     pub params: u64,
     pub macs: u64,
+    /// Measured latency (ms), when the run has a latency source.
+    pub latency_ms: Option<f64>,
     /// Measured signal, %.
     pub accuracy: f64,
     /// Reported accuracy, %, where the evaluator measures one apart.
@@ -66,9 +68,12 @@ pub struct FrontRow {
 }
 
 /// The standard network's costs of an evaluation (as the search saw them).
+/// Latency is the measured one; an evaluation without it costs infinitely
+/// (it is on no front and adds no hypervolume).
 pub fn cost_of(e: &EvalRecord, objective: Objective) -> f64 {
     match objective {
         Objective::Params => e.std_params.unwrap_or(e.params) as f64,
+        Objective::Latency => e.latency_ms.unwrap_or(f64::INFINITY),
         _ => e.std_macs.unwrap_or(e.macs) as f64,
     }
 }
@@ -100,6 +105,7 @@ pub fn front(r: &ReportInput<'_>, spec: &FrontSpec) -> (Vec<ParetoRow>, FrontRow
             genotype: e.genotype.clone(),
             params: e.std_params.unwrap_or(e.params),
             macs: e.std_macs.unwrap_or(e.macs),
+            latency_ms: e.latency_ms,
             accuracy: e.accuracy.unwrap_or(0.0),
             report_accuracy: e.report_accuracy,
             predicted: predicted.get(e.arch_key.as_str()).copied(),
@@ -129,7 +135,7 @@ pub fn markdown(rows: &[ParetoRow], row: &FrontRow) -> String {
     let mut md = format!(
         "\n## Measured front: accuracy vs {}\n\n{} of the {} architectures measured {} are on it; hypervolume {:.4} \
          (reported accuracy: {:.4}; reference: 0% accuracy, {} {}; costs of the space's standard network).\n\n\
-         | genotype | params (M) | MACs (M) | accuracy (%) | reported (%) | predicted (%) |\n| --- | --- | --- | --- | --- | --- |\n",
+         | genotype | params (M) | MACs (M) | latency (ms) | accuracy (%) | reported (%) | predicted (%) |\n| --- | --- | --- | --- | --- | --- | --- |\n",
         row.cost,
         row.front_size,
         row.measured,
@@ -146,10 +152,11 @@ pub fn markdown(rows: &[ParetoRow], row: &FrontRow) -> String {
     let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
     for p in rows {
         md.push_str(&format!(
-            "| `{}` | {:.3} | {:.1} | {:.2} | {} | {} |\n",
+            "| `{}` | {:.3} | {:.1} | {} | {:.2} | {} | {} |\n",
             p.genotype,
             p.params as f64 / 1e6,
             p.macs as f64 / 1e6,
+            p.latency_ms.map_or("-".to_string(), |v| format!("{v:.3}")),
             p.accuracy,
             opt(p.report_accuracy),
             opt(p.predicted)
@@ -212,6 +219,7 @@ mod tests {
             attempt: 1,
             std_params: Some(1),
             std_macs: Some(macs),
+            latency_ms: None,
         }
     }
 

@@ -40,6 +40,16 @@ pub struct ReportInput<'a> {
     pub scored: usize,
     /// With a cost objective: the front to report.
     pub front: Option<front::FrontSpec>,
+    /// The latency constraint (judged on measured latency).
+    pub latency_bound: crate::search::Bound,
+    /// With a latency source: what the search saw and where measured latencies come from.
+    pub latency: Option<LatencyNote>,
+}
+
+/// The latency source, in words for the summary.
+pub struct LatencyNote {
+    pub predicted: String,
+    pub measured: String,
 }
 
 /// `summary.csv`: one row in the paper's table format.
@@ -73,6 +83,9 @@ pub struct SummaryRow {
     pub predictor_seconds: f64,
     pub search_seconds: f64,
     pub archs_scored: usize,
+    /// The best architecture's measured latency (ms), when the run measures latency.
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -96,7 +109,8 @@ struct TopKRow<'a> {
 pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
     let evals = last_attempts(r.evals);
     dir.write_csv("topk.csv", &topk_rows(r, &evals))?;
-    let best = crate::run::selection::best(r.evals, r.budgets_equal);
+    let rules = crate::run::selection::Rules { budgets_equal: r.budgets_equal, latency: r.latency_bound };
+    let best = crate::run::selection::best(r.evals, rules);
     let row = summary_row(r, &evals, best);
     dir.write_csv("summary.csv", std::slice::from_ref(&row))?;
     let mut md = summary_md(r, &evals, &row, best);
@@ -207,6 +221,7 @@ fn summary_row(r: &ReportInput<'_>, evals: &[&EvalRecord], best: Option<&EvalRec
         predictor_seconds: r.predictor_seconds,
         search_seconds: r.search_seconds,
         archs_scored: r.scored,
+        latency_ms: best.and_then(|b| b.latency_ms),
     }
 }
 
@@ -279,9 +294,42 @@ fn summary_md(r: &ReportInput<'_>, evals: &[&EvalRecord], row: &SummaryRow, best
     } else {
         md.push_str(&format!("Search cost = {spent}. Failed evaluations: {}.\n", row.failed));
     }
+    if let Some(l) = &r.latency {
+        md.push_str(&latency_md(r, evals, best, l));
+    }
     if r.budgets_equal && r.strategy.uses_predictor() {
         md.push_str(&search_vs_random(evals));
     }
+    md
+}
+
+/// The latency paragraph: what the search saw, the best's measured latency,
+/// and how many of the searched top-K met the latency constraint as measured.
+fn latency_md(r: &ReportInput<'_>, evals: &[&EvalRecord], best: Option<&EvalRecord>, l: &LatencyNote) -> String {
+    let mut md = format!(
+        "\nLatency: the search saw {}; measured latencies are {}.",
+        l.predicted, l.measured
+    );
+    if let Some(ms) = best.and_then(|b| b.latency_ms) {
+        md.push_str(&format!(" The best architecture measured {ms:.3} ms."));
+    }
+    let bound = &r.latency_bound;
+    if bound.is_set() {
+        let rules = crate::run::selection::Rules { budgets_equal: r.budgets_equal, latency: *bound };
+        let judged: Vec<&&EvalRecord> = evals
+            .iter()
+            .filter(|e| e.accuracy.is_some() && (e.phase == Phase::Final || matches!(e.phase, Phase::Baseline(_))))
+            .collect();
+        let met = judged.iter().filter(|e| rules.meets_latency(e)).count();
+        let what = if r.strategy.uses_predictor() { "searched top-K" } else { "evaluated" };
+        md.push_str(&format!(
+            " Constraint {}: {met} of the {} {what} architectures met it as measured; only those compete for the best{}.",
+            bound.describe("latency (ms)"),
+            judged.len(),
+            if best.is_none() && !judged.is_empty() { " (none did: there is no best)" } else { "" }
+        ));
+    }
+    md.push('\n');
     md
 }
 

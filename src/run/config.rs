@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::DeviceKind;
 use crate::eval::EvaluatorSection;
+use crate::latency::source::LatencyConfig;
 use crate::predictor::ModelConfig;
 use crate::predictor::train::TrainConfig;
 use crate::search::Constraints;
@@ -179,6 +180,10 @@ pub struct RunConfig {
     pub constraints: Constraints,
     #[serde(default)]
     pub device: DeviceKind,
+    /// Latency: what the search sees (a latency predictor, a look-up table,
+    /// a measurement table) and how evaluated architectures are measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyConfig>,
 }
 
 /// `space:` of a run config.
@@ -216,6 +221,9 @@ impl RunConfig {
             for path in &mut p.extra_data {
                 *path = config_dir.join(&*path);
             }
+        }
+        if let Some(l) = &mut self.latency {
+            l.resolve_paths(&config_dir);
         }
         Ok(())
     }
@@ -329,6 +337,23 @@ impl RunConfig {
         if c.max_tries == 0 {
             bail!("constraints.max_tries must be positive");
         }
+        let b = &c.latency_ms;
+        if b.min.is_some_and(|v| v < 0.0) || b.max.is_some_and(|v| v <= 0.0) {
+            bail!("constraints.latency_ms: min must be >= 0 and max > 0 (milliseconds), got {b:?}");
+        }
+        if let (Some(lo), Some(hi)) = (b.min, b.max)
+            && lo > hi
+        {
+            bail!("constraints.latency_ms: min ({lo}) is above max ({hi})");
+        }
+        let wants_latency = b.is_set() || self.search.objectives.contains(&Objective::Latency);
+        match &self.latency {
+            None if wants_latency => bail!(
+                "constraints.latency_ms and the latency objective need a `latency:` section (what the search sees:                  predict: predictor | lut | table; how evaluated architectures are measured: measure: table | device)"
+            ),
+            Some(l) => l.check()?,
+            None => {}
+        }
         Ok(())
     }
 
@@ -337,7 +362,9 @@ impl RunConfig {
         let s = &self.search;
         let objectives = &s.objectives;
         if objectives.first() != Some(&Objective::Accuracy) || objectives[1..].contains(&Objective::Accuracy) {
-            bail!("search.objectives must start with `accuracy` (once), then costs (params, macs), got {objectives:?}");
+            bail!(
+                "search.objectives must start with `accuracy` (once), then costs (params, macs, latency), got {objectives:?}"
+            );
         }
         let costs = objectives.len() - 1;
         if self.strategy.multi_objective() && costs == 0 {
@@ -372,6 +399,7 @@ impl RunConfig {
         let bound = match self.search.objectives.get(1)? {
             Objective::Params => self.constraints.params.max,
             Objective::Macs => self.constraints.macs.max,
+            Objective::Latency => self.constraints.latency_ms.max,
             Objective::Accuracy => None,
         };
         self.search.nsga2.reference_cost.or(bound).filter(|r| *r > 0.0)
@@ -410,6 +438,14 @@ impl RunConfig {
             "evaluator.builtin.workers",
         ];
         HOW.iter().any(|k| key == *k || key.starts_with(&format!("{k}.")))
+    }
+
+    /// What decides which measured architectures compete for the run's best.
+    pub fn rules(&self) -> super::selection::Rules {
+        super::selection::Rules {
+            budgets_equal: self.evaluator.config.budgets_equal(),
+            latency: self.constraints.latency_ms,
+        }
     }
 
     /// Real evaluations the run will make in all.

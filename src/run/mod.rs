@@ -4,6 +4,7 @@
 //! [`workflow::Workflow`], which sequences the stages.
 
 pub mod config;
+pub mod costed;
 pub mod fitness;
 pub mod progress;
 pub mod records;
@@ -210,7 +211,22 @@ impl BackendTask for OnBackend {
             s.state.round,
             evals.len()
         ));
+        let latency = match &s.cfg.latency {
+            Some(l) => {
+                let (source, warnings) = crate::latency::source::LatencySource::open(l, s.cfg.device, |dir| {
+                    Ok(Box::new(crate::predictor::latency::TrainedLatency::load(dir)?))
+                })
+                .context("key `latency`")?;
+                for w in warnings {
+                    s.dir.log(&format!("warning: {w}"));
+                    eprintln!("warning: {w}");
+                }
+                Some(source)
+            }
+            None => None,
+        };
         let task = InSpace::<B> {
+            latency: latency.as_ref(),
             cfg: &s.cfg,
             dir: &s.dir,
             evaluator: evaluator.as_ref(),
@@ -225,6 +241,7 @@ impl BackendTask for OnBackend {
 
 /// The workflow on the configured space `S`.
 struct InSpace<'a, B: AutodiffBackend> {
+    latency: Option<&'a crate::latency::source::LatencySource>,
     cfg: &'a RunConfig,
     dir: &'a RunDir,
     evaluator: &'a dyn Evaluator,
@@ -238,7 +255,18 @@ impl<B: AutodiffBackend> SpaceTask for InSpace<'_, B> {
     type Output = Result<()>;
 
     fn with_space<S: SearchSpace + 'static>(self, space: &S) -> Result<()> {
-        Workflow::<S, B>::new(self.cfg, space, self.dir, self.evaluator, self.device, self.state, self.evals, self.opts)
-            .drive()
+        let costed = costed::Costed::new(space, self.latency);
+        Workflow::<costed::Costed<S>, B>::new(
+            self.latency,
+            self.cfg,
+            &costed,
+            self.dir,
+            self.evaluator,
+            self.device,
+            self.state,
+            self.evals,
+            self.opts,
+        )
+        .drive()
     }
 }

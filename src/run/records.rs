@@ -107,6 +107,11 @@ pub struct EvalRecord {
     /// MACs of the space's standard network.
     #[serde(default)]
     pub std_macs: Option<u64>,
+    /// Latency of the space's standard network, measured (ms), when the run
+    /// has a `latency:` section: from its measurement table or timed on
+    /// this machine after the evaluation (see `crate::latency::source`).
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
 }
 
 fn first_attempt() -> usize {
@@ -128,6 +133,11 @@ impl EvalRecord {
             {
                 return Err(format!("column {column}: {v} is not an accuracy in 0..100"));
             }
+        }
+        if let Some(v) = self.latency_ms
+            && !(v.is_finite() && v > 0.0)
+        {
+            return Err(format!("column latency_ms: {v} is not a positive number of milliseconds"));
         }
         Ok(())
     }
@@ -153,7 +163,7 @@ pub fn last_attempts(evals: &[EvalRecord]) -> Vec<&EvalRecord> {
 }
 
 /// The header of `evaluations.csv`, in [`EvalRecord`]'s field order.
-pub const EVALUATIONS_HEADER: [&str; 16] = [
+pub const EVALUATIONS_HEADER: [&str; 17] = [
     "phase",
     "round",
     "arch_key",
@@ -170,6 +180,7 @@ pub const EVALUATIONS_HEADER: [&str; 16] = [
     "attempt",
     "std_params",
     "std_macs",
+    "latency_ms",
 ];
 
 #[cfg(test)]
@@ -199,7 +210,7 @@ mod tests {
         let written = String::from_utf8(w.into_inner().unwrap()).unwrap();
         let mut lines = written.lines();
         assert_eq!(lines.next().unwrap(), EVALUATIONS_HEADER.join(","));
-        assert_eq!(lines.next().unwrap(), "data,0,k1,g1,10,20,proxy,91.5,0.0,ok,,{},,1,10,20");
+        assert_eq!(lines.next().unwrap(), "data,0,k1,g1,10,20,proxy,91.5,0.0,ok,,{},,1,10,20,");
         let bad = "phase,round,arch_key,genotype,params,macs,budget,accuracy,seconds,status,error,extra\n\
                    dat,0,k1,g1,10,20,proxy,91.5,0.0,ok,,{}\n";
         let err = csv::Reader::from_reader(bad.as_bytes()).deserialize::<EvalRecord>().next().unwrap().unwrap_err();

@@ -201,6 +201,12 @@ impl RunDir {
         Ok(rows)
     }
 
+    /// Replaces `evaluations.csv` with `rows` atomically (columns filled in
+    /// after the evaluations, such as a timed latency).
+    pub fn rewrite_evaluations(&self, rows: &[EvalRecord]) -> Result<()> {
+        write_atomic(&self.path("evaluations.csv"), &evaluations_csv(rows)?)
+    }
+
     /// The finished evaluations of the run directory `root`, read only (no
     /// lock: for commands that look at a run, running or not).
     pub fn read_evaluations(root: &Path) -> Result<Vec<EvalRecord>> {

@@ -12,6 +12,7 @@ use rand::seq::SliceRandom;
 use super::records::{EvalRecord, last_attempts};
 use super::state::{Pick, PickSource};
 use crate::eval::Budget;
+use crate::search::Bound;
 use crate::search::evolution::Member;
 
 /// One measured architecture the predictor learns from.
@@ -63,12 +64,39 @@ pub fn split(n: usize, val_fraction: f64, rng: &mut StdRng) -> (Vec<usize>, Vec<
     (order, train)
 }
 
+/// What decides which measured architectures compete for the run's best.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rules {
+    /// Whether the evaluator's proxy and final budgets are one evaluation.
+    pub budgets_equal: bool,
+    /// The run's latency constraint (`constraints.latency_ms`), judged on
+    /// the measured latency.
+    pub latency: Bound,
+}
+
+impl From<bool> for Rules {
+    /// Rules of a run without a latency constraint.
+    fn from(budgets_equal: bool) -> Self {
+        Self { budgets_equal, latency: Bound::default() }
+    }
+}
+
+impl Rules {
+    /// Whether `e`'s measured latency meets the latency constraint (true
+    /// when there is none; false when there is one and `e` has no measurement).
+    pub fn meets_latency(&self, e: &EvalRecord) -> bool {
+        !self.latency.is_set() || e.latency_ms.is_some_and(|l| self.latency.holds(l))
+    }
+}
+
 /// Whether a measured architecture competes for the run's best: every
 /// evaluation does when the proxy and final budgets are one evaluation
 /// (baselines measure with the final budget only), else only the final
-/// budget's (a proxy accuracy is of a cheaper training, not comparable).
-pub fn competes(e: &EvalRecord, budgets_equal: bool) -> bool {
-    budgets_equal || e.budget == Budget::Final
+/// budget's (a proxy accuracy is of a cheaper training, not comparable);
+/// with a latency constraint, only those whose measured latency meets it.
+pub fn competes(e: &EvalRecord, rules: impl Into<Rules>) -> bool {
+    let rules = rules.into();
+    (rules.budgets_equal || e.budget == Budget::Final) && rules.meets_latency(e)
 }
 
 /// The one order of measured architectures: higher signal first, then by
@@ -83,18 +111,19 @@ pub fn best_order(a: &EvalRecord, b: &EvalRecord) -> Ordering {
 /// by [`best_order`]: each architecture's last attempt, successes only.
 /// The run's best is the first; the summary, `best`, the plots and the
 /// search's incumbent all take it from here.
-pub fn best_first(evals: &[EvalRecord], budgets_equal: bool) -> Vec<&EvalRecord> {
+pub fn best_first(evals: &[EvalRecord], rules: impl Into<Rules>) -> Vec<&EvalRecord> {
+    let rules = rules.into();
     let mut measured: Vec<&EvalRecord> = last_attempts(evals)
         .into_iter()
-        .filter(|e| e.accuracy.is_some_and(f64::is_finite) && competes(e, budgets_equal))
+        .filter(|e| e.accuracy.is_some_and(f64::is_finite) && competes(e, rules))
         .collect();
     measured.sort_by(|a, b| best_order(a, b));
     measured
 }
 
 /// The run's best measured architecture (the first of [`best_first`]).
-pub fn best(evals: &[EvalRecord], budgets_equal: bool) -> Option<&EvalRecord> {
-    best_first(evals, budgets_equal).into_iter().next()
+pub fn best(evals: &[EvalRecord], rules: impl Into<Rules>) -> Option<&EvalRecord> {
+    best_first(evals, rules).into_iter().next()
 }
 
 /// A round's top-K: the `local` picks first (already unmeasured, best
@@ -147,6 +176,7 @@ mod tests {
             attempt: 1,
             std_params: None,
             std_macs: None,
+            latency_ms: None,
         }
     }
 

@@ -19,6 +19,7 @@ use super::run_dir::RunDir;
 use super::selection::{self, TrainingRow};
 use super::state::{Pick, PickSource, RunState, Stage, rng_for};
 use crate::eval::{Budget, EvalEvent, EvalJob, Evaluator, Flow};
+use crate::latency::source::LatencySource;
 use crate::predictor::Predictor;
 use crate::predictor::dataset::encode_graphs;
 use crate::predictor::fit::{self, FitData};
@@ -52,6 +53,8 @@ pub struct DriveOptions {
 
 /// A run in progress on space `S` and backend `B`.
 pub struct Workflow<'a, S: SearchSpace, B: AutodiffBackend> {
+    /// The run's latency source (`latency:`), which also prices the searches' space.
+    latency: Option<&'a LatencySource>,
     cfg: &'a RunConfig,
     space: &'a S,
     dir: &'a RunDir,
@@ -70,6 +73,7 @@ pub struct Workflow<'a, S: SearchSpace, B: AutodiffBackend> {
 impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
+        latency: Option<&'a LatencySource>,
         cfg: &'a RunConfig,
         space: &'a S,
         dir: &'a RunDir,
@@ -81,6 +85,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
     ) -> Self {
         let quiet = opts.quiet;
         Self {
+            latency,
             cfg,
             space,
             dir,
@@ -171,6 +176,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 }
                 Stage::Baseline => self.baseline()?,
                 Stage::Report => {
+                    self.time_latencies()?;
                     self.report()?;
                     self.state.stage = Stage::Done;
                 }
@@ -216,6 +222,8 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         pb.set_position(done.len() as u64);
         let stop_after = self.cfg.evaluator.stop_after_failures;
         let (space, dir, evals) = (self.space, self.dir, &mut self.evals);
+        // latency looked up at once; timed ones after the batch (trainings in flight would disturb the timing)
+        let lookup = self.latency.filter(|l| !l.times_on_device());
         let (first_failures, succeeded) = (&mut self.first_failures, &mut self.succeeded);
         let mut best = evals.iter().filter_map(|e| e.accuracy).fold(f64::NAN, f64::max);
         let mut failed_now = 0usize;
@@ -258,6 +266,10 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 attempt,
                 std_params: Some(standard.params),
                 std_macs: Some(standard.macs),
+                latency_ms: match lookup {
+                    Some(l) if outcome.ok() => Some(l.measured(space, &job.genotype)?),
+                    _ => None,
+                },
             };
             dir.append_evaluation(&rec)?;
             // one line per evaluation: run.log keeps a failure's whole error, the terminal its first line
@@ -300,6 +312,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             Ok(Flow::Continue)
         })?;
         pb.finish_and_clear();
+        self.time_latencies()?;
         if stopped {
             return Err(self.stop_error());
         }
@@ -312,6 +325,43 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             picks.len()
         ));
         Ok(())
+    }
+
+    /// With `latency.measure: device`: times every successfully evaluated
+    /// architecture that has no latency yet, on this machine, and rewrites
+    /// `evaluations.csv` with them (a run interrupted before this times
+    /// them on resume).
+    fn time_latencies(&mut self) -> Result<()> {
+        let Some(l) = self.latency.filter(|l| l.times_on_device()) else { return Ok(()) };
+        let todo: Vec<usize> =
+            (0..self.evals.len()).filter(|&i| self.evals[i].accuracy.is_some() && self.evals[i].latency_ms.is_none()).collect();
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let pb = bar(todo.len() as u64, "latency", self.quiet);
+        let mut timed: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+        for i in todo {
+            let g = self.evals[i].genotype.clone();
+            let ms = match timed.get(&g) {
+                Some(&ms) => ms,
+                None => l.measured(self.space, &g)?,
+            };
+            timed.insert(g, ms);
+            self.evals[i].latency_ms = Some(ms);
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        self.dir.rewrite_evaluations(&self.evals)?;
+        self.dir.log(&format!("latency: timed {} architectures ({})", timed.len(), l.describe_measured()));
+        Ok(())
+    }
+
+    /// The first error the latency source gave the search, as the run's error.
+    fn latency_error(&self) -> Result<()> {
+        match self.latency.and_then(|l| l.take_error()) {
+            Some(e) => Err(anyhow::anyhow!("the search's latency (key `latency`): {e}")),
+            None => Ok(()),
+        }
     }
 
     /// Why the run stops after its first evaluations all failed, and how to go on.
@@ -474,19 +524,21 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         let evo = Evolution { space, cfg: &s.evolution, constraints: &cfg.constraints, hall_size };
         // the best measured architectures start the population (search.seed_measured);
         // all measured ones compete: they are the predictor's labels, of one budget
-        let seeds = selection::best_first(&self.evals, true)
+        let rules = selection::Rules { budgets_equal: true, latency: cfg.constraints.latency_ms };
+        let seeds = selection::best_first(&self.evals, rules)
             .iter()
             .take(s.seed_measured)
             .map(|e| self.space.parse(&e.genotype))
             .collect::<Result<Vec<_>>>()?;
         let st = self.generations(&evo, "search", seeds, |state| &mut state.evolution, &mut fitness)?;
+        self.latency_error()?;
         self.say(&format!(
             "round {round}: {} distinct genotypes run through the predictor (the rest were repeats)",
             fitness.inferred()
         ));
         let measured = self.evaluated_keys();
         // search.local_picks: the best-predicted unmeasured neighbours of the best measured architecture
-        let local = match selection::best(&self.evals, true) {
+        let local = match selection::best(&self.evals, rules) {
             Some(best) if s.local_picks > 0 => {
                 let local =
                     LocalSearch { space: self.space, constraints: &self.cfg.constraints, draws: NEIGHBOUR_DRAWS };
@@ -590,6 +642,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         let reference = cfg.reference_cost().expect("checked by RunConfig::load");
         let nsga = Nsga2 { space, cfg: &s.nsga2, objectives: &s.objectives, constraints: &cfg.constraints, reference };
         let st = self.generations(&nsga, "front", Vec::new(), |state| &mut state.front, &mut fitness)?;
+        self.latency_error()?;
         let picks: Vec<Pick> = nsga
             .picks(&st, &self.evaluated_keys(), s.top_k)
             .into_iter()
@@ -627,7 +680,10 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                         .iter()
                         .map(|e| {
                             let g = self.space.parse(&e.genotype)?;
-                            let costs = nsga2::costs(&self.cfg.search.objectives, self.space.cost(&g));
+                            // an evaluated architecture's latency is its measured one
+                            let mut cost = self.space.cost(&g);
+                            cost.latency_ms = e.latency_ms.or(cost.latency_ms);
+                            let costs = nsga2::costs(&self.cfg.search.objectives, cost);
                             Ok((e.genotype.clone(), e.accuracy.map(|a| a / 100.0), costs))
                         })
                         .collect::<Result<Vec<_>>>()?;
@@ -653,6 +709,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                     )?
                 }
             };
+            self.latency_error()?;
             let pick = Pick::unscored(self.space.key(&g), self.space.format(&g));
             self.evaluate(std::slice::from_ref(&pick), Phase::Baseline(strategy), Budget::Final)?;
         }
@@ -678,6 +735,11 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 front: self.cfg.search.objectives.get(1).map(|&cost| crate::report::front::FrontSpec {
                     cost,
                     reference: self.cfg.reference_cost().expect("checked by RunConfig::load"),
+                }),
+                latency_bound: self.cfg.constraints.latency_ms,
+                latency: self.latency.map(|l| crate::report::LatencyNote {
+                    predicted: l.describe_predicted(),
+                    measured: l.describe_measured(),
                 }),
             },
         )?;

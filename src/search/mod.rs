@@ -35,16 +35,20 @@ pub struct Bound {
 }
 
 impl Bound {
-    fn holds(&self, v: u64) -> bool {
-        let v = v as f64;
+    /// Whether `v` is within the bound (NaN never is).
+    pub fn holds(&self, v: f64) -> bool {
         self.min.is_none_or(|m| v >= m) && self.max.is_none_or(|m| v <= m)
     }
 
-    fn describe(&self, what: &str) -> String {
+    pub fn is_set(&self) -> bool {
+        self.min.is_some() || self.max.is_some()
+    }
+
+    pub fn describe(&self, what: &str) -> String {
         match (self.min, self.max) {
-            (Some(a), Some(b)) => format!("{a:.0} <= {what} <= {b:.0}"),
-            (Some(a), None) => format!("{what} >= {a:.0}"),
-            (None, Some(b)) => format!("{what} <= {b:.0}"),
+            (Some(a), Some(b)) => format!("{a} <= {what} <= {b}"),
+            (Some(a), None) => format!("{what} >= {a}"),
+            (None, Some(b)) => format!("{what} <= {b}"),
             (None, None) => String::new(),
         }
     }
@@ -69,6 +73,11 @@ pub struct Constraints {
     pub params: Bound,
     #[serde(default)]
     pub macs: Bound,
+    /// Latency in ms: the search bounds what its latency source predicts;
+    /// the summary judges the evaluated architectures on their measured
+    /// latency, and only those that meet it compete for the run's best.
+    #[serde(default)]
+    pub latency_ms: Bound,
     /// Proposals tried before giving up on meeting the constraints.
     #[serde(default = "d_tries")]
     pub max_tries: usize,
@@ -80,17 +89,20 @@ fn d_tries() -> usize {
 
 impl Default for Constraints {
     fn default() -> Self {
-        Self { params: Bound::default(), macs: Bound::default(), max_tries: d_tries() }
+        Self { params: Bound::default(), macs: Bound::default(), latency_ms: Bound::default(), max_tries: d_tries() }
     }
 }
 
 impl Constraints {
     pub fn holds(&self, c: Cost) -> bool {
-        self.params.holds(c.params) && self.macs.holds(c.macs)
+        self.params.holds(c.params as f64)
+            && self.macs.holds(c.macs as f64)
+            && (!self.latency_ms.is_set() || self.latency_ms.holds(c.latency_ms.unwrap_or(f64::NAN)))
     }
 
     fn describe(&self) -> String {
-        let parts: Vec<String> = [self.params.describe("params"), self.macs.describe("MACs")]
+        let parts: Vec<String> =
+            [self.params.describe("params"), self.macs.describe("MACs"), self.latency_ms.describe("latency (ms)")]
             .into_iter()
             .filter(|s| !s.is_empty())
             .collect();
@@ -112,11 +124,17 @@ impl Constraints {
             if self.holds(c) {
                 return Ok(g);
             }
-            closest = Some(closest.map_or(c, |b: Cost| if c.params < b.params { c } else { b }));
+            // the smallest by what is bounded: latency when it is, else params
+            let size = |c: &Cost| match c.latency_ms {
+                Some(l) if self.latency_ms.is_set() => l,
+                _ => c.params as f64,
+            };
+            closest = Some(closest.map_or(c, |b: Cost| if size(&c) < size(&b) { c } else { b }));
         }
         let c = closest.unwrap_or_default();
+        let latency = c.latency_ms.map_or(String::new(), |l| format!(", {l:.3} ms"));
         bail!(
-            "constraints: no architecture with {} in {} tries (the smallest seen had {} params, {} MACs); loosen constraints or raise constraints.max_tries",
+            "constraints: no architecture with {} in {} tries (the smallest seen had {} params, {} MACs{latency}); loosen constraints or raise constraints.max_tries",
             self.describe(),
             self.max_tries,
             c.params,

@@ -32,6 +32,9 @@ pub enum Objective {
     Params,
     /// Multiply-accumulates of the evaluation network, minimised.
     Macs,
+    /// Latency of the evaluation network (ms), minimised: predicted while
+    /// searching, measured once evaluated (a run's `latency:` section).
+    Latency,
 }
 
 impl Objective {
@@ -40,6 +43,7 @@ impl Objective {
             Self::Accuracy => "accuracy",
             Self::Params => "params",
             Self::Macs => "macs",
+            Self::Latency => "latency",
         }
     }
 
@@ -49,6 +53,8 @@ impl Objective {
             Self::Accuracy => None,
             Self::Params => Some(c.params as f64),
             Self::Macs => Some(c.macs as f64),
+            // a latency the source could not give ranks as the worst
+            Self::Latency => Some(c.latency_ms.unwrap_or(f64::INFINITY)),
         }
     }
 }

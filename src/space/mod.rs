@@ -63,8 +63,12 @@ pub trait SearchSpace: Send + Sync {
     /// The network the built-in trainer builds for `g`, changed by a
     /// budget's `overrides` (an override this space's network does not have
     /// is an error naming it); `None` for spaces whose networks it does not
-    /// build (NAS-Bench-201 is measured from its table).
+    /// build (every space here has one).
     fn network(&self, _g: &Self::Genotype, _overrides: &NetOverrides) -> Option<Result<NetSpec>> {
+        None
+    }
+    /// Every genotype of the space, for spaces small enough to list (`None`: too many).
+    fn all(&self) -> Option<Vec<Self::Genotype>> {
         None
     }
     /// A drawing of `g` (by default its tokenizer graph, nodes named by op code).
@@ -100,6 +104,10 @@ pub trait AnySpace: Send + Sync {
     fn network_of(&self, text: &str, overrides: &NetOverrides) -> Option<Result<NetSpec>>;
     /// A drawing of the genotype written as `text` (see [`SearchSpace::diagram`]).
     fn diagram_of(&self, text: &str) -> Result<Vec<Dag>>;
+    /// Every genotype as text (see [`SearchSpace::all`]).
+    fn all_texts(&self) -> Option<Vec<String>>;
+    /// The canonical key of the genotype written as `text`.
+    fn key_of(&self, text: &str) -> Result<ArchKey>;
 }
 
 impl<S: SearchSpace> AnySpace for S {
@@ -134,6 +142,14 @@ impl<S: SearchSpace> AnySpace for S {
 
     fn diagram_of(&self, text: &str) -> Result<Vec<Dag>> {
         Ok(self.diagram(&self.parse(text)?))
+    }
+
+    fn all_texts(&self) -> Option<Vec<String>> {
+        self.all().map(|gs| gs.iter().map(|g| self.format(g)).collect())
+    }
+
+    fn key_of(&self, text: &str) -> Result<ArchKey> {
+        Ok(self.key(&self.parse(text)?))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The built-in trainer: DARTS and MobileNetV3 networks built in burn from
+//! The built-in trainer: DARTS, MobileNetV3 and NAS-Bench-201 networks built in burn from
 //! the same layer descriptions as the cost model, trained with SGD on
 //! in-memory image sets, measured by top-1 on a held-out split. The
 //! `builtin` evaluator and `nas-search bench train` use it.
@@ -9,6 +9,7 @@ pub mod darts_net;
 pub mod depthwise;
 pub mod layers;
 pub mod mobilenet_net;
+pub mod nb201_net;
 pub mod network;
 pub mod train;
 

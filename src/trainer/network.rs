@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 
 use super::darts_net::{DartsNetwork, DropPath};
 use super::mobilenet_net::MobileNetNetwork;
+use super::nb201_net::Nb201Network;
 use crate::net::NetSpec;
 
 /// A built network, one variant per [`NetSpec`] variant.
@@ -16,6 +17,7 @@ use crate::net::NetSpec;
 pub enum Network<B: Backend> {
     Darts(DartsNetwork<B>),
     MobileNet(MobileNetNetwork<B>),
+    Nb201(Nb201Network<B>),
 }
 
 impl<B: Backend> Network<B> {
@@ -24,6 +26,7 @@ impl<B: Backend> Network<B> {
         match spec {
             NetSpec::Darts(n) => Self::Darts(DartsNetwork::new(n, rng, device)),
             NetSpec::MobileNet(n) => Self::MobileNet(MobileNetNetwork::new(n, rng, device)),
+            NetSpec::Nb201(n) => Self::Nb201(Nb201Network::new(n, rng, device)),
         }
     }
 
@@ -37,6 +40,7 @@ impl<B: Backend> Network<B> {
         match self {
             Self::Darts(n) => n.forward(x, drop, with_aux),
             Self::MobileNet(n) => (n.forward(x), None),
+            Self::Nb201(n) => (n.forward(x), None),
         }
     }
 }

@@ -27,7 +27,9 @@ pub const INPUT_CODE: usize = 0;
 /// Graph op code of the output node.
 pub const OUTPUT_CODE: usize = 6;
 /// Source cell node of each edge, in storage order.
-const EDGE_FROM: [usize; EDGES] = [0, 0, 1, 0, 1, 2];
+pub const EDGE_FROM: [usize; EDGES] = [0, 0, 1, 0, 1, 2];
+/// Target cell node of each edge, in storage order.
+pub const EDGE_TO: [usize; EDGES] = [1, 2, 2, 3, 3, 3];
 /// Graph edges shared by every cell.
 const GRAPH_EDGES: [(usize, usize); 10] =
     [(0, 1), (0, 2), (0, 4), (1, 3), (1, 5), (2, 6), (3, 6), (4, 7), (5, 7), (6, 7)];

@@ -1,7 +1,7 @@
 //! NAS-Bench-201 as a [`SearchSpace`]: uniform sampling, one-edge mutation,
-//! per-edge crossover, the benchmark's UniqueString as canonical key, and the cost of the
+//! per-edge crossover, the benchmark's UniqueString as canonical key, and the
 //! benchmark's CIFAR network (C=16, 5 cells per stage, ResNet blocks between
-//! stages).
+//! stages): its cost, and its description for the code that builds it.
 
 use anyhow::{Result, bail};
 use rand::Rng;
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::genotype::{EDGES, Nb201Cell, OPS};
 use crate::graph::ArchGraph;
-use crate::net::Cost;
+use crate::net::{Cost, NetOverrides, NetSpec};
 use crate::space::diagram::Dag;
 use crate::space::{ArchKey, SearchSpace, other_index};
 
@@ -169,6 +169,20 @@ impl SearchSpace for Nb201Space {
 
     fn cost(&self, g: &Nb201Cell) -> Cost {
         crate::net::nb201::cost(g, self.cfg.channels, self.cfg.cells_per_stage, self.cfg.classes)
+    }
+
+    fn all(&self) -> Option<Vec<Nb201Cell>> {
+        Some(Nb201Cell::enumerate().filter(|c| self.validate(c).is_ok()).collect())
+    }
+
+    fn network(&self, g: &Nb201Cell, o: &NetOverrides) -> Option<Result<NetSpec>> {
+        Some(o.refuse(&["cells", "width_mult", "auxiliary_weight"], "NAS-Bench-201").map(|()| {
+            let channels = o.channels.unwrap_or(self.cfg.channels);
+            let classes = o.classes.unwrap_or(self.cfg.classes);
+            let mut net = crate::net::nb201::build(g, channels, self.cfg.cells_per_stage, classes);
+            net.input_size = o.resolution.unwrap_or(net.input_size);
+            NetSpec::Nb201(net)
+        }))
     }
 }
 

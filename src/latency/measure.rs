@@ -1,0 +1,307 @@
+//! `nas-search latency measure`: times the networks of a space's
+//! architectures on this machine and appends one row each to a CSV.
+//!
+//! Each network is built with burn from the description the cost model
+//! counts, with random weights, in inference mode (BatchNorm on its running
+//! statistics), and run on one random input of the space's resolution:
+//! `warmup` passes, then `repeats` timed passes (median, quartiles, extremes;
+//! each pass waits for the result). The architectures are measured in a
+//! seeded shuffled order, and the first `remeasure` of them are measured
+//! again at the end: the two measurements of the same network, apart by the
+//! whole measuring time, show how much the machine drifts (their coefficient
+//! of variation is printed). Rows are appended as they are made: an
+//! interrupted measurement continues where it stopped, with the same order.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Distribution, Tensor};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::table::LatencyRow;
+use super::timing::{Timing, pair_cv, time};
+use super::DeviceInfo;
+use crate::backend::{BackendTask, DeviceKind, dispatch};
+use crate::net::{NetOverrides, NetSpec};
+use crate::space::{AnySpace, SpaceConfig};
+use crate::trainer::Network;
+
+/// How to time (the same for every network of one CSV).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimingSettings {
+    pub device: DeviceKind,
+    pub batch: usize,
+    pub threads: usize,
+    pub warmup: usize,
+    pub repeats: usize,
+}
+
+/// What `latency measure` was asked to do.
+pub struct MeasureRequest {
+    pub space: PathBuf,
+    pub out: PathBuf,
+    /// Random architectures to measure (`--n`), or every one (`--all`: None).
+    pub count: Option<usize>,
+    pub timing: TimingSettings,
+    pub seed: u64,
+    /// Networks measured again at the end (the first of the order).
+    pub remeasure: usize,
+    pub quiet: bool,
+}
+
+/// What a finished measurement says.
+#[derive(Clone, Debug)]
+pub struct MeasureSummary {
+    pub measured: usize,
+    pub total: usize,
+    /// Median latency over the networks, and the fastest and slowest.
+    pub median_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    /// Coefficients of variation between the two measurements of each re-measured network.
+    pub repeat_cvs: Vec<f64>,
+    /// Seconds this process spent measuring, per network.
+    pub seconds_per_network: f64,
+}
+
+/// Rows of a CSV this command appends to, and the file to append to. A
+/// last line cut by a kill is dropped (its network is measured again).
+pub fn open_appendable<T: DeserializeOwned>(path: &Path) -> Result<(Vec<T>, std::fs::File)> {
+    let mut rows = Vec::new();
+    if path.exists() {
+        let mut bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        if !bytes.is_empty() && bytes.last() != Some(&b'\n') {
+            let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            bytes.truncate(keep);
+            std::fs::write(path, &bytes).with_context(|| format!("dropping the cut last line of {}", path.display()))?;
+        }
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        for (i, rec) in r.deserialize().enumerate() {
+            rows.push(rec.with_context(|| {
+                format!("{} row {} is malformed: is it a file this command wrote? (use another --out)", path.display(), i + 2)
+            })?);
+        }
+    } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {} to append", path.display()))?;
+    Ok((rows, file))
+}
+
+/// Appends `row` as one line (with the header first when the file is empty).
+pub fn append_row<T: Serialize>(file: &mut std::fs::File, row: &T) -> Result<()> {
+    let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(false);
+    let mut w = csv::WriterBuilder::new().has_headers(empty).from_writer(Vec::new());
+    w.serialize(row)?;
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    file.write_all(&bytes)?;
+    file.sync_data()?;
+    Ok(())
+}
+
+/// The architectures to measure, in measuring order.
+fn plan(space: &dyn AnySpace, count: Option<usize>, seed: u64) -> Result<Vec<String>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut list = match count {
+        None => space.all_texts().with_context(|| {
+            format!("--all: the {} space is too large to list; measure a sample with --n N", space.name())
+        })?,
+        Some(n) => {
+            let mut seen = HashSet::new();
+            let mut list = Vec::new();
+            let mut tries = 0;
+            while list.len() < n && tries < 100 * n + 1000 {
+                let g = space.sample_text(&mut rng);
+                tries += 1;
+                if seen.insert(g.clone()) {
+                    list.push(g);
+                }
+            }
+            if list.len() < n {
+                bail!("--n {n}: the space has only {} distinct architectures", list.len());
+            }
+            list
+        }
+    };
+    list.shuffle(&mut rng);
+    Ok(list)
+}
+
+/// Settings a CSV's earlier rows were made with, as a message when they
+/// differ from `timing` on `here`.
+fn settings_differ(row: &LatencyRow, here: &DeviceInfo, timing: &TimingSettings, space: &str) -> Option<String> {
+    let theirs = (row.device_info(), row.batch, row.warmup, row.repeats, row.space.as_str());
+    let ours = (here.clone(), timing.batch, timing.warmup, timing.repeats, space);
+    (theirs != ours).then(|| {
+        format!(
+            "its rows were measured on {} (batch {}, warm-up {}, repeats {}, space {}); this command measures on {} (batch {}, warm-up {}, repeats {}, space {})",
+            theirs.0.describe(),
+            theirs.1,
+            theirs.2,
+            theirs.3,
+            theirs.4,
+            here.describe(),
+            ours.1,
+            ours.2,
+            ours.3,
+            ours.4
+        )
+    })
+}
+
+/// Runs `f` with the backend computing on `threads` threads.
+pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build()?;
+    Ok(pool.install(f))
+}
+
+/// Measures as `req` says.
+pub fn measure(req: &MeasureRequest) -> Result<MeasureSummary> {
+    let t = &req.timing;
+    if t.batch == 0 || t.repeats == 0 || t.threads == 0 {
+        bail!("--batch, --repeats and --threads must be at least 1");
+    }
+    let cfg = SpaceConfig::load(&req.space)?;
+    let space = cfg.build()?;
+    let here = DeviceInfo::here(t.device, t.threads);
+    let (done, mut file) = open_appendable::<LatencyRow>(&req.out)?;
+    if let Some(first) = done.first()
+        && let Some(why) = settings_differ(first, &here, t, space.name())
+    {
+        bail!("{} holds other measurements: {why}; use another --out", req.out.display());
+    }
+    let order = plan(space.as_ref(), req.count, req.seed)?;
+    let measured: HashSet<(u32, String)> = done.iter().map(|r| (r.pass, r.genotype.clone())).collect();
+    let again = req.remeasure.min(order.len());
+    let todo: Vec<(u32, usize)> = (0..order.len())
+        .map(|i| (1, i))
+        .chain((0..again).map(|i| (2, i)))
+        .filter(|&(pass, i)| !measured.contains(&(pass, order[i].clone())))
+        .collect();
+    if !done.is_empty() && !req.quiet && !todo.is_empty() {
+        eprintln!("{}: {} rows measured before; measuring the other {}", req.out.display(), done.len(), todo.len());
+    }
+    let started = std::time::Instant::now();
+    let bar = crate::run::progress::bar(todo.len() as u64, "latency", req.quiet);
+    for &(pass, i) in &todo {
+        let genotype = &order[i];
+        let spec = network(space.as_ref(), genotype)?;
+        let timing = with_threads(t.threads, || time_network(&spec, t))??;
+        let cost = spec.cost();
+        let row = LatencyRow {
+            genotype: genotype.clone(),
+            key: space.key_of(genotype)?,
+            pass,
+            order: i,
+            latency_ms: timing.median,
+            p25_ms: timing.p25,
+            p75_ms: timing.p75,
+            min_ms: timing.min,
+            max_ms: timing.max,
+            warmup: t.warmup,
+            repeats: t.repeats,
+            params: cost.params,
+            macs: cost.macs,
+            space: space.name().to_string(),
+            device: here.device.clone(),
+            device_name: here.device_name.clone(),
+            backend: here.backend.clone(),
+            threads: t.threads,
+            batch: t.batch,
+            resolution: spec.input_size(),
+            date: crate::clock::utc_now(),
+        };
+        append_row(&mut file, &row).with_context(|| format!("appending to {}", req.out.display()))?;
+        bar.inc(1);
+        bar.set_message(format!("{:.2} ms", timing.median));
+    }
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let table = super::LatencyTable::load(&req.out, "latency_ms")?;
+    let mut lat: Vec<f64> = table.rows.iter().map(|r| r.latency_ms).collect();
+    lat.sort_by(f64::total_cmp);
+    Ok(MeasureSummary {
+        measured: todo.len(),
+        total: table.rows.len(),
+        median_ms: super::timing::quantile(&lat, 0.5),
+        min_ms: lat[0],
+        max_ms: lat[lat.len() - 1],
+        repeat_cvs: table.repeats.iter().filter_map(|r| table.get(&r.genotype).map(|a| pair_cv(a, r.latency_ms))).collect(),
+        seconds_per_network: if todo.is_empty() { 0.0 } else { seconds / todo.len() as f64 },
+    })
+}
+
+/// The network of `genotype` as the space describes it.
+pub fn network(space: &dyn AnySpace, genotype: &str) -> Result<NetSpec> {
+    space
+        .network_of(genotype, &NetOverrides::default())
+        .with_context(|| format!("the {} space describes no network to build", space.name()))?
+}
+
+/// Times one network's forward pass.
+pub fn time_network(spec: &NetSpec, t: &TimingSettings) -> Result<Timing> {
+    dispatch(t.device, TimeNetwork { spec, t })
+}
+
+struct TimeNetwork<'a> {
+    spec: &'a NetSpec,
+    t: &'a TimingSettings,
+}
+
+impl BackendTask for TimeNetwork<'_> {
+    type Output = Timing;
+
+    fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Timing {
+        time_on::<B::InnerBackend>(self.spec, self.t, &device)
+    }
+}
+
+fn time_on<B: Backend>(spec: &NetSpec, t: &TimingSettings, device: &B::Device) -> Timing {
+    let net = Network::<B>::new(spec, &mut StdRng::seed_from_u64(0), device);
+    let r = spec.input_size();
+    let x = Tensor::<B, 4>::random([t.batch, 3, r, r], Distribution::Normal(0.0, 1.0), device);
+    time(t.warmup, t.repeats, || {
+        let (y, _) = net.forward(x.clone(), None, false);
+        // reading the result waits for the device
+        let _ = y.into_data();
+    })
+}
+
+/// Prints what a measurement did.
+pub fn print_summary(req: &MeasureRequest, s: &MeasureSummary) {
+    println!(
+        "{}: {} networks ({} measured now, {:.3} s each); latency median {:.3} ms, from {:.3} to {:.3} ms",
+        req.out.display(),
+        s.total,
+        s.measured,
+        s.seconds_per_network,
+        s.median_ms,
+        s.min_ms,
+        s.max_ms
+    );
+    if s.repeat_cvs.is_empty() {
+        println!("repeat noise: no network measured twice (--remeasure 0)");
+    } else {
+        let mut cv = s.repeat_cvs.clone();
+        cv.sort_by(f64::total_cmp);
+        let mean = cv.iter().sum::<f64>() / cv.len() as f64;
+        println!(
+            "repeat noise: {} networks measured again at the end; coefficient of variation between the two measurements median {:.2}%, mean {:.2}%, max {:.2}%",
+            cv.len(),
+            100.0 * super::timing::quantile(&cv, 0.5),
+            100.0 * mean,
+            100.0 * cv[cv.len() - 1]
+        );
+    }
+}

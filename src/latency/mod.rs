@@ -1,0 +1,21 @@
+//! Latency: how long an architecture's network takes to run on a device.
+//!
+//! Measured here (`measure`: forward passes of the network built from the
+//! space's description, timed, written to a CSV that says on every row where
+//! it was measured), read back (`table`: a measurement CSV, checked), summed
+//! from a per-unit look-up table (`lut`: each distinct layer sequence
+//! measured once, Once-for-All's and nn-Meter's way), and handed to a run as
+//! one source (`source`: what the search sees and what an evaluation
+//! records). `units` cuts a network into the units the look-up table keys;
+//! `device` names the machine; `timing` times a closure.
+
+pub mod device;
+pub mod lut;
+pub mod measure;
+pub mod source;
+pub mod table;
+pub mod timing;
+pub mod units;
+
+pub use device::DeviceInfo;
+pub use table::{LatencyRow, LatencyTable};

@@ -1,0 +1,326 @@
+//! Latency end to end: `latency measure` (shuffled order, every column,
+//! resume after a kill, settings of another machine refused) on the three
+//! spaces, `latency lut`, a latency predictor with its baselines, and runs
+//! that search under a latency constraint and report measured latency.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// A NAS-Bench-201 space of two ops (64 cells) and a tiny network: fast to measure whole.
+fn tiny_space(dir: &Path) -> PathBuf {
+    write(dir, "tiny.yaml", "space: nb201\nops: [nor_conv_3x3, skip_connect]\nchannels: 4\ncells_per_stage: 1\n")
+}
+
+/// `latency measure` with `extra` arguments (by default 1 warm-up and 2 timed passes).
+fn measure(space: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut cmd = bin();
+    cmd.args(["latency", "measure"]).arg(space).arg("--out").arg(out).arg("--quiet").args(extra);
+    for (flag, default) in [("--warmup", "1"), ("--repeats", "2")] {
+        if !extra.contains(&flag) {
+            cmd.args([flag, default]);
+        }
+    }
+    run_ok(&mut cmd)
+}
+
+#[test]
+fn measure_writes_every_column_in_a_shuffled_order_and_resumes_after_a_kill() {
+    let dir = temp_dir("lat-measure");
+    let space = tiny_space(&dir);
+    let out = dir.join("lat.csv");
+    let printed = measure(&space, &out, &["--all", "--remeasure", "4"]);
+    let text = String::from_utf8_lossy(&printed.stdout);
+    assert!(text.contains("64 networks") && text.contains("repeat noise: 4 networks"), "{text}");
+    let rows = csv_rows(&out);
+    assert_eq!(rows.len(), 64 + 4);
+    for col in [
+        "genotype", "key", "pass", "order", "latency_ms", "p25_ms", "p75_ms", "min_ms", "max_ms", "warmup", "repeats",
+        "params", "macs", "space", "device", "device_name", "backend", "threads", "batch", "resolution", "date",
+    ] {
+        assert!(rows[0].contains_key(col), "column {col} missing");
+    }
+    let first: Vec<&HashMap<String, String>> = rows.iter().filter(|r| r["pass"] == "1").collect();
+    let genotypes: HashSet<&str> = first.iter().map(|r| r["genotype"].as_str()).collect();
+    assert_eq!(genotypes.len(), 64, "every cell of the space once");
+    for r in &rows {
+        let (p25, med, p75): (f64, f64, f64) =
+            (r["p25_ms"].parse().unwrap(), r["latency_ms"].parse().unwrap(), r["p75_ms"].parse().unwrap());
+        assert!(0.0 < p25 && p25 <= med && med <= p75, "{r:?}");
+        assert_eq!((r["device"].as_str(), r["batch"].as_str(), r["resolution"].as_str()), ("cpu", "1", "32"));
+    }
+    // shuffled: not in the space's enumeration order (which sorts the op indices)
+    let mut sorted: Vec<&str> = first.iter().map(|r| r["genotype"].as_str()).collect();
+    let measured_order = sorted.clone();
+    sorted.sort();
+    assert_ne!(measured_order, sorted, "the measuring order is shuffled");
+    // the re-measured ones are the first of the order
+    let again: Vec<&str> = rows.iter().filter(|r| r["pass"] == "2").map(|r| r["genotype"].as_str()).collect();
+    assert_eq!(again, measured_order[..4]);
+
+    // a kill mid-write: the last 10 rows gone and a cut line; resuming measures exactly what is missing
+    let all = fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = all.lines().collect();
+    let kept = lines[..lines.len() - 10].join("\n") + "\n" + &lines[lines.len() - 10][..20];
+    fs::write(&out, kept).unwrap();
+    measure(&space, &out, &["--all", "--remeasure", "4"]);
+    let resumed = csv_rows(&out);
+    assert_eq!(resumed.len(), rows.len());
+    let order = |rows: &[HashMap<String, String>]| {
+        rows.iter().map(|r| (r["pass"].clone(), r["genotype"].clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(order(&resumed), order(&rows), "the same order as the uninterrupted measurement");
+    assert_eq!(resumed[..50], rows[..50], "finished rows are kept as they were");
+
+    // other settings into the same file are refused, naming both
+    let err = run_err(
+        bin().args(["latency", "measure"]).arg(&space).arg("--out").arg(&out).args(["--all", "--repeats", "5", "--quiet"]),
+    );
+    assert!(err.contains("holds other measurements") && err.contains("repeats 2") && err.contains("repeats 5"), "{err}");
+}
+
+#[test]
+fn measure_builds_darts_and_mobilenet_networks_too() {
+    let dir = temp_dir("lat-spaces");
+    for space in ["darts", "mobilenetv3"] {
+        let out = dir.join(format!("{space}.csv"));
+        let path = repo().join(format!("search_spaces/{space}.yaml"));
+        measure(&path, &out, &["-n", "2", "--remeasure", "1", "--warmup", "0", "--repeats", "1"]);
+        let rows = csv_rows(&out);
+        assert_eq!(rows.len(), 3, "{space}");
+        assert_eq!(rows[0]["space"], space);
+        let ms: f64 = rows[0]["latency_ms"].parse().unwrap();
+        assert!(ms > 0.0 && ms.is_finite());
+        // the cost columns are the cost model's
+        let cost = run_ok(bin().args(["space", "cost"]).arg(&path).arg(&rows[0]["genotype"]).arg("--json"));
+        let json: serde_json::Value = serde_json::from_slice(&cost.stdout).unwrap();
+        assert_eq!(json["macs"].to_string(), rows[0]["macs"], "{space}");
+    }
+    let err = run_err(
+        bin()
+            .args(["latency", "measure"])
+            .arg(repo().join("search_spaces/darts.yaml"))
+            .arg("--out")
+            .arg(dir.join("x.csv"))
+            .arg("--all"),
+    );
+    assert!(err.contains("too large to list") && err.contains("--n"), "{err}");
+}
+
+#[test]
+fn the_nb201_network_built_has_the_parameters_the_cost_model_counts() {
+    use burn::backend::{Autodiff, NdArray};
+    use nas_search::net::{NetOverrides, NetSpec};
+    use nas_search::space::SpaceConfig;
+    use rand::SeedableRng;
+    let space = SpaceConfig::load(&repo().join("search_spaces/nb201.yaml")).unwrap().build().unwrap();
+    for cell in [
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+        "|avg_pool_3x3~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|",
+    ] {
+        let spec = space.network_of(cell, &NetOverrides::default()).unwrap().unwrap();
+        assert!(matches!(spec, NetSpec::Nb201(_)));
+        let net = nas_search::trainer::Network::<Autodiff<NdArray>>::new(
+            &spec,
+            &mut rand::rngs::StdRng::seed_from_u64(0),
+            &Default::default(),
+        );
+        assert_eq!(net.trainable_params() as u64, space.cost_of(cell).unwrap().params, "{cell}");
+    }
+    // the benchmark's largest network
+    let big = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+    assert_eq!(space.cost_of(big).unwrap().params, 1_531_546);
+}
+
+/// A latency CSV of `n` standard NAS-Bench-201 networks and the look-up table, measured here.
+fn nb201_measurements(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
+    let space = repo().join("search_spaces/nb201.yaml");
+    let (csv, lut) = (dir.join("nb201_lat.csv"), dir.join("nb201_lut.csv"));
+    measure(&space, &csv, &["-n", &n.to_string(), "--remeasure", "2", "--warmup", "1", "--repeats", "3"]);
+    run_ok(bin().args(["latency", "lut"]).arg(&space).arg("--out").arg(&lut).args(["--repeats", "3", "--quiet"]));
+    (csv, lut)
+}
+
+#[test]
+fn a_latency_predictor_trains_and_is_tabled_beside_the_macs_fit_and_the_lookup_table() {
+    let dir = temp_dir("lat-predictor");
+    let (csv, lut) = nb201_measurements(&dir, 60);
+    let cfg = write(
+        &dir,
+        "lat.yaml",
+        &format!(
+            "data: {{ latency_csv: {}, lut: {} }}
+split: {{ train_archs: 30, val_archs: 10 }}
+model: {{ kind: mlp, mlp: {{ hidden: [32, 32] }} }}
+train: {{ epochs: 30, batch_size: 8, lr: 0.003, seed: 1 }}
+",
+            csv.display(),
+            lut.display()
+        ),
+    );
+    let results = dir.join("latency_predictor.csv");
+    let out = run_ok(
+        bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(dir.join("train")).arg("--results").arg(&results).arg("--quiet"),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("latency on 20 held-out networks") && text.contains("macs-fit") && text.contains("lut"), "{text}");
+    let rows = csv_rows(&results);
+    let models: Vec<&str> = rows.iter().map(|r| r["model"].as_str()).collect();
+    assert_eq!(models, ["lut", "macs-fit", "mlp"]);
+    for r in &rows {
+        let (mape, acc): (f64, f64) = (r["mape"].parse().unwrap(), r["acc10"].parse().unwrap());
+        assert!(mape > 0.0 && mape.is_finite() && (0.0..=100.0).contains(&acc), "{r:?}");
+        assert_eq!((r["train_archs"].as_str(), r["test_archs"].as_str()), ("30", "20"));
+        assert!(r["command"].starts_with("nas-search predictor train"), "{r:?}");
+    }
+    // the look-up table of the same device sums close to the measured networks (within a factor of 2)
+    let lut_mape: f64 = rows[0]["mape"].parse().unwrap();
+    assert!(lut_mape < 50.0, "look-up table MAPE {lut_mape}%");
+    assert!(dir.join("train/latency_labels.json").is_file());
+
+    // a bad CSV is named with its row
+    let bad = dir.join("bad.csv");
+    let text = fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let col = lines[0].split(',').position(|c| c == "latency_ms").unwrap();
+    let mut fields: Vec<String> = lines[3].split(',').map(String::from).collect();
+    fields[col] = "-2".into();
+    lines[3] = fields.join(",");
+    fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    let bad_cfg = write(&dir, "bad.yaml", &fs::read_to_string(&cfg).unwrap().replace(&csv.display().to_string(), &bad.display().to_string()));
+    let err = run_err(bin().args(["predictor", "train"]).arg(&bad_cfg).arg("--out").arg(dir.join("bad")).arg("--quiet"));
+    assert!(err.contains("bad.csv") && err.contains("row 4") && err.contains("latency_ms must be a positive number"), "{err}");
+    let no_col = dir.join("nocol.csv");
+    fs::write(&no_col, text.replacen("latency_ms", "latency", 1)).unwrap();
+    let cfg2 = write(&dir, "nocol.yaml", &fs::read_to_string(&cfg).unwrap().replace(&csv.display().to_string(), &no_col.display().to_string()));
+    let err = run_err(bin().args(["predictor", "train"]).arg(&cfg2).arg("--out").arg(dir.join("nocol")).arg("--quiet"));
+    assert!(err.contains("nocol.csv") && err.contains("no column `latency_ms`"), "{err}");
+}
+
+/// An NSGA-II run over accuracy x latency on the benchmark table, the
+/// search seeing the look-up table's latency, the evaluated ones timed here.
+fn latency_run(dir: &Path, lut: &Path, max_ms: f64, strategy: &str) -> PathBuf {
+    let predictor = if strategy == "nar-former-nsga2" {
+        "predictor:
+  train_archs: 12
+  val_fraction: 0
+  model:
+    kind: nar-former
+    tokenizer: { lx: 4, lp: 4, lr: 4 }
+    transformer: { depths: [1, 1, 1, 1], heads: 2, d_ff: 32 }
+  train: { epochs: 4, batch_size: 8, lr: 0.002 }
+"
+    } else {
+        ""
+    };
+    write(
+        dir,
+        &format!("{strategy}.yaml"),
+        &format!(
+            "name: lat
+seed: 2
+space: {space}
+strategy: {strategy}
+evaluator: {{ kind: tabular }}
+{predictor}search:
+  objectives: [accuracy, latency]
+  nsga2: {{ population: 12, generations: 3 }}
+  top_k: 4
+  queries: 10
+constraints:
+  latency_ms: {{ max: {max_ms} }}
+latency:
+  predict: lut
+  lut: {lut}
+  measure: device
+  warmup: 1
+  repeats: 3
+",
+            space = repo().join("search_spaces/nb201.yaml").display(),
+            lut = lut.display()
+        ),
+    )
+}
+
+#[test]
+fn a_run_searches_under_a_latency_constraint_and_reports_measured_latency() {
+    let dir = temp_dir("lat-run");
+    let (csv, lut) = nb201_measurements(&dir, 20);
+    // a bound between the fastest and the median network measured here
+    let mut ms: Vec<f64> = csv_rows(&csv).iter().map(|r| r["latency_ms"].parse().unwrap()).collect();
+    ms.sort_by(f64::total_cmp);
+    let max_ms = (ms[0] + ms[ms.len() / 2]) / 2.0;
+    for strategy in ["nar-former-nsga2", "nsga2"] {
+        let cfg = latency_run(&dir, &lut, max_ms, strategy);
+        let run = dir.join(format!("run-{strategy}"));
+        run_ok(bin().arg("run").arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+        let evals = csv_rows(&run.join("evaluations.csv"));
+        assert!(evals.iter().all(|e| e["latency_ms"].parse::<f64>().is_ok_and(|v| v > 0.0)), "every one measured");
+        let summary = csv_rows(&run.join("summary.csv"));
+        let best_ms: f64 = summary[0]["latency_ms"].parse().unwrap_or_else(|_| panic!("{strategy}: {:?}", summary[0]));
+        assert!(best_ms <= max_ms, "{strategy}: the best's measured latency {best_ms} meets the bound {max_ms}");
+        // the best is the most accurate of those that meet the bound, as measured (the table's
+        // budgets are one evaluation: every evaluation competes)
+        let best_acc = evals
+            .iter()
+            .filter(|e| e["latency_ms"].parse::<f64>().unwrap() <= max_ms)
+            .map(|e| e["accuracy"].parse::<f64>().unwrap())
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(summary[0]["best_signal"].parse::<f64>().unwrap(), best_acc, "{strategy}");
+        let md = fs::read_to_string(run.join("summary.md")).unwrap();
+        assert!(md.contains("Latency: the search saw the per-unit look-up table") && md.contains("met it as measured"), "{md}");
+        let front = csv_rows(&run.join("front.csv"));
+        assert_eq!(front[0]["cost"], "latency");
+        let pareto = csv_rows(&run.join("pareto.csv"));
+        assert!(pareto.iter().all(|p| !p["latency_ms"].is_empty()));
+        let svg = fs::read_to_string(run.join("plots/accuracy_vs_cost.svg")).unwrap();
+        assert!(svg.contains("Accuracy against latency"), "the plot has a latency panel");
+    }
+}
+
+#[test]
+fn a_latency_table_of_another_device_is_named_beside_this_one() {
+    let dir = temp_dir("lat-device");
+    // a whole-space table said to be of another CPU
+    let mut text = String::from(
+        "genotype,key,pass,order,latency_ms,p25_ms,p75_ms,min_ms,max_ms,warmup,repeats,params,macs,space,device,device_name,backend,threads,batch,resolution,date\n",
+    );
+    let space = nas_search::space::SpaceConfig::load(&repo().join("search_spaces/nb201.yaml")).unwrap().build().unwrap();
+    for (i, cell) in nas_search::space::nb201::Nb201Cell::enumerate().enumerate() {
+        let g = cell.to_string();
+        let macs = space.cost_of(&g).unwrap().macs;
+        let ms = 1.0 + macs as f64 / 2e7;
+        text += &format!("{g},{},1,{i},{ms},{ms},{ms},{ms},{ms},1,1,0,{macs},nb201,cpu,Another CPU 9000,ndarray,1,1,32,2026-01-01T00:00:00Z\n", space.key_of(&g).unwrap());
+    }
+    let table = write(&dir, "other.csv", &text);
+    let cfg = write(
+        &dir,
+        "run.yaml",
+        &format!(
+            "seed: 1
+space: {}
+strategy: random-search
+evaluator: {{ kind: tabular }}
+search: {{ queries: 3 }}
+constraints: {{ latency_ms: {{ max: 9 }} }}
+latency: {{ predict: table, table: {}, measure: device, repeats: 2, warmup: 0 }}
+",
+            repo().join("search_spaces/nb201.yaml").display(),
+            table.display()
+        ),
+    );
+    let out = run_ok(bin().arg("run").arg(&cfg).arg("--run-dir").arg(dir.join("run")).arg("--quiet"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning") && err.contains("Another CPU 9000") && err.contains("this run is on cpu ("), "{err}");
+    let log = fs::read_to_string(dir.join("run/run.log")).unwrap();
+    assert!(log.contains("Another CPU 9000"), "run.log keeps the warning");
+
+    // a latency constraint without a latency section is refused by name
+    let bare = write(&dir, "bare.yaml", &fs::read_to_string(&cfg).unwrap().lines().filter(|l| !l.starts_with("latency")).collect::<Vec<_>>().join("\n"));
+    let err = run_err(bin().arg("run").arg(&bare).arg("--run-dir").arg(dir.join("bare")));
+    assert!(err.contains("constraints.latency_ms") && err.contains("`latency:` section"), "{err}");
+}
