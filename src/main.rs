@@ -402,6 +402,13 @@ fn command_line() -> String {
     cmd
 }
 
+fn print_outcome(o: &experiment::Outcome) {
+    match o {
+        experiment::Outcome::Accuracy(m) => print_metrics(m),
+        experiment::Outcome::Latency(rows) => experiment::print_latency_table(rows),
+    }
+}
+
 fn print_metrics(m: &experiment::TestMetrics) {
     println!(
         "tau_all {:.4} ({} archs)  tau_rest {:.4} ({} archs)  MAPE {:.4}  ErrBnd(0.1) {:.4}  tau_train {:.4} ({} archs)",
@@ -427,10 +434,10 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
                 quiet,
                 command: command_line(),
             };
-            print_metrics(&experiment::run_train(req)?);
+            print_outcome(&experiment::run_train(req)?);
         }
         Command::Predictor(PredictorCmd::Eval { config, checkpoint, overrides }) => {
-            print_metrics(&experiment::run_eval(config.as_deref(), &overrides, &checkpoint)?);
+            print_outcome(&experiment::run_eval(config.as_deref(), &overrides, &checkpoint)?);
         }
         Command::Run { config, run_dir, seed, resume, force, overrides, retry_failed, quiet } => {
             if retry_failed && !resume {

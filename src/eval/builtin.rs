@@ -33,7 +33,7 @@ use crate::space::AnySpace;
 use crate::trainer::{TrainBudget, TrainReport, train_and_test};
 
 /// Why another space is refused.
-pub const MEASURES: &str = "the built-in trainer has no network description for it (NAS-Bench-201 cells are measured with `kind: tabular`; any space with `kind: command`)";
+pub const MEASURES: &str = "the built-in trainer has no network description for it (measure it with `kind: command`)";
 
 /// Whether this evaluator can measure `space`'s genotypes.
 pub fn measures(space: &dyn AnySpace) -> bool {

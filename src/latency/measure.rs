@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::table::LatencyRow;
-use super::timing::{Timing, pair_cv, time};
+use super::timing::{Timing, time};
 use super::DeviceInfo;
 use crate::backend::{BackendTask, DeviceKind, dispatch};
 use crate::net::{NetOverrides, NetSpec};
@@ -67,6 +67,9 @@ pub struct MeasureSummary {
     pub max_ms: f64,
     /// Coefficients of variation between the two measurements of each re-measured network.
     pub repeat_cvs: Vec<f64>,
+    /// The first measurement of each re-measured network "predicted" by its
+    /// second: MAPE and ACC(10%) in percent, the noise floor of latency predictors here.
+    pub repeat_floor: Option<(f64, f64)>,
     /// Seconds this process spent measuring, per network.
     pub seconds_per_network: f64,
 }
@@ -237,7 +240,8 @@ pub fn measure(req: &MeasureRequest) -> Result<MeasureSummary> {
         median_ms: super::timing::quantile(&lat, 0.5),
         min_ms: lat[0],
         max_ms: lat[lat.len() - 1],
-        repeat_cvs: table.repeats.iter().filter_map(|r| table.get(&r.genotype).map(|a| pair_cv(a, r.latency_ms))).collect(),
+        repeat_cvs: table.repeat_cvs(),
+        repeat_floor: table.noise_floor(),
         seconds_per_network: if todo.is_empty() { 0.0 } else { seconds / todo.len() as f64 },
     })
 }
@@ -302,6 +306,11 @@ pub fn print_summary(req: &MeasureRequest, s: &MeasureSummary) {
             100.0 * super::timing::quantile(&cv, 0.5),
             100.0 * mean,
             100.0 * cv[cv.len() - 1]
+        );
+    }
+    if let Some((mape, acc)) = s.repeat_floor {
+        println!(
+            "noise floor: the second measurement as a prediction of the first has MAPE {mape:.2}% and {acc:.1}% of networks within 10%"
         );
     }
 }

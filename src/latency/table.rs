@@ -143,6 +143,16 @@ impl LatencyTable {
         self.by_genotype.get(genotype).map(|&i| self.rows[i].latency_ms)
     }
 
+    /// The first measurements of the re-measured networks predicted by their
+    /// second ones: (MAPE, ACC(10%)) in percent. No latency predictor can be
+    /// judged finer than this against one measurement per network.
+    pub fn noise_floor(&self) -> Option<(f64, f64)> {
+        let (first, second): (Vec<f64>, Vec<f64>) =
+            self.repeats.iter().filter_map(|r| self.get(&r.genotype).map(|a| (a, r.latency_ms))).unzip();
+        use crate::predictor::metrics::{err_bound, mape};
+        (!first.is_empty()).then(|| (100.0 * mape(&second, &first), 100.0 * err_bound(&second, &first, 0.1)))
+    }
+
     /// Coefficients of variation between the two measurements of each
     /// re-measured network (see [`super::timing::pair_cv`]).
     pub fn repeat_cvs(&self) -> Vec<f64> {

@@ -105,6 +105,13 @@ impl PredictorExperiment {
     }
 }
 
+/// What an experiment measured: an accuracy predictor's test metrics, or a
+/// latency predictor's rows beside its baselines.
+pub enum Outcome {
+    Accuracy(TestMetrics),
+    Latency(Vec<LatencyResultRow>),
+}
+
 /// Test-set quality of a trained predictor.
 #[derive(Clone, Debug, Serialize)]
 pub struct TestMetrics {
@@ -236,7 +243,7 @@ fn out_dir_of(cfg: &PredictorExperiment, config_path: &Path, over: Option<&Path>
 }
 
 /// Trains as `req` says, then evaluates the best weights on all architectures.
-pub fn run_train(req: TrainRequest) -> Result<TestMetrics> {
+pub fn run_train(req: TrainRequest) -> Result<Outcome> {
     let cfg = PredictorExperiment::load(&req.config_path, &req.overrides)?;
     let out_dir = out_dir_of(&cfg, &req.config_path, req.out_dir.as_deref());
     if req.restart && out_dir.exists() {
@@ -272,13 +279,18 @@ struct Experiment<'a> {
 }
 
 impl BackendTask for Experiment<'_> {
-    type Output = Result<TestMetrics>;
+    type Output = Result<Outcome>;
 
-    fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Result<TestMetrics> {
+    fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Result<Outcome> {
         let Self { cfg, mut prepared, dir, train } = self;
         let Some(req) = train else {
             let (model, _) = fit::load_best::<B::InnerBackend>(&cfg.model, dir, &device)?;
-            return Ok(evaluate(&model, &prepared, &cfg.split, &device));
+            if let Some(lat) = &prepared.latency {
+                let seconds = checkpoint::CheckpointDir::new(dir).latest()?.map_or(0.0, |(_, s)| s.train_seconds);
+                let command = format!("(evaluated) {}", dir.display());
+                return Ok(Outcome::Latency(latency_rows(&model, &prepared, lat, cfg, seconds, &command, &device)));
+            }
+            return Ok(Outcome::Accuracy(evaluate(&model, &prepared, &cfg.split, &device)));
         };
         let (n, v) = (cfg.split.train_archs, cfg.split.val_archs);
         let data = FitData {
@@ -313,11 +325,10 @@ impl BackendTask for Experiment<'_> {
             }
             .save(dir)?;
             let rows = latency_rows(&model, &prepared, lat, cfg, outcome.state.train_seconds, &req.command, &device);
-            print_latency_table(&rows);
             if let Some(results) = &req.results {
                 super::latency::upsert(results, &rows)?;
             }
-            return Ok(metrics);
+            return Ok(Outcome::Latency(rows));
         }
         if let Some(results) = &req.results {
             let row = ResultRow {
@@ -336,7 +347,7 @@ impl BackendTask for Experiment<'_> {
             };
             upsert_result(results, &row)?;
         }
-        Ok(metrics)
+        Ok(Outcome::Accuracy(metrics))
     }
 }
 
@@ -382,7 +393,8 @@ fn latency_rows<B: Backend>(
     rows
 }
 
-fn print_latency_table(rows: &[LatencyResultRow]) {
+/// The latency table as `predictor train` prints it.
+pub fn print_latency_table(rows: &[LatencyResultRow]) {
     println!("latency on {} held-out networks ({}):", rows[0].test_archs, rows[0].device_name);
     println!("{:<12} {:>8} {:>9} {:>7}", "model", "MAPE %", "ACC(10%)", "tau");
     for r in rows {
@@ -487,7 +499,7 @@ const EVAL_MAY_DIFFER: [&str; 2] = ["device", "output_dir"];
 /// trained: with the config frozen there. A `config_path` (with its
 /// `overrides`) given as well must describe the same training; the keys it
 /// changes are named.
-pub fn run_eval(config_path: Option<&Path>, overrides: &[String], dir: &Path) -> Result<TestMetrics> {
+pub fn run_eval(config_path: Option<&Path>, overrides: &[String], dir: &Path) -> Result<Outcome> {
     let frozen_path = dir.join("config.yaml");
     if !frozen_path.is_file() {
         bail!(

@@ -349,7 +349,8 @@ impl RunConfig {
         let wants_latency = b.is_set() || self.search.objectives.contains(&Objective::Latency);
         match &self.latency {
             None if wants_latency => bail!(
-                "constraints.latency_ms and the latency objective need a `latency:` section (what the search sees:                  predict: predictor | lut | table; how evaluated architectures are measured: measure: table | device)"
+                "constraints.latency_ms and the latency objective need a `latency:` section (what the search sees: \
+                 predict: predictor | lut | table; how evaluated architectures are measured: measure: table | device)"
             ),
             Some(l) => l.check()?,
             None => {}
