@@ -113,6 +113,24 @@ pub const MAX_SECONDS: f64 = 1e9;
 
 /// Checks a duration key: a finite number of seconds, positive (or also 0
 /// with `zero_ok`), at most [`MAX_SECONDS`]; the error names `key`.
+/// `dir` joined with `path`, with `.` and `name/..` taken out (without
+/// touching the file system), so that paths resolved against a config's
+/// folder read as the user would write them.
+pub fn join_tidy(dir: &Path, path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in dir.join(path).components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 pub fn check_seconds(key: &str, value: f64, zero_ok: bool) -> Result<()> {
     let low_ok = if zero_ok { value >= 0.0 } else { value > 0.0 };
     if !(value.is_finite() && low_ok && value <= MAX_SECONDS) {
@@ -255,6 +273,15 @@ pub fn freeze(
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    #[test]
+    fn joined_paths_lose_dots_but_keep_leading_parents() {
+        let t = |d: &str, p: &str| join_tidy(Path::new(d), Path::new(p)).display().to_string();
+        assert_eq!(t("/work/main/experiments", "../search_spaces/x.csv"), "/work/main/search_spaces/x.csv");
+        assert_eq!(t("experiments", "./a/../b.csv"), "experiments/b.csv");
+        assert_eq!(t("..", "../x"), "../../x");
+        assert_eq!(t("/a", "/abs/x"), "/abs/x");
+    }
 
     #[derive(Debug, Deserialize, PartialEq)]
     #[serde(deny_unknown_fields)]

@@ -201,9 +201,28 @@ train: {{ epochs: 30, batch_size: 8, lr: 0.003, seed: 1 }}
     assert!(err.contains("nocol.csv") && err.contains("no column `latency_ms`"), "{err}");
 }
 
-/// An NSGA-II run over accuracy x latency on the benchmark table, the
-/// search seeing the look-up table's latency, the evaluated ones timed here.
-fn latency_run(dir: &Path, lut: &Path, max_ms: f64, strategy: &str) -> PathBuf {
+/// A latency table of every NAS-Bench-201 network, said to be measured on
+/// `device_name`: 1 ms + 1 ms per 20M MACs (deterministic, unlike a timing).
+fn whole_table(dir: &Path, device_name: &str) -> PathBuf {
+    let mut text = String::from(
+        "genotype,key,pass,order,latency_ms,p25_ms,p75_ms,min_ms,max_ms,warmup,repeats,params,macs,space,device,device_name,backend,threads,batch,resolution,date\n",
+    );
+    let space = nas_search::space::SpaceConfig::load(&repo().join("search_spaces/nb201.yaml")).unwrap().build().unwrap();
+    for (i, cell) in nas_search::space::nb201::Nb201Cell::enumerate().enumerate() {
+        let g = cell.to_string();
+        let macs = space.cost_of(&g).unwrap().macs;
+        let ms = 1.0 + macs as f64 / 2e7;
+        let key = space.key_of(&g).unwrap();
+        text += &format!(
+            "{g},{key},1,{i},{ms},{ms},{ms},{ms},{ms},1,1,0,{macs},nb201,cpu,{device_name},ndarray,1,1,32,2026-01-01T00:00:00Z\n"
+        );
+    }
+    write(dir, &format!("{}.csv", device_name.replace(' ', "_")), &text)
+}
+
+/// An NSGA-II run over accuracy x latency on the benchmark table: the
+/// search sees `latency` (a `latency:` section's keys).
+fn latency_run(dir: &Path, latency: &str, max_ms: f64, strategy: &str) -> PathBuf {
     let predictor = if strategy == "nar-former-nsga2" {
         "predictor:
   train_archs: 12
@@ -233,15 +252,9 @@ evaluator: {{ kind: tabular }}
   queries: 10
 constraints:
   latency_ms: {{ max: {max_ms} }}
-latency:
-  predict: lut
-  lut: {lut}
-  measure: device
-  warmup: 1
-  repeats: 3
+latency: {latency}
 ",
             space = repo().join("search_spaces/nb201.yaml").display(),
-            lut = lut.display()
         ),
     )
 }
@@ -249,30 +262,51 @@ latency:
 #[test]
 fn a_run_searches_under_a_latency_constraint_and_reports_measured_latency() {
     let dir = temp_dir("lat-run");
-    let (csv, lut) = nb201_measurements(&dir, 20);
-    // a bound between the fastest and the median network measured here
-    let mut ms: Vec<f64> = csv_rows(&csv).iter().map(|r| r["latency_ms"].parse().unwrap()).collect();
-    ms.sort_by(f64::total_cmp);
-    let max_ms = (ms[0] + ms[ms.len() / 2]) / 2.0;
+    let table = whole_table(&dir, &nas_search::latency::device::cpu_model());
+    // 2.5 ms: networks under 30M MACs
+    let max_ms = 2.5;
+    // the look-up table of this machine's units, each set to 0.1 ms (a deterministic sum)
+    let lut = dir.join("lut.csv");
+    run_ok(bin().args(["latency", "lut"]).arg(repo().join("search_spaces/nb201.yaml")).arg("--out").arg(&lut).arg("--quiet"));
+    let mut r = csv::Reader::from_path(&lut).unwrap();
+    let headers = r.headers().unwrap().clone();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&headers).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        w.write_record(headers.iter().zip(rec.iter()).map(|(h, v)| if h == "latency_ms" { "0.1" } else { v })).unwrap();
+    }
+    fs::write(&lut, w.into_inner().unwrap()).unwrap();
     for strategy in ["nar-former-nsga2", "nsga2"] {
-        let cfg = latency_run(&dir, &lut, max_ms, strategy);
+        // the predictor-guided search sees the look-up table, the baseline the measurement table
+        let sees = if strategy == "nsga2" { "predict: table".to_string() } else { format!("predict: lut, lut: {}", lut.display()) };
+        let latency = format!("{{ {sees}, table: {}, measure: table }}", table.display());
+        let cfg = latency_run(&dir, &latency, max_ms, strategy);
         let run = dir.join(format!("run-{strategy}"));
         run_ok(bin().arg("run").arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
         let evals = csv_rows(&run.join("evaluations.csv"));
-        assert!(evals.iter().all(|e| e["latency_ms"].parse::<f64>().is_ok_and(|v| v > 0.0)), "every one measured");
+        let ms = |e: &HashMap<String, String>| e["latency_ms"].parse::<f64>().unwrap();
+        let acc = |e: &HashMap<String, String>| e["accuracy"].parse::<f64>().unwrap();
+        assert!(evals.iter().all(|e| ms(e) > 0.0), "every one measured");
+        if strategy == "nsga2" {
+            // the search saw the measured table itself: it proposed only networks within the bound
+            assert!(evals.iter().all(|e| ms(e) <= max_ms), "{strategy}");
+        } else {
+            // the look-up table's sums are not the measured latencies: architectures it put under
+            // the bound measure above it, the most accurate evaluated one among them
+            let most_accurate = evals.iter().max_by(|a, b| acc(a).total_cmp(&acc(b))).unwrap();
+            assert!(ms(most_accurate) > max_ms, "{strategy}: the test needs an evaluation beyond the bound");
+        }
         let summary = csv_rows(&run.join("summary.csv"));
         let best_ms: f64 = summary[0]["latency_ms"].parse().unwrap_or_else(|_| panic!("{strategy}: {:?}", summary[0]));
         assert!(best_ms <= max_ms, "{strategy}: the best's measured latency {best_ms} meets the bound {max_ms}");
         // the best is the most accurate of those that meet the bound, as measured (the table's
         // budgets are one evaluation: every evaluation competes)
-        let best_acc = evals
-            .iter()
-            .filter(|e| e["latency_ms"].parse::<f64>().unwrap() <= max_ms)
-            .map(|e| e["accuracy"].parse::<f64>().unwrap())
-            .fold(f64::NEG_INFINITY, f64::max);
+        let best_acc = evals.iter().filter(|e| ms(e) <= max_ms).map(acc).fold(f64::NEG_INFINITY, f64::max);
         assert_eq!(summary[0]["best_signal"].parse::<f64>().unwrap(), best_acc, "{strategy}");
         let md = fs::read_to_string(run.join("summary.md")).unwrap();
-        assert!(md.contains("Latency: the search saw the per-unit look-up table") && md.contains("met it as measured"), "{md}");
+        let saw = if strategy == "nsga2" { "the measurement table" } else { "the per-unit look-up table" };
+        assert!(md.contains(&format!("Latency: the search saw {saw}")) && md.contains("met it as measured"), "{md}");
         let front = csv_rows(&run.join("front.csv"));
         assert_eq!(front[0]["cost"], "latency");
         let pareto = csv_rows(&run.join("pareto.csv"));
@@ -283,20 +317,9 @@ fn a_run_searches_under_a_latency_constraint_and_reports_measured_latency() {
 }
 
 #[test]
-fn a_latency_table_of_another_device_is_named_beside_this_one() {
+fn a_run_times_evaluated_networks_here_and_names_a_search_latency_of_another_device() {
     let dir = temp_dir("lat-device");
-    // a whole-space table said to be of another CPU
-    let mut text = String::from(
-        "genotype,key,pass,order,latency_ms,p25_ms,p75_ms,min_ms,max_ms,warmup,repeats,params,macs,space,device,device_name,backend,threads,batch,resolution,date\n",
-    );
-    let space = nas_search::space::SpaceConfig::load(&repo().join("search_spaces/nb201.yaml")).unwrap().build().unwrap();
-    for (i, cell) in nas_search::space::nb201::Nb201Cell::enumerate().enumerate() {
-        let g = cell.to_string();
-        let macs = space.cost_of(&g).unwrap().macs;
-        let ms = 1.0 + macs as f64 / 2e7;
-        text += &format!("{g},{},1,{i},{ms},{ms},{ms},{ms},{ms},1,1,0,{macs},nb201,cpu,Another CPU 9000,ndarray,1,1,32,2026-01-01T00:00:00Z\n", space.key_of(&g).unwrap());
-    }
-    let table = write(&dir, "other.csv", &text);
+    let table = whole_table(&dir, "Another CPU 9000");
     let cfg = write(
         &dir,
         "run.yaml",
@@ -314,6 +337,12 @@ latency: {{ predict: table, table: {}, measure: device, repeats: 2, warmup: 0 }}
         ),
     );
     let out = run_ok(bin().arg("run").arg(&cfg).arg("--run-dir").arg(dir.join("run")).arg("--quiet"));
+    // timed here: positive, and not the table's values
+    for e in csv_rows(&dir.join("run/evaluations.csv")) {
+        let measured: f64 = e["latency_ms"].parse().unwrap();
+        let tabled = 1.0 + e["macs"].parse::<f64>().unwrap() / 2e7;
+        assert!(measured > 0.0 && measured != tabled, "{e:?}");
+    }
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("warning") && err.contains("Another CPU 9000") && err.contains("this run is on cpu ("), "{err}");
     let log = fs::read_to_string(dir.join("run/run.log")).unwrap();

@@ -102,7 +102,7 @@ impl LatencyConfig {
     /// Resolves the paths against the config file's folder.
     pub fn resolve_paths(&mut self, dir: &Path) {
         for p in [&mut self.table, &mut self.lut, &mut self.predictor_dir].into_iter().flatten() {
-            *p = dir.join(&*p);
+            *p = crate::config::join_tidy(dir, p);
         }
     }
 

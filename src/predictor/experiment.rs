@@ -178,7 +178,7 @@ struct LatencyData {
 
 fn prepare(cfg: &PredictorExperiment, config_dir: &Path) -> Result<Prepared> {
     if let Some(csv) = &cfg.data.latency_csv {
-        return prepare_latency(cfg, &config_dir.join(csv), config_dir);
+        return prepare_latency(cfg, &crate::config::join_tidy(config_dir, csv), config_dir);
     }
     let csv = cfg.data.nb201_csv.as_ref().map(|p| config_dir.join(p));
     let source = nb201::resolve(csv.as_deref(), "data.nb201_csv")?;
@@ -211,7 +211,7 @@ fn prepare_latency(cfg: &PredictorExperiment, path: &Path, config_dir: &Path) ->
     let labels = ms.iter().map(|&m| scale.to_label(m)).collect();
     let lut_ms = match &cfg.data.lut {
         Some(p) => {
-            let lut = crate::latency::lut::Lut::load(&config_dir.join(p)).context("data.lut")?;
+            let lut = crate::latency::lut::Lut::load(&crate::config::join_tidy(config_dir, p)).context("data.lut")?;
             if let Some(why) = crate::latency::table::device_mismatch(&lut.device, &table.device()) {
                 bail!("data.lut {}: {why} (the latency CSV's device)", lut.path.display());
             }

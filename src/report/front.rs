@@ -147,7 +147,7 @@ pub fn markdown(rows: &[ParetoRow], row: &FrontRow) -> String {
         row.hypervolume,
         row.report_hypervolume,
         row.reference_cost,
-        row.cost
+        if row.cost == "latency" { "ms latency" } else { &row.cost }
     );
     let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
     for p in rows {
