@@ -5,7 +5,9 @@
 //! into tokens; the `predictor` scores tokens; a `search` strategy asks for
 //! scores and proposes genotypes; an evaluator (`eval`, with the built-in
 //! `trainer`) measures them for real; `run` sequences the workflow and owns
-//! the run directory; `report` writes what happened. Around them: `config`
+//! the run directory; `report` writes what happened. `latency` times
+//! networks on a device and gives a run the latency its search sees and its
+//! evaluations record. Around them: `config`
 //! reads YAML, `atomic_file` writes crash-safe files, `failpoint` lets tests
 //! kill the driver at an exact point, `data` reads benchmark
 //! tables and image sets, `backend` picks where models run, `bench` measures
@@ -24,8 +26,8 @@ pub mod failpoint;
 pub mod graph;
 pub mod inspect;
 pub mod interrupt;
-pub mod latency;
 pub mod invocation;
+pub mod latency;
 pub mod net;
 pub mod plot;
 pub mod predictor;

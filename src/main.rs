@@ -539,7 +539,8 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
         Command::Latency(LatencyCmd::Measure { space, out, n, all: _, timing, remeasure, seed, quiet }) => {
             use nas_search::latency::measure;
             let remeasure = remeasure.unwrap_or_else(|| n.map_or(15_625, |n| n).div_ceil(20).clamp(5, 100));
-            let req = measure::MeasureRequest { space, out, count: n, timing: timing.settings(), seed, remeasure, quiet };
+            let req =
+                measure::MeasureRequest { space, out, count: n, timing: timing.settings(), seed, remeasure, quiet };
             let summary = measure::measure(&req)?;
             measure::print_summary(&req, &summary);
         }
@@ -548,7 +549,13 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
             let req = lut::LutRequest { space, out, samples, timing: timing.settings(), seed, quiet };
             let n = lut::build(&req)?;
             let table = lut::Lut::load(&req.out)?;
-            println!("{}: {} units measured now, {} in all, on {}", req.out.display(), n, table.len(), table.device.describe());
+            println!(
+                "{}: {} units measured now, {} in all, on {}",
+                req.out.display(),
+                n,
+                table.len(),
+                table.device.describe()
+            );
         }
         Command::Data(DataCmd::Cifar10 { dir }) => nas_search::data::cifar10::download(&dir)?,
         Command::Data(DataCmd::Nb201 { out }) => {

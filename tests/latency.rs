@@ -39,8 +39,27 @@ fn measure_writes_every_column_in_a_shuffled_order_and_resumes_after_a_kill() {
     let rows = csv_rows(&out);
     assert_eq!(rows.len(), 64 + 4);
     for col in [
-        "genotype", "key", "pass", "order", "latency_ms", "p25_ms", "p75_ms", "min_ms", "max_ms", "warmup", "repeats",
-        "params", "macs", "space", "device", "device_name", "backend", "threads", "batch", "resolution", "date",
+        "genotype",
+        "key",
+        "pass",
+        "order",
+        "latency_ms",
+        "p25_ms",
+        "p75_ms",
+        "min_ms",
+        "max_ms",
+        "warmup",
+        "repeats",
+        "params",
+        "macs",
+        "space",
+        "device",
+        "device_name",
+        "backend",
+        "threads",
+        "batch",
+        "resolution",
+        "date",
     ] {
         assert!(rows[0].contains_key(col), "column {col} missing");
     }
@@ -77,10 +96,16 @@ fn measure_writes_every_column_in_a_shuffled_order_and_resumes_after_a_kill() {
     assert_eq!(resumed[..50], rows[..50], "finished rows are kept as they were");
 
     // other settings into the same file are refused, naming both
-    let err = run_err(
-        bin().args(["latency", "measure"]).arg(&space).arg("--out").arg(&out).args(["--all", "--repeats", "5", "--quiet"]),
+    let err = run_err(bin().args(["latency", "measure"]).arg(&space).arg("--out").arg(&out).args([
+        "--all",
+        "--repeats",
+        "5",
+        "--quiet",
+    ]));
+    assert!(
+        err.contains("holds other measurements") && err.contains("repeats 2") && err.contains("repeats 5"),
+        "{err}"
     );
-    assert!(err.contains("holds other measurements") && err.contains("repeats 2") && err.contains("repeats 5"), "{err}");
 }
 
 #[test]
@@ -164,10 +189,20 @@ train: {{ epochs: 30, batch_size: 8, lr: 0.003, seed: 1 }}
     );
     let results = dir.join("latency_predictor.csv");
     let out = run_ok(
-        bin().args(["predictor", "train"]).arg(&cfg).arg("--out").arg(dir.join("train")).arg("--results").arg(&results).arg("--quiet"),
+        bin()
+            .args(["predictor", "train"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(dir.join("train"))
+            .arg("--results")
+            .arg(&results)
+            .arg("--quiet"),
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("latency on 20 held-out networks") && text.contains("macs-fit") && text.contains("lut"), "{text}");
+    assert!(
+        text.contains("latency on 20 held-out networks") && text.contains("macs-fit") && text.contains("lut"),
+        "{text}"
+    );
     let rows = csv_rows(&results);
     let models: Vec<&str> = rows.iter().map(|r| r["model"].as_str()).collect();
     assert_eq!(models, ["lut", "macs-fit", "mlp"]);
@@ -191,12 +226,24 @@ train: {{ epochs: 30, batch_size: 8, lr: 0.003, seed: 1 }}
     fields[col] = "-2".into();
     lines[3] = fields.join(",");
     fs::write(&bad, lines.join("\n") + "\n").unwrap();
-    let bad_cfg = write(&dir, "bad.yaml", &fs::read_to_string(&cfg).unwrap().replace(&csv.display().to_string(), &bad.display().to_string()));
-    let err = run_err(bin().args(["predictor", "train"]).arg(&bad_cfg).arg("--out").arg(dir.join("bad")).arg("--quiet"));
-    assert!(err.contains("bad.csv") && err.contains("row 4") && err.contains("latency_ms must be a positive number"), "{err}");
+    let bad_cfg = write(
+        &dir,
+        "bad.yaml",
+        &fs::read_to_string(&cfg).unwrap().replace(&csv.display().to_string(), &bad.display().to_string()),
+    );
+    let err =
+        run_err(bin().args(["predictor", "train"]).arg(&bad_cfg).arg("--out").arg(dir.join("bad")).arg("--quiet"));
+    assert!(
+        err.contains("bad.csv") && err.contains("row 4") && err.contains("latency_ms must be a positive number"),
+        "{err}"
+    );
     let no_col = dir.join("nocol.csv");
     fs::write(&no_col, text.replacen("latency_ms", "latency", 1)).unwrap();
-    let cfg2 = write(&dir, "nocol.yaml", &fs::read_to_string(&cfg).unwrap().replace(&csv.display().to_string(), &no_col.display().to_string()));
+    let cfg2 = write(
+        &dir,
+        "nocol.yaml",
+        &fs::read_to_string(&cfg).unwrap().replace(&csv.display().to_string(), &no_col.display().to_string()),
+    );
     let err = run_err(bin().args(["predictor", "train"]).arg(&cfg2).arg("--out").arg(dir.join("nocol")).arg("--quiet"));
     assert!(err.contains("nocol.csv") && err.contains("no column `latency_ms`"), "{err}");
 }
@@ -207,7 +254,8 @@ fn whole_table(dir: &Path, device_name: &str) -> PathBuf {
     let mut text = String::from(
         "genotype,key,pass,order,latency_ms,p25_ms,p75_ms,min_ms,max_ms,warmup,repeats,params,macs,space,device,device_name,backend,threads,batch,resolution,date\n",
     );
-    let space = nas_search::space::SpaceConfig::load(&repo().join("search_spaces/nb201.yaml")).unwrap().build().unwrap();
+    let space =
+        nas_search::space::SpaceConfig::load(&repo().join("search_spaces/nb201.yaml")).unwrap().build().unwrap();
     for (i, cell) in nas_search::space::nb201::Nb201Cell::enumerate().enumerate() {
         let g = cell.to_string();
         let macs = space.cost_of(&g).unwrap().macs;
@@ -267,7 +315,14 @@ fn a_run_searches_under_a_latency_constraint_and_reports_measured_latency() {
     let max_ms = 2.5;
     // the look-up table of this machine's units, each set to 0.1 ms (a deterministic sum)
     let lut = dir.join("lut.csv");
-    run_ok(bin().args(["latency", "lut"]).arg(repo().join("search_spaces/nb201.yaml")).arg("--out").arg(&lut).arg("--quiet"));
+    run_ok(
+        bin()
+            .args(["latency", "lut"])
+            .arg(repo().join("search_spaces/nb201.yaml"))
+            .arg("--out")
+            .arg(&lut)
+            .arg("--quiet"),
+    );
     let mut r = csv::Reader::from_path(&lut).unwrap();
     let headers = r.headers().unwrap().clone();
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -279,7 +334,11 @@ fn a_run_searches_under_a_latency_constraint_and_reports_measured_latency() {
     fs::write(&lut, w.into_inner().unwrap()).unwrap();
     for strategy in ["nar-former-nsga2", "nsga2"] {
         // the predictor-guided search sees the look-up table, the baseline the measurement table
-        let sees = if strategy == "nsga2" { "predict: table".to_string() } else { format!("predict: lut, lut: {}", lut.display()) };
+        let sees = if strategy == "nsga2" {
+            "predict: table".to_string()
+        } else {
+            format!("predict: lut, lut: {}", lut.display())
+        };
         let latency = format!("{{ {sees}, table: {}, measure: table }}", table.display());
         let cfg = latency_run(&dir, &latency, max_ms, strategy);
         let run = dir.join(format!("run-{strategy}"));
@@ -344,12 +403,19 @@ latency: {{ predict: table, table: {}, measure: device, repeats: 2, warmup: 0 }}
         assert!(measured > 0.0 && measured != tabled, "{e:?}");
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("warning") && err.contains("Another CPU 9000") && err.contains("this run is on cpu ("), "{err}");
+    assert!(
+        err.contains("warning") && err.contains("Another CPU 9000") && err.contains("this run is on cpu ("),
+        "{err}"
+    );
     let log = fs::read_to_string(dir.join("run/run.log")).unwrap();
     assert!(log.contains("Another CPU 9000"), "run.log keeps the warning");
 
     // a latency constraint without a latency section is refused by name
-    let bare = write(&dir, "bare.yaml", &fs::read_to_string(&cfg).unwrap().lines().filter(|l| !l.starts_with("latency")).collect::<Vec<_>>().join("\n"));
+    let bare = write(
+        &dir,
+        "bare.yaml",
+        &fs::read_to_string(&cfg).unwrap().lines().filter(|l| !l.starts_with("latency")).collect::<Vec<_>>().join("\n"),
+    );
     let err = run_err(bin().arg("run").arg(&bare).arg("--run-dir").arg(dir.join("bare")));
     assert!(err.contains("constraints.latency_ms") && err.contains("`latency:` section"), "{err}");
 }

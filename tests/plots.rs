@@ -240,8 +240,7 @@ fn a_finished_run_draws_its_plots() {
     // which network the costs are of
     let cost_caption = texts(&plots.join("accuracy_vs_cost.svg"), "caption").join(" ");
     assert!(
-        cost_caption.contains("axes are the cost of the space's standard network")
-            && cost_caption.contains("std_macs")
+        cost_caption.contains("axes are the cost of the space's standard network") && cost_caption.contains("std_macs")
     );
     let cell_caption = texts(&plots.join("best_cell.svg"), "caption").join(" ");
     assert!(cell_caption.contains("(the space's standard network, as trained)"), "{cell_caption}");

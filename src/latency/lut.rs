@@ -14,10 +14,10 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
+use super::DeviceInfo;
 use super::measure::{TimingSettings, append_row, network, open_appendable, with_threads};
 use super::timing::{Timing, time};
 use super::units::{Unit, units};
-use super::DeviceInfo;
 use crate::backend::{BackendTask, dispatch};
 use crate::net::NetSpec;
 use crate::space::{AnySpace, SpaceConfig};
@@ -161,7 +161,8 @@ pub struct Lut {
 
 impl Lut {
     pub fn load(path: &Path) -> Result<Self> {
-        let mut r = csv::Reader::from_path(path).with_context(|| format!("reading the look-up table {}", path.display()))?;
+        let mut r =
+            csv::Reader::from_path(path).with_context(|| format!("reading the look-up table {}", path.display()))?;
         let mut latency = HashMap::new();
         let mut device = None;
         for (i, rec) in r.deserialize::<LutRow>().enumerate() {

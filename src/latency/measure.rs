@@ -25,9 +25,9 @@ use rand::seq::SliceRandom;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::DeviceInfo;
 use super::table::LatencyRow;
 use super::timing::{Timing, time};
-use super::DeviceInfo;
 use crate::backend::{BackendTask, DeviceKind, dispatch};
 use crate::net::{NetOverrides, NetSpec};
 use crate::space::{AnySpace, SpaceConfig};
@@ -83,12 +83,17 @@ pub fn open_appendable<T: DeserializeOwned>(path: &Path) -> Result<(Vec<T>, std:
         if !bytes.is_empty() && bytes.last() != Some(&b'\n') {
             let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
             bytes.truncate(keep);
-            std::fs::write(path, &bytes).with_context(|| format!("dropping the cut last line of {}", path.display()))?;
+            std::fs::write(path, &bytes)
+                .with_context(|| format!("dropping the cut last line of {}", path.display()))?;
         }
         let mut r = csv::Reader::from_reader(bytes.as_slice());
         for (i, rec) in r.deserialize().enumerate() {
             rows.push(rec.with_context(|| {
-                format!("{} row {} is malformed: is it a file this command wrote? (use another --out)", path.display(), i + 2)
+                format!(
+                    "{} row {} is malformed: is it a file this command wrote? (use another --out)",
+                    path.display(),
+                    i + 2
+                )
             })?);
         }
     } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -11,10 +11,10 @@ use std::sync::Mutex;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use super::DeviceInfo;
 use super::lut::Lut;
 use super::measure::{TimingSettings, network, time_network, with_threads};
 use super::table::{LatencyTable, device_mismatch};
-use super::DeviceInfo;
 use crate::backend::DeviceKind;
 use crate::space::AnySpace;
 
@@ -108,13 +108,7 @@ impl LatencyConfig {
 
     /// How `measure: device` times, on `device`.
     pub fn timing(&self, device: DeviceKind) -> TimingSettings {
-        TimingSettings {
-            device,
-            batch: self.batch,
-            threads: self.threads,
-            warmup: self.warmup,
-            repeats: self.repeats,
-        }
+        TimingSettings { device, batch: self.batch, threads: self.threads, warmup: self.warmup, repeats: self.repeats }
     }
 }
 
@@ -221,7 +215,7 @@ impl LatencySource {
                 let lut = self.lut.as_ref().expect("loaded with the config");
                 asked.iter().map(|g| lut.latency(&network(space, g)?)).collect::<Result<_>>()?
             }
-            Predict::Table => asked.iter().map(|g| self.from_table(g)).collect::<Result<_>>()?,
+            Predict::Table => asked.iter().map(|g| self.looked_up(g)).collect::<Result<_>>()?,
         };
         let mut cache = self.cache.lock().expect("latency cache");
         for (&i, v) in missing.iter().zip(values) {
@@ -249,7 +243,7 @@ impl LatencySource {
         self.error.lock().expect("latency error").take()
     }
 
-    fn from_table(&self, genotype: &str) -> Result<f64> {
+    fn looked_up(&self, genotype: &str) -> Result<f64> {
         let t = self.table.as_ref().expect("checked: a table is named");
         t.get(genotype).with_context(|| {
             format!(
@@ -262,7 +256,7 @@ impl LatencySource {
     /// The measured latency of an evaluated genotype, ms.
     pub fn measured(&self, space: &dyn AnySpace, genotype: &str) -> Result<f64> {
         match self.cfg.measure {
-            Measure::Table => self.from_table(genotype),
+            Measure::Table => self.looked_up(genotype),
             Measure::Device => {
                 let spec = network(space, genotype)?;
                 let t = &self.timing;
@@ -280,7 +274,11 @@ impl LatencySource {
     /// One line for summaries: where measured latencies come from.
     pub fn describe_measured(&self) -> String {
         match (&self.cfg.measure, &self.table) {
-            (Measure::Table, Some(t)) => format!("looked up in {} (measured on {})", self.cfg.table.as_ref().map_or(String::new(), |p| p.display().to_string()), t.device().describe()),
+            (Measure::Table, Some(t)) => format!(
+                "looked up in {} (measured on {})",
+                self.cfg.table.as_ref().map_or(String::new(), |p| p.display().to_string()),
+                t.device().describe()
+            ),
             _ => format!(
                 "timed on this machine: {} (batch {}, median of {} passes)",
                 DeviceInfo::here(self.timing.device, self.timing.threads).describe(),
@@ -294,7 +292,10 @@ impl LatencySource {
     pub fn describe_predicted(&self) -> String {
         match self.cfg.predict {
             Predict::Predictor => self.model.as_ref().map_or(String::new(), |m| m.describe()),
-            Predict::Lut => format!("the per-unit look-up table {}", self.lut.as_ref().map_or(String::new(), |l| l.path.display().to_string())),
+            Predict::Lut => format!(
+                "the per-unit look-up table {}",
+                self.lut.as_ref().map_or(String::new(), |l| l.path.display().to_string())
+            ),
             Predict::Table => "the measurement table".to_string(),
         }
     }

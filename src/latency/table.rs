@@ -88,7 +88,10 @@ impl LatencyTable {
         let headers = r.headers().context("reading the header")?.clone();
         for want in REQUIRED.iter().copied().chain([column]) {
             if !headers.iter().any(|h| h == want) {
-                bail!("no column `{want}` (it has: {}); is it a `nas-search latency measure` CSV?", headers.iter().collect::<Vec<_>>().join(", "));
+                bail!(
+                    "no column `{want}` (it has: {}); is it a `nas-search latency measure` CSV?",
+                    headers.iter().collect::<Vec<_>>().join(", ")
+                );
             }
         }
         let col = headers.iter().position(|h| h == column).expect("checked above");
@@ -182,14 +185,22 @@ mod tests {
 
     #[test]
     fn reads_rows_and_repeats_and_refuses_bad_ones() {
-        let ok = format!("{HEADER}\n{}\n{}\n{}\n", row("a", 1, "2.0", "X"), row("b", 1, "4.0", "X"), row("a", 2, "2.2", "X"));
+        let ok = format!(
+            "{HEADER}\n{}\n{}\n{}\n",
+            row("a", 1, "2.0", "X"),
+            row("b", 1, "4.0", "X"),
+            row("a", 2, "2.2", "X")
+        );
         let t = LatencyTable::parse(ok.as_bytes(), "latency_ms").unwrap();
         assert_eq!((t.get("a"), t.get("b"), t.get("c")), (Some(2.0), Some(4.0), None));
         assert_eq!(t.repeat_cvs().len(), 1);
         for (bad, says) in [
             (format!("{HEADER}\n{}\n", row("a", 1, "NaN", "X")), "row 2: latency_ms must be a positive number"),
             (format!("{HEADER}\n{}\n", row("a", 1, "-1", "X")), "got `-1`"),
-            (format!("{HEADER}\n{}\n{}\n", row("a", 1, "1", "X"), row("b", 1, "1", "Y")), "row 3 was measured on cpu (Y"),
+            (
+                format!("{HEADER}\n{}\n{}\n", row("a", 1, "1", "X"), row("b", 1, "1", "Y")),
+                "row 3 was measured on cpu (Y",
+            ),
             (format!("{HEADER}\n{}\n{}\n", row("a", 1, "1", "X"), row("a", 1, "1", "X")), "measured twice"),
             (HEADER.replace(",latency_ms", "") + "\n", "no column `latency_ms`"),
         ] {

@@ -121,7 +121,16 @@ fn darts_op(op: &OpLayers, c: usize, h: usize, cut: &mut Cutter) -> (usize, usiz
         OpLayers::Seq(s) => cut.add(s, c, h),
         OpLayers::FactorizedReduce { cin, cout } => {
             let half = |first: Layer, last: Option<Layer>| {
-                let conv = Layer::Conv { cin: *cin, cout: cout / 2, k: 1, stride: 2, pad: 0, dilation: 1, groups: 1, bias: false };
+                let conv = Layer::Conv {
+                    cin: *cin,
+                    cout: cout / 2,
+                    k: 1,
+                    stride: 2,
+                    pad: 0,
+                    dilation: 1,
+                    groups: 1,
+                    bias: false,
+                };
                 LayerSeq(std::iter::once(first).chain([conv]).chain(last).collect())
             };
             cut.add(&half(Layer::Relu, None), c, h);

@@ -206,8 +206,7 @@ fn progress(groups: &[(String, Vec<&RunData>)]) -> String {
     let mut best_words = None;
     for (i, (name, runs)) in groups.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()].to_string();
-        let bests: Vec<Vec<Option<&EvalRecord>>> =
-            runs.iter().map(|r| best_so_far(&r.evals, r.cfg.rules())).collect();
+        let bests: Vec<Vec<Option<&EvalRecord>>> = runs.iter().map(|r| best_so_far(&r.evals, r.cfg.rules())).collect();
         let curve = |f: &dyn Fn(&EvalRecord) -> Option<f64>| -> Vec<Vec<f64>> {
             bests.iter().map(|b| b.iter().map(|e| e.and_then(f).unwrap_or(f64::NAN)).collect()).collect()
         };
@@ -450,7 +449,9 @@ fn accuracy_vs_cost(run: &RunData) -> String {
     if run.cfg.latency.is_some() {
         let x = "measured latency of the space's standard network (ms)".to_string();
         panels.insert(0, panel(Objective::Latency, "latency", 1.0, x, &c.latency_ms));
-        caption.push_str(" Latency is as measured (the latency_ms column); architectures without a measurement are left out.");
+        caption.push_str(
+            " Latency is as measured (the latency_ms column); architectures without a measurement are left out.",
+        );
     }
     figure(&panels, &caption)
 }

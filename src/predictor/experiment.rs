@@ -95,7 +95,10 @@ impl PredictorExperiment {
         if cfg.data.latency_csv.is_none() {
             for (key, set) in [("target", cfg.data.target.is_some()), ("lut", cfg.data.lut.is_some())] {
                 if set {
-                    bail!("{}: data.{key} needs data.latency_csv (it is a setting of latency predictors)", path.display());
+                    bail!(
+                        "{}: data.{key} needs data.latency_csv (it is a setting of latency predictors)",
+                        path.display()
+                    );
                 }
             }
         }
@@ -202,7 +205,12 @@ fn prepare_latency(cfg: &PredictorExperiment, path: &Path, config_dir: &Path) ->
     let mut cells = Vec::with_capacity(table.rows.len());
     for (i, r) in table.rows.iter().enumerate() {
         let cell: Nb201Cell = r.genotype.parse().with_context(|| {
-            format!("{} row {}: `{}` is not a NAS-Bench-201 cell (latency predictors learn NAS-Bench-201 here)", path.display(), i + 2, r.genotype)
+            format!(
+                "{} row {}: `{}` is not a NAS-Bench-201 cell (latency predictors learn NAS-Bench-201 here)",
+                path.display(),
+                i + 2,
+                r.genotype
+            )
         })?;
         cells.push(cell);
     }

@@ -38,7 +38,11 @@ impl LatencyLabels {
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(LABELS_FILE);
         let text = std::fs::read_to_string(&path).with_context(|| {
-            format!("reading {}: is {} a latency predictor's training (data.latency_csv)?", path.display(), dir.display())
+            format!(
+                "reading {}: is {} a latency predictor's training (data.latency_csv)?",
+                path.display(),
+                dir.display()
+            )
         })?;
         serde_json::from_str(&text).with_context(|| format!("{} is malformed", path.display()))
     }
@@ -58,7 +62,10 @@ impl TrainedLatency {
         let cfg = super::experiment::PredictorExperiment::load(&dir.join("config.yaml"), &[])
             .with_context(|| format!("{} is not a predictor training directory", dir.display()))?;
         if cfg.data.latency_csv.is_none() {
-            bail!("{} holds an accuracy predictor (its config has no data.latency_csv), not a latency predictor", dir.display());
+            bail!(
+                "{} holds an accuracy predictor (its config has no data.latency_csv), not a latency predictor",
+                dir.display()
+            );
         }
         let labels = LatencyLabels::load(dir)?;
         let (model, _) = super::fit::load_best::<Cpu>(&cfg.model, dir, &Default::default())?;
@@ -72,7 +79,10 @@ impl LatencyModel for TrainedLatency {
             .iter()
             .map(|g| {
                 g.parse::<Nb201Cell>().with_context(|| {
-                    format!("latency predictor {}: `{g}` is not a NAS-Bench-201 cell (the space it learnt)", self.dir.display())
+                    format!(
+                        "latency predictor {}: `{g}` is not a NAS-Bench-201 cell (the space it learnt)",
+                        self.dir.display()
+                    )
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -119,7 +129,6 @@ impl LogScale {
         let t = (label as f64 - 0.1) / 0.8;
         (self.lo_ms.ln() + t * (self.hi_ms.ln() - self.lo_ms.ln())).exp()
     }
-
 }
 
 /// Quality of latency predictions on held-out networks.

@@ -9,8 +9,8 @@
 pub mod checkpoint;
 pub mod dataset;
 pub mod experiment;
-pub mod latency;
 pub mod fit;
+pub mod latency;
 pub mod layers;
 pub mod loss;
 pub mod metrics;

@@ -306,10 +306,7 @@ fn summary_md(r: &ReportInput<'_>, evals: &[&EvalRecord], row: &SummaryRow, best
 /// The latency paragraph: what the search saw, the best's measured latency,
 /// and how many of the searched top-K met the latency constraint as measured.
 fn latency_md(r: &ReportInput<'_>, evals: &[&EvalRecord], best: Option<&EvalRecord>, l: &LatencyNote) -> String {
-    let mut md = format!(
-        "\nLatency: the search saw {}; measured latencies are {}.",
-        l.predicted, l.measured
-    );
+    let mut md = format!("\nLatency: the search saw {}; measured latencies are {}.", l.predicted, l.measured);
     if let Some(ms) = best.and_then(|b| b.latency_ms) {
         md.push_str(&format!(" The best architecture measured {ms:.3} ms."));
     }

@@ -333,8 +333,9 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
     /// them on resume).
     fn time_latencies(&mut self) -> Result<()> {
         let Some(l) = self.latency.filter(|l| l.times_on_device()) else { return Ok(()) };
-        let todo: Vec<usize> =
-            (0..self.evals.len()).filter(|&i| self.evals[i].accuracy.is_some() && self.evals[i].latency_ms.is_none()).collect();
+        let todo: Vec<usize> = (0..self.evals.len())
+            .filter(|&i| self.evals[i].accuracy.is_some() && self.evals[i].latency_ms.is_none())
+            .collect();
         if todo.is_empty() {
             return Ok(());
         }

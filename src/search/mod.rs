@@ -103,9 +103,9 @@ impl Constraints {
     fn describe(&self) -> String {
         let parts: Vec<String> =
             [self.params.describe("params"), self.macs.describe("MACs"), self.latency_ms.describe("latency (ms)")]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect();
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect();
         parts.join(" and ")
     }
 
