@@ -216,6 +216,45 @@ train: {{ epochs: 30, batch_size: 8, lr: 0.003, seed: 1 }}
     let lut_mape: f64 = rows[0]["mape"].parse().unwrap();
     assert!(lut_mape < 50.0, "look-up table MAPE {lut_mape}%");
     assert!(dir.join("train/latency_labels.json").is_file());
+    // `predictor eval` prints the same table from the training directory
+    let again = run_ok(bin().args(["predictor", "eval", "--checkpoint"]).arg(dir.join("train")));
+    let again = String::from_utf8_lossy(&again.stdout);
+    let mlp_line = |t: &str| t.lines().find(|l| l.starts_with("mlp")).map(str::to_string);
+    assert_eq!(mlp_line(&again), mlp_line(&text), "{again}");
+
+    // a run's search sees the trained predictor's latency
+    let run_cfg = write(
+        &dir,
+        "run.yaml",
+        &format!(
+            "seed: 1
+space: {}
+strategy: random-search
+evaluator: {{ kind: tabular }}
+search: {{ queries: 4 }}
+constraints: {{ latency_ms: {{ max: 6 }} }}
+latency: {{ predict: predictor, predictor_dir: {}, table: {}, measure: table }}
+",
+            repo().join("search_spaces/nb201.yaml").display(),
+            dir.join("train").display(),
+            whole_table(&dir, &nas_search::latency::device::cpu_model()).display()
+        ),
+    );
+    run_ok(bin().arg("run").arg(&run_cfg).arg("--run-dir").arg(dir.join("run")).arg("--quiet"));
+    let md = fs::read_to_string(dir.join("run/summary.md")).unwrap();
+    assert!(md.contains("the search saw the latency predictor") && md.contains("train"), "{md}");
+    // an accuracy predictor is not a latency predictor
+    let acc_cfg = write(&dir, "acc.yaml", TINY_CONFIG);
+    run_ok(bin().args(["predictor", "train"]).arg(&acc_cfg).arg("--out").arg(dir.join("acc")).arg("--quiet"));
+    let wrong = write(
+        &dir,
+        "wrong.yaml",
+        &fs::read_to_string(&run_cfg)
+            .unwrap()
+            .replace(&dir.join("train").display().to_string(), &dir.join("acc").display().to_string()),
+    );
+    let err = run_err(bin().arg("run").arg(&wrong).arg("--run-dir").arg(dir.join("wrong")));
+    assert!(err.contains("latency.predictor_dir") && err.contains("holds an accuracy predictor"), "{err}");
 
     // a bad CSV is named with its row
     let bad = dir.join("bad.csv");
