@@ -235,12 +235,15 @@ enum DataCmd {
     Nb201Front {
         /// The NAS-Bench-201 space file, e.g. search_spaces/nb201.yaml.
         space: PathBuf,
-        /// The cost: macs or params.
+        /// The cost: macs, params or latency.
         #[arg(long, default_value = "macs")]
         cost: String,
         /// The hypervolume's reference cost (as in the run's config).
         #[arg(long)]
         reference: f64,
+        /// With --cost latency: a measurement CSV of every cell (e.g. search_spaces/latency/nb201_cpu.csv.gz).
+        #[arg(long, required_if_eq("cost", "latency"))]
+        latency_table: Option<PathBuf>,
     },
 }
 
@@ -563,12 +566,16 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
             println!("wrote {} (15,625 NAS-Bench-201 cells; columns in README)", out.display());
         }
-        Command::Data(DataCmd::Nb201Front { space, cost, reference }) => {
+        Command::Data(DataCmd::Nb201Front { space, cost, reference, latency_table }) => {
             let cost: nas_search::search::nsga2::Objective = serde_yaml::from_str(&cost)
                 .ok()
                 .filter(|o| *o != nas_search::search::nsga2::Objective::Accuracy)
-                .ok_or_else(|| anyhow::anyhow!("--cost must be macs or params, got {cost}"))?;
-            let (front, hv) = nas_search::report::front::nb201_true_front(&space, cost, reference)?;
+                .ok_or_else(|| anyhow::anyhow!("--cost must be macs, params or latency, got {cost}"))?;
+            let table = match &latency_table {
+                Some(p) => Some(nas_search::latency::LatencyTable::load(p, "latency_ms")?),
+                None => None,
+            };
+            let (front, hv) = nas_search::report::front::nb201_true_front(&space, cost, reference, table.as_ref())?;
             println!("genotype,test_acc,{}", cost.name());
             for (g, acc, c) in &front {
                 println!("{g},{acc},{c}");

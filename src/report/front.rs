@@ -172,11 +172,13 @@ pub type FrontCell = (String, f64, f64);
 /// test accuracy against `cost` in the space of `space_file`, with its
 /// hypervolume at `reference` (the best value a run's measured front can
 /// reach). Returns (genotype, accuracy %, cost) of the front, cheapest
-/// first, and the hypervolume.
+/// first, and the hypervolume. Latency comes from `latency`, a measurement
+/// of every cell.
 pub fn nb201_true_front(
     space_file: &std::path::Path,
     cost: Objective,
     reference: f64,
+    latency: Option<&crate::latency::LatencyTable>,
 ) -> anyhow::Result<(Vec<FrontCell>, f64)> {
     use crate::data::nb201::{Nb201Column, Nb201Source, load};
     let space = crate::space::SpaceConfig::load(space_file)?.build()?;
@@ -184,7 +186,12 @@ pub fn nb201_true_front(
     let mut all = Vec::with_capacity(table.cells.len());
     for (cell, &acc) in table.cells.iter().zip(&table.accuracy[0]) {
         let text = cell.to_string();
-        let c = cost.cost(space.cost_of(&text)?).unwrap_or(0.0);
+        let mut costs = space.cost_of(&text)?;
+        if let Some(t) = latency {
+            costs.latency_ms =
+                Some(t.get(&text).ok_or_else(|| anyhow::anyhow!("the latency table has no measurement of {text}"))?);
+        }
+        let c = cost.cost(costs).unwrap_or(0.0);
         all.push((text, acc, c));
     }
     let points: Vec<Vec<f64>> = all.iter().map(|(_, a, c)| vec![-a, *c]).collect();
