@@ -8,20 +8,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Distribution, Tensor};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::DeviceInfo;
-use super::measure::{TimingSettings, append_row, network, open_appendable, with_threads};
-use super::timing::{Timing, time};
+use super::measure::{Timed, TimingSettings, append_row, network, open_appendable, time_forward, with_threads};
 use super::units::{Unit, units};
-use crate::backend::{BackendTask, dispatch};
 use crate::net::NetSpec;
 use crate::space::{AnySpace, SpaceConfig};
-use crate::trainer::layers::LayerStack;
 
 /// One measured unit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -102,7 +97,7 @@ pub fn build(req: &LutRequest) -> Result<usize> {
     let todo: Vec<&Unit> = wanted.iter().filter(|(k, _)| !have.contains(k.as_str())).map(|(_, u)| u).collect();
     let bar = crate::run::progress::bar(todo.len() as u64, "units", req.quiet);
     for u in &todo {
-        let timing = with_threads(t.threads, || time_unit(u, t))??;
+        let timing = with_threads(t.threads, || time_forward(Timed::Unit(u), t))??;
         let row = LutRow {
             unit: u.key(),
             latency_ms: timing.median,
@@ -123,32 +118,6 @@ pub fn build(req: &LutRequest) -> Result<usize> {
     }
     bar.finish_and_clear();
     Ok(todo.len())
-}
-
-/// Times one unit alone.
-pub fn time_unit(u: &Unit, t: &TimingSettings) -> Result<Timing> {
-    dispatch(t.device, TimeUnit { u, t })
-}
-
-struct TimeUnit<'a> {
-    u: &'a Unit,
-    t: &'a TimingSettings,
-}
-
-impl BackendTask for TimeUnit<'_> {
-    type Output = Timing;
-
-    fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Timing {
-        time_on::<B::InnerBackend>(self.u, self.t, &device)
-    }
-}
-
-fn time_on<B: Backend>(u: &Unit, t: &TimingSettings, device: &B::Device) -> Timing {
-    let stack = LayerStack::<B>::new(&u.seq, &mut StdRng::seed_from_u64(0), device);
-    let x = Tensor::<B, 4>::random([t.batch, u.channels, u.size, u.size], Distribution::Normal(0.0, 1.0), device);
-    time(t.warmup, t.repeats, || {
-        let _ = stack.forward(x.clone()).into_data();
-    })
 }
 
 /// A look-up table read back: unit latencies by key, and the device.

@@ -28,10 +28,12 @@ use serde::de::DeserializeOwned;
 use super::DeviceInfo;
 use super::table::LatencyRow;
 use super::timing::{Timing, time};
+use super::units::Unit;
 use crate::backend::{BackendTask, DeviceKind, dispatch};
 use crate::net::{NetOverrides, NetSpec};
 use crate::space::{AnySpace, SpaceConfig};
 use crate::trainer::Network;
+use crate::trainer::layers::LayerStack;
 
 /// How to time (the same for every network of one CSV).
 #[derive(Clone, Debug, PartialEq)]
@@ -258,33 +260,57 @@ pub fn network(space: &dyn AnySpace, genotype: &str) -> Result<NetSpec> {
         .with_context(|| format!("the {} space describes no network to build", space.name()))?
 }
 
-/// Times one network's forward pass.
-pub fn time_network(spec: &NetSpec, t: &TimingSettings) -> Result<Timing> {
-    dispatch(t.device, TimeNetwork { spec, t })
+/// What is timed: a whole network, or one unit of the look-up table.
+#[derive(Clone, Copy)]
+pub enum Timed<'a> {
+    Network(&'a NetSpec),
+    Unit(&'a Unit),
 }
 
-struct TimeNetwork<'a> {
-    spec: &'a NetSpec,
+/// Times forward passes of `what` on `t.device`.
+pub fn time_forward(what: Timed<'_>, t: &TimingSettings) -> Result<Timing> {
+    dispatch(t.device, TimeForward { what, t })
+}
+
+/// Times one network's forward pass.
+pub fn time_network(spec: &NetSpec, t: &TimingSettings) -> Result<Timing> {
+    time_forward(Timed::Network(spec), t)
+}
+
+struct TimeForward<'a> {
+    what: Timed<'a>,
     t: &'a TimingSettings,
 }
 
-impl BackendTask for TimeNetwork<'_> {
+impl BackendTask for TimeForward<'_> {
     type Output = Timing;
 
     fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Timing {
-        time_on::<B::InnerBackend>(self.spec, self.t, &device)
+        time_on::<B::InnerBackend>(self.what, self.t, &device)
     }
 }
 
-fn time_on<B: Backend>(spec: &NetSpec, t: &TimingSettings, device: &B::Device) -> Timing {
-    let net = Network::<B>::new(spec, &mut StdRng::seed_from_u64(0), device);
-    let r = spec.input_size();
-    let x = Tensor::<B, 4>::random([t.batch, 3, r, r], Distribution::Normal(0.0, 1.0), device);
-    time(t.warmup, t.repeats, || {
-        let (y, _) = net.forward(x.clone(), None, false);
-        // reading the result waits for the device
-        let _ = y.into_data();
-    })
+/// Random weights (a fixed seed), random input, inference mode; reading
+/// each result back waits for the device.
+fn time_on<B: Backend>(what: Timed<'_>, t: &TimingSettings, device: &B::Device) -> Timing {
+    let rng = &mut StdRng::seed_from_u64(0);
+    let input = |c: usize, r: usize| Tensor::<B, 4>::random([t.batch, c, r, r], Distribution::Normal(0.0, 1.0), device);
+    match what {
+        Timed::Network(spec) => {
+            let net = Network::<B>::new(spec, rng, device);
+            let x = input(3, spec.input_size());
+            time(t.warmup, t.repeats, || {
+                let _ = net.forward(x.clone(), None, false).0.into_data();
+            })
+        }
+        Timed::Unit(u) => {
+            let stack = LayerStack::<B>::new(&u.seq, rng, device);
+            let x = input(u.channels, u.size);
+            time(t.warmup, t.repeats, || {
+                let _ = stack.forward(x.clone()).into_data();
+            })
+        }
+    }
 }
 
 /// Prints what a measurement did.

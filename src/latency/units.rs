@@ -4,7 +4,7 @@
 //! the squeeze-excite product) is not a unit: the table's sum leaves it out,
 //! as per-layer look-up tables do.
 
-use crate::net::darts::{DartsNet, OpLayers};
+use crate::net::darts::{DartsNet, OpLayers, factorized_half};
 use crate::net::mobilenet::MobileNet;
 use crate::net::nb201::{EdgeOp, Nb201Block, Nb201Net};
 use crate::net::{Layer, LayerSeq, NetSpec};
@@ -121,17 +121,7 @@ fn darts_op(op: &OpLayers, c: usize, h: usize, cut: &mut Cutter) -> (usize, usiz
         OpLayers::Seq(s) => cut.add(s, c, h),
         OpLayers::FactorizedReduce { cin, cout } => {
             let half = |first: Layer, last: Option<Layer>| {
-                let conv = Layer::Conv {
-                    cin: *cin,
-                    cout: cout / 2,
-                    k: 1,
-                    stride: 2,
-                    pad: 0,
-                    dilation: 1,
-                    groups: 1,
-                    bias: false,
-                };
-                LayerSeq(std::iter::once(first).chain([conv]).chain(last).collect())
+                LayerSeq(std::iter::once(first).chain([factorized_half(*cin, *cout)]).chain(last).collect())
             };
             cut.add(&half(Layer::Relu, None), c, h);
             let (_, out) = cut.add(&half(Layer::Relu, Some(Layer::BatchNorm { c: *cout })), c, h);

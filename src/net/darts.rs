@@ -66,6 +66,11 @@ pub enum OpLayers {
     FactorizedReduce { cin: usize, cout: usize },
 }
 
+/// One of a factorized reduce's two convolutions: 1x1, stride 2, `cin` to `cout / 2`.
+pub fn factorized_half(cin: usize, cout: usize) -> Layer {
+    Layer::Conv { cin, cout: cout / 2, k: 1, stride: 2, pad: 0, dilation: 1, groups: 1, bias: false }
+}
+
 impl OpLayers {
     /// Cost at input size `h`, and the output size.
     pub fn cost(&self, h: usize) -> (Cost, usize) {
@@ -73,16 +78,7 @@ impl OpLayers {
             Self::Identity => (Cost::default(), h),
             Self::Seq(s) => (s.cost(h), s.out_size(h)),
             Self::FactorizedReduce { cin, cout } => {
-                let half = LayerSeq(vec![Layer::Conv {
-                    cin: *cin,
-                    cout: cout / 2,
-                    k: 1,
-                    stride: 2,
-                    pad: 0,
-                    dilation: 1,
-                    groups: 1,
-                    bias: false,
-                }]);
+                let half = LayerSeq(vec![factorized_half(*cin, *cout)]);
                 let c = half.cost(h);
                 let out = half.out_size(h);
                 (Cost::new(2 * c.params + 2 * *cout as u64, 2 * c.macs), out)
