@@ -232,7 +232,7 @@ space: {}
 strategy: random-search
 evaluator: {{ kind: tabular }}
 search: {{ queries: 4 }}
-constraints: {{ latency_ms: {{ max: 6 }} }}
+constraints: {{ latency_ms: {{ max: 1000 }} }}
 latency: {{ predict: predictor, predictor_dir: {}, table: {}, measure: table }}
 ",
             repo().join("search_spaces/nb201.yaml").display(),
