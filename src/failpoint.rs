@@ -1,6 +1,7 @@
 //! Test-only fault injection: lets the end-to-end tests kill the driver at
 //! an exact point (between sbatch and the saving of its job id, between a
-//! result file appearing and its recording) instead of racing a `kill -9`
+//! result file appearing and its recording, between an evaluation's record
+//! and the timing of its latency) instead of racing a `kill -9`
 //! against it. `NAS_SEARCH_FAILPOINT=<name>` makes [`hit`]`("<name>")` kill
 //! this process with SIGKILL, as `kill -9` would (no cleanup, no core file);
 //! without the variable every point is a no-op. Nothing else reads it.

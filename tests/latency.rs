@@ -449,6 +449,28 @@ latency: {{ predict: table, table: {}, measure: device, repeats: 2, warmup: 0 }}
     let log = fs::read_to_string(dir.join("run/run.log")).unwrap();
     assert!(log.contains("Another CPU 9000"), "run.log keeps the warning");
 
+    // killed after its one evaluation was recorded and before its latency was timed: resume
+    // (which has nothing left to evaluate) times it before it reports
+    let killed = dir.join("killed");
+    let out = bin()
+        .arg("run")
+        .arg(&cfg)
+        .arg("--run-dir")
+        .arg(&killed)
+        .args(["--quiet", "--set", "search.queries=1"])
+        .env("NAS_SEARCH_FAILPOINT", "latency-before-timing")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let before = csv_rows(&killed.join("evaluations.csv"));
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0]["latency_ms"], "", "recorded, not timed yet");
+    run_ok(bin().arg("resume").arg(&killed).arg("--quiet"));
+    let after = csv_rows(&killed.join("evaluations.csv"));
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0]["genotype"], before[0]["genotype"]);
+    assert!(after[0]["latency_ms"].parse::<f64>().is_ok_and(|v| v > 0.0), "{after:?}");
+
     // a latency constraint without a latency section is refused by name
     let bare = write(
         &dir,

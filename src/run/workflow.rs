@@ -157,6 +157,8 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         if self.opts.retry_failed {
             self.rewind_for_retry();
         }
+        // evaluations a killed process recorded but did not time yet: before anything reads them
+        self.time_latencies()?;
         loop {
             match self.state.stage {
                 Stage::SampleData => self.sample_data()?,
@@ -176,7 +178,6 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 }
                 Stage::Baseline => self.baseline()?,
                 Stage::Report => {
-                    self.time_latencies()?;
                     self.report()?;
                     self.state.stage = Stage::Done;
                 }
@@ -339,6 +340,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         if todo.is_empty() {
             return Ok(());
         }
+        crate::failpoint::hit("latency-before-timing");
         let pb = bar(todo.len() as u64, "latency", self.quiet);
         let mut timed: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
         for i in todo {
