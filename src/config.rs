@@ -111,8 +111,6 @@ fn override_for<'a>(overrides: &'a [String], path: &str) -> Option<&'a str> {
 /// a larger one is a typo, and would overflow a `Duration`.
 pub const MAX_SECONDS: f64 = 1e9;
 
-/// Checks a duration key: a finite number of seconds, positive (or also 0
-/// with `zero_ok`), at most [`MAX_SECONDS`]; the error names `key`.
 /// `dir` joined with `path`, with `.` and `name/..` taken out (without
 /// touching the file system), so that paths resolved against a config's
 /// folder read as the user would write them.
@@ -131,6 +129,8 @@ pub fn join_tidy(dir: &Path, path: &Path) -> std::path::PathBuf {
     out
 }
 
+/// Checks a duration key: a finite number of seconds, positive (or also 0
+/// with `zero_ok`), at most [`MAX_SECONDS`]; the error names `key`.
 pub fn check_seconds(key: &str, value: f64, zero_ok: bool) -> Result<()> {
     let low_ok = if zero_ok { value >= 0.0 } else { value > 0.0 };
     if !(value.is_finite() && low_ok && value <= MAX_SECONDS) {

@@ -154,6 +154,15 @@ struct TimingArgs {
 }
 
 impl TimingArgs {
+    /// Makes NdArray's matrix products (matrixmultiply's own thread pool)
+    /// use `--threads` too, as the rows will say.
+    fn bound_matrix_threads(&self) {
+        // SAFETY: called first thing in a latency command, before any thread
+        // is started that could read the environment (matrixmultiply reads it
+        // at its first product).
+        unsafe { std::env::set_var("MATMUL_NUM_THREADS", self.threads.to_string()) };
+    }
+
     fn settings(&self) -> nas_search::latency::measure::TimingSettings {
         nas_search::latency::measure::TimingSettings {
             device: self.device,
@@ -541,7 +550,7 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Latency(LatencyCmd::Measure { space, out, n, all: _, timing, remeasure, seed, quiet }) => {
             use nas_search::latency::measure;
-            let remeasure = remeasure.unwrap_or_else(|| n.map_or(15_625, |n| n).div_ceil(20).clamp(5, 100));
+            timing.bound_matrix_threads();
             let req =
                 measure::MeasureRequest { space, out, count: n, timing: timing.settings(), seed, remeasure, quiet };
             let summary = measure::measure(&req)?;
@@ -549,6 +558,7 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Latency(LatencyCmd::Lut { space, out, samples, timing, seed, quiet }) => {
             use nas_search::latency::lut;
+            timing.bound_matrix_threads();
             let req = lut::LutRequest { space, out, samples, timing: timing.settings(), seed, quiet };
             let n = lut::build(&req)?;
             let table = lut::Lut::load(&req.out)?;

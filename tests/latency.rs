@@ -480,3 +480,42 @@ latency: {{ predict: table, table: {}, measure: device, repeats: 2, warmup: 0 }}
     let err = run_err(bin().arg("run").arg(&bare).arg("--run-dir").arg(dir.join("bare")));
     assert!(err.contains("constraints.latency_ms") && err.contains("`latency:` section"), "{err}");
 }
+
+#[test]
+fn a_latency_source_that_misses_architectures_is_refused_before_the_run_starts() {
+    let dir = temp_dir("lat-gaps");
+    let lut = dir.join("lut.csv");
+    run_ok(
+        bin()
+            .args(["latency", "lut"])
+            .arg(repo().join("search_spaces/nb201.yaml"))
+            .arg("--out")
+            .arg(&lut)
+            .arg("--quiet"),
+    );
+    // the look-up table without its 3x3-convolution unit of the first stage
+    let text = fs::read_to_string(&lut).unwrap();
+    let kept: Vec<&str> = text.lines().filter(|l| !l.contains("relu,conv3x3/1 16>16,bn @16x32")).collect();
+    assert_eq!(kept.len() + 1, text.lines().count());
+    fs::write(&lut, kept.join("\n") + "\n").unwrap();
+    let cfg = write(
+        &dir,
+        "run.yaml",
+        &format!(
+            "seed: 1
+space: {}
+strategy: random-search
+evaluator: {{ kind: tabular }}
+search: {{ queries: 2 }}
+constraints: {{ latency_ms: {{ max: 5 }} }}
+latency: {{ predict: lut, lut: {}, measure: device }}
+",
+            repo().join("search_spaces/nb201.yaml").display(),
+            lut.display()
+        ),
+    );
+    let run = dir.join("run");
+    let err = run_err(bin().arg("run").arg(&cfg).arg("--run-dir").arg(&run));
+    assert!(err.contains("latency.lut") && err.contains("has no unit `relu,conv3x3/1 16>16,bn @16x32`"), "{err}");
+    assert!(!run.join("evaluations.csv").exists(), "refused before evaluating anything");
+}

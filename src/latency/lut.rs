@@ -125,6 +125,8 @@ pub fn build(req: &LutRequest) -> Result<usize> {
 pub struct Lut {
     latency: HashMap<String, f64>,
     pub device: DeviceInfo,
+    /// The batch size every unit was timed at.
+    pub batch: usize,
     pub path: PathBuf,
 }
 
@@ -134,6 +136,7 @@ impl Lut {
             csv::Reader::from_path(path).with_context(|| format!("reading the look-up table {}", path.display()))?;
         let mut latency = HashMap::new();
         let mut device = None;
+        let mut batch = None;
         for (i, rec) in r.deserialize::<LutRow>().enumerate() {
             let row = rec.with_context(|| format!("{} row {} is malformed", path.display(), i + 2))?;
             if !(row.latency_ms.is_finite() && row.latency_ms >= 0.0) {
@@ -156,10 +159,19 @@ impl Lut {
                 ),
                 _ => {}
             }
+            if *batch.get_or_insert(row.batch) != row.batch {
+                bail!(
+                    "{} row {}: batch {}, earlier rows batch {}",
+                    path.display(),
+                    i + 2,
+                    row.batch,
+                    batch.unwrap_or(0)
+                );
+            }
             latency.insert(row.unit, row.latency_ms);
         }
         let device = device.with_context(|| format!("{} has no units", path.display()))?;
-        Ok(Self { latency, device, path: path.to_path_buf() })
+        Ok(Self { latency, device, batch: batch.unwrap_or(1), path: path.to_path_buf() })
     }
 
     /// Units in the table.

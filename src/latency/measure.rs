@@ -53,8 +53,9 @@ pub struct MeasureRequest {
     pub count: Option<usize>,
     pub timing: TimingSettings,
     pub seed: u64,
-    /// Networks measured again at the end (the first of the order).
-    pub remeasure: usize,
+    /// Networks measured again at the end (the first of the order; default
+    /// 5% of them, at least 5 and at most 100).
+    pub remeasure: Option<usize>,
     pub quiet: bool,
 }
 
@@ -150,9 +151,21 @@ fn plan(space: &dyn AnySpace, count: Option<usize>, seed: u64) -> Result<Vec<Str
 
 /// Settings a CSV's earlier rows were made with, as a message when they
 /// differ from `timing` on `here`.
-fn settings_differ(row: &LatencyRow, here: &DeviceInfo, timing: &TimingSettings, space: &str) -> Option<String> {
+fn settings_differ(
+    row: &LatencyRow,
+    here: &DeviceInfo,
+    timing: &TimingSettings,
+    space: &str,
+    resolution: usize,
+) -> Option<String> {
     let theirs = (row.device_info(), row.batch, row.warmup, row.repeats, row.space.as_str());
     let ours = (here.clone(), timing.batch, timing.warmup, timing.repeats, space);
+    if row.space == space && row.resolution != resolution {
+        return Some(format!(
+            "its rows were measured at {0}x{0} (another configuration of the {space} space); this space's networks are {1}x{1}",
+            row.resolution, resolution
+        ));
+    }
     (theirs != ours).then(|| {
         format!(
             "its rows were measured on {} (batch {}, warm-up {}, repeats {}, space {}); this command measures on {} (batch {}, warm-up {}, repeats {}, space {})",
@@ -182,18 +195,25 @@ pub fn measure(req: &MeasureRequest) -> Result<MeasureSummary> {
     if t.batch == 0 || t.repeats == 0 || t.threads == 0 {
         bail!("--batch, --repeats and --threads must be at least 1");
     }
+    if req.out.extension().is_some_and(|e| e == "gz") {
+        bail!(
+            "--out {}: measurements are appended as plain CSV; compress the file when it is complete",
+            req.out.display()
+        );
+    }
     let cfg = SpaceConfig::load(&req.space)?;
     let space = cfg.build()?;
     let here = DeviceInfo::here(t.device, t.threads);
+    let order = plan(space.as_ref(), req.count, req.seed)?;
+    let resolution = network(space.as_ref(), &order[0])?.input_size();
     let (done, mut file) = open_appendable::<LatencyRow>(&req.out)?;
     if let Some(first) = done.first()
-        && let Some(why) = settings_differ(first, &here, t, space.name())
+        && let Some(why) = settings_differ(first, &here, t, space.name(), resolution)
     {
         bail!("{} holds other measurements: {why}; use another --out", req.out.display());
     }
-    let order = plan(space.as_ref(), req.count, req.seed)?;
     let measured: HashSet<(u32, String)> = done.iter().map(|r| (r.pass, r.genotype.clone())).collect();
-    let again = req.remeasure.min(order.len());
+    let again = req.remeasure.unwrap_or(order.len().div_ceil(20).clamp(5, 100)).min(order.len());
     let todo: Vec<(u32, usize)> = (0..order.len())
         .map(|i| (1, i))
         .chain((0..again).map(|i| (2, i)))

@@ -120,6 +120,8 @@ pub trait LatencyModel: Send + Sync {
     fn describe(&self) -> String;
     /// The device its training data was measured on.
     fn device(&self) -> DeviceInfo;
+    /// The batch size its training data was measured at.
+    fn batch(&self) -> usize;
 }
 
 /// The run's latency, ready to use.
@@ -140,6 +142,7 @@ impl LatencySource {
     /// Warnings (a latency of another device than this run's) are returned.
     pub fn open(
         cfg: &LatencyConfig,
+        space: &dyn AnySpace,
         device: DeviceKind,
         load_model: impl FnOnce(&Path) -> Result<Box<dyn LatencyModel>>,
     ) -> Result<(Self, Vec<String>)> {
@@ -159,12 +162,26 @@ impl LatencySource {
         let timing = cfg.timing(device);
         let here = DeviceInfo::here(device, cfg.threads);
         let mut warnings = Vec::new();
-        let seen: Option<(String, DeviceInfo)> = match cfg.predict {
-            Predict::Predictor => model.as_ref().map(|m| (m.describe(), m.device())),
-            Predict::Lut => lut.as_ref().map(|l| (format!("look-up table {}", l.path.display()), l.device.clone())),
-            Predict::Table => table.as_ref().map(|t| ("measurement table".to_string(), t.device())),
+        let seen: Option<(String, DeviceInfo, usize)> = match cfg.predict {
+            Predict::Predictor => model.as_ref().map(|m| (m.describe(), m.device(), m.batch())),
+            Predict::Lut => {
+                lut.as_ref().map(|l| (format!("look-up table {}", l.path.display()), l.device.clone(), l.batch))
+            }
+            Predict::Table => table.as_ref().map(|t| ("measurement table".to_string(), t.device(), t.rows[0].batch)),
         };
-        if let Some((what, d)) = &seen {
+        // the batch the evaluated architectures are measured at
+        let measured_batch = match (cfg.measure, &table) {
+            (Measure::Table, Some(t)) => t.rows[0].batch,
+            _ => cfg.batch,
+        };
+        if let Some((what, _, batch)) = &seen
+            && *batch != measured_batch
+        {
+            warnings.push(format!(
+                "the search's latency ({what}) is of batch {batch}, measured latencies of batch {measured_batch}: the constraint is judged on another batch than the search bounded"
+            ));
+        }
+        if let Some((what, d, _)) = &seen {
             if cfg.measure == Measure::Device
                 && let Some(why) = device_mismatch(d, &here)
             {
@@ -189,7 +206,36 @@ impl LatencySource {
             cache: Mutex::new(HashMap::new()),
             error: Mutex::new(None),
         };
+        source.check_covers(space)?;
         Ok((source, warnings))
+    }
+
+    /// Checks that the search's source and the table gives every
+    /// architecture of the space a latency (all of a listable space, else
+    /// 200 random ones), so that a gap is an error now, naming what is
+    /// missing, rather than every proposal failing the constraint later.
+    fn check_covers(&self, space: &dyn AnySpace) -> Result<()> {
+        use rand::SeedableRng;
+        let genotypes = space.all_texts().unwrap_or_else(|| {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+            (0..200).map(|_| space.sample_text(&mut rng)).collect()
+        });
+        if self.cfg.predict == Predict::Predictor && space.name() != "nb201" {
+            bail!(
+                "latency.predict: predictor: latency predictors learn NAS-Bench-201 cells here, the run's space is {}",
+                space.name()
+            );
+        }
+        let tabled = self.cfg.predict == Predict::Table || self.cfg.measure == Measure::Table;
+        for g in &genotypes {
+            if tabled {
+                self.looked_up(g).context("latency.table")?;
+            }
+            if let (Predict::Lut, Some(lut)) = (self.cfg.predict, &self.lut) {
+                lut.latency(&network(space, g)?).context("latency.lut")?;
+            }
+        }
+        Ok(())
     }
 
     /// The latency the search sees for each genotype (predicted or looked up), ms.

@@ -82,7 +82,12 @@ pub struct PredictorExperiment {
 
 impl PredictorExperiment {
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let cfg: Self = crate::config::load_yaml(path, overrides)?;
+        let mut cfg: Self = crate::config::load_yaml(path, overrides)?;
+        // the latency files resolved now, so a training directory's frozen copy finds them from anywhere
+        let dir = std::path::absolute(folder_of(path))?;
+        for p in [&mut cfg.data.latency_csv, &mut cfg.data.lut].into_iter().flatten() {
+            *p = crate::config::join_tidy(&dir, p);
+        }
         let n = crate::space::nb201::SPACE_SIZE;
         if cfg.split.train_archs == 0 || cfg.split.train_archs + cfg.split.val_archs >= n {
             bail!(
@@ -175,6 +180,7 @@ struct LatencyData {
     scale: LogScale,
     csv: PathBuf,
     device: crate::latency::DeviceInfo,
+    batch: usize,
     /// The look-up table's sum for each network, when `data.lut` is given.
     lut_ms: Option<Vec<f64>>,
 }
@@ -223,9 +229,23 @@ fn prepare_latency(cfg: &PredictorExperiment, path: &Path, config_dir: &Path) ->
             if let Some(why) = crate::latency::table::device_mismatch(&lut.device, &table.device()) {
                 bail!("data.lut {}: {why} (the latency CSV's device)", lut.path.display());
             }
+            // the table's units are of the benchmark's network: the CSV must be of that network too
             let sums = cells
                 .iter()
-                .map(|c| lut.latency(&crate::net::NetSpec::Nb201(crate::net::nb201::build(c, 16, 5, 10))))
+                .zip(&table.rows)
+                .map(|(c, row)| {
+                    let spec = crate::net::NetSpec::Nb201(crate::net::nb201::build(c, 16, 5, 10));
+                    if spec.cost().macs != row.macs {
+                        bail!(
+                            "data.lut: {} measured another network than the benchmark's (C=16, 5 cells per stage): {} has {} MACs there, {} in the benchmark's",
+                            path.display(),
+                            row.genotype,
+                            row.macs,
+                            spec.cost().macs
+                        );
+                    }
+                    lut.latency(&spec)
+                })
                 .collect::<Result<Vec<f64>>>()?;
             Some(sums)
         }
@@ -238,6 +258,7 @@ fn prepare_latency(cfg: &PredictorExperiment, path: &Path, config_dir: &Path) ->
         scale,
         csv: path.to_path_buf(),
         device: table.device(),
+        batch: table.rows[0].batch,
         lut_ms,
     };
     Ok(Prepared { cells, labels, set, latency: Some(latency) })
@@ -323,13 +344,13 @@ impl BackendTask for Experiment<'_> {
             eprintln!("resumed from the checkpoint after epoch {}", outcome.resumed_from);
         }
         let (model, best) = fit::load_best::<B::InnerBackend>(&cfg.model, dir, &device)?;
-        let metrics = evaluate(&model, &prepared, &cfg.split, &device);
-        write_test_metrics(dir, &metrics, &best)?;
         if let Some(lat) = &prepared.latency {
             super::latency::LatencyLabels {
                 scale: lat.scale,
                 device: lat.device.clone(),
                 latency_csv: lat.csv.display().to_string(),
+                batch: lat.batch,
+                target: cfg.data.target.clone().unwrap_or_else(|| "latency_ms".into()),
             }
             .save(dir)?;
             let rows = latency_rows(&model, &prepared, lat, cfg, outcome.state.train_seconds, &req.command, &device);
@@ -338,6 +359,8 @@ impl BackendTask for Experiment<'_> {
             }
             return Ok(Outcome::Latency(rows));
         }
+        let metrics = evaluate(&model, &prepared, &cfg.split, &device);
+        write_test_metrics(dir, &metrics, &best)?;
         if let Some(results) = &req.results {
             let row = ResultRow {
                 model: cfg.model.name().to_string(),
@@ -385,7 +408,7 @@ fn latency_rows<B: Backend>(
             tau: m.tau,
             epochs,
             train_seconds: seconds,
-            latency_csv: lat.csv.display().to_string(),
+            latency_csv: relative_to_here(&lat.csv),
             device_name: lat.device.describe(),
             command: command.to_string(),
         }
@@ -492,6 +515,14 @@ pub fn upsert_result(path: &Path, row: &ResultRow) -> Result<()> {
         fs::create_dir_all(dir)?;
     }
     crate::atomic_file::write_atomic(path, &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+}
+
+/// `path` relative to the working directory when it lies below it (as result tables show paths).
+fn relative_to_here(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|here| path.strip_prefix(here).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// The folder of a config file (relative paths in it resolve against it).

@@ -28,6 +28,18 @@ pub struct LatencyLabels {
     pub device: DeviceInfo,
     /// The measurement CSV the predictor learnt from.
     pub latency_csv: String,
+    /// Its batch size and the column learnt (`latency_ms`: the median).
+    #[serde(default = "one")]
+    pub batch: usize,
+    #[serde(default = "median")]
+    pub target: String,
+}
+
+fn one() -> usize {
+    1
+}
+fn median() -> String {
+    "latency_ms".into()
 }
 
 impl LatencyLabels {
@@ -98,6 +110,10 @@ impl LatencyModel for TrainedLatency {
 
     fn device(&self) -> DeviceInfo {
         self.labels.device.clone()
+    }
+
+    fn batch(&self) -> usize {
+        self.labels.batch
     }
 }
 

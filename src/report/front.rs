@@ -69,7 +69,8 @@ pub struct FrontRow {
 
 /// The standard network's costs of an evaluation (as the search saw them).
 /// Latency is the measured one; an evaluation without it costs infinitely
-/// (it is on no front and adds no hypervolume).
+/// (it adds no hypervolume, and is on the front only as its most accurate
+/// point, at the far end).
 pub fn cost_of(e: &EvalRecord, objective: Objective) -> f64 {
     match objective {
         Objective::Params => e.std_params.unwrap_or(e.params) as f64,

@@ -192,7 +192,7 @@ impl BackendTask for OnBackend {
     fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
         let s = self.0;
         let any: Arc<dyn AnySpace> = Arc::from(s.cfg.space_config().build()?);
-        let ctx = EvalContext { space: any, run_dir: &s.run_dir, seed: s.cfg.seed };
+        let ctx = EvalContext { space: any.clone(), run_dir: &s.run_dir, seed: s.cfg.seed };
         let evaluator =
             s.cfg.evaluator.config.build::<B>(&ctx, &device).context("setting up the evaluator (key `evaluator`)")?;
         let evals = s.dir.load_evaluations()?;
@@ -213,10 +213,11 @@ impl BackendTask for OnBackend {
         ));
         let latency = match &s.cfg.latency {
             Some(l) => {
-                let (source, warnings) = crate::latency::source::LatencySource::open(l, s.cfg.device, |dir| {
-                    Ok(Box::new(crate::predictor::latency::TrainedLatency::load(dir)?))
-                })
-                .context("key `latency`")?;
+                let (source, warnings) =
+                    crate::latency::source::LatencySource::open(l, any.as_ref(), s.cfg.device, |dir| {
+                        Ok(Box::new(crate::predictor::latency::TrainedLatency::load(dir)?))
+                    })
+                    .context("key `latency`")?;
                 for w in warnings {
                     s.dir.log(&format!("warning: {w}"));
                     eprintln!("warning: {w}");

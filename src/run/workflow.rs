@@ -193,7 +193,8 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         let mut seen = HashSet::new();
         let mut picks = Vec::with_capacity(n);
         while picks.len() < n {
-            let g = random::propose(self.space, &self.cfg.constraints, &mut rng, &seen)?;
+            let g = random::propose(self.space, &self.cfg.constraints, &mut rng, &seen)
+                .map_err(|e| self.search_error(e))?;
             let key = self.space.key(&g);
             seen.insert(key.clone());
             picks.push(Pick::unscored(key, self.space.format(&g)));
@@ -267,8 +268,18 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 attempt,
                 std_params: Some(standard.params),
                 std_macs: Some(standard.macs),
+                // a look-up that fails leaves the latency empty (the evaluation is kept; it then
+                // meets no latency constraint) and says why
                 latency_ms: match lookup {
-                    Some(l) if outcome.ok() => Some(l.measured(space, &job.genotype)?),
+                    Some(l) if outcome.ok() => match l.measured(space, &job.genotype) {
+                        Ok(ms) => Some(ms),
+                        Err(e) => {
+                            let line = format!("no measured latency for {}: {e:#}", job.genotype);
+                            dir.log(&format!("warning: {line}"));
+                            pb.suspend(|| eprintln!("warning: {line}"));
+                            None
+                        }
+                    },
                     _ => None,
                 },
             };
@@ -365,6 +376,13 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             Some(e) => Err(anyhow::anyhow!("the search's latency (key `latency`): {e}")),
             None => Ok(()),
         }
+    }
+
+    /// A search step's error, or the latency source's when it had one: a
+    /// source that gave no latency fails every bounded proposal, and its own
+    /// error says why.
+    fn search_error(&self, e: anyhow::Error) -> anyhow::Error {
+        self.latency_error().err().unwrap_or(e)
     }
 
     /// Why the run stops after its first evaluations all failed, and how to go on.
@@ -527,13 +545,16 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         let evo = Evolution { space, cfg: &s.evolution, constraints: &cfg.constraints, hall_size };
         // the best measured architectures start the population (search.seed_measured);
         // all measured ones compete: they are the predictor's labels, of one budget
-        let rules = selection::Rules { budgets_equal: true, latency: cfg.constraints.latency_ms };
-        let seeds = selection::best_first(&self.evals, rules)
+        // (the search's own choices do not read measured latencies: a timing is noise a re-run would
+        // not repeat; what it proposes meets the constraint on the latency it sees)
+        let seeds = selection::best_first(&self.evals, true)
             .iter()
             .take(s.seed_measured)
             .map(|e| self.space.parse(&e.genotype))
             .collect::<Result<Vec<_>>>()?;
-        let st = self.generations(&evo, "search", seeds, |state| &mut state.evolution, &mut fitness)?;
+        let st = self
+            .generations(&evo, "search", seeds, |state| &mut state.evolution, &mut fitness)
+            .map_err(|e| self.search_error(e))?;
         self.latency_error()?;
         self.say(&format!(
             "round {round}: {} distinct genotypes run through the predictor (the rest were repeats)",
@@ -541,13 +562,15 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         ));
         let measured = self.evaluated_keys();
         // search.local_picks: the best-predicted unmeasured neighbours of the best measured architecture
-        let local = match selection::best(&self.evals, rules) {
+        let local = match selection::best(&self.evals, true) {
             Some(best) if s.local_picks > 0 => {
                 let local =
                     LocalSearch { space: self.space, constraints: &self.cfg.constraints, draws: NEIGHBOUR_DRAWS };
                 let incumbent = self.space.parse(&best.genotype)?;
                 let mut rng = rng_for(self.cfg.seed, "local", round, 0);
-                local.best_neighbours(&incumbent, &measured, s.local_picks, &mut rng, &mut fitness)?
+                local
+                    .best_neighbours(&incumbent, &measured, s.local_picks, &mut rng, &mut fitness)
+                    .map_err(|e| self.search_error(e))?
             }
             _ => Vec::new(),
         };
@@ -644,7 +667,9 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         let mut fitness = PredictorFitness::new(space, &model, &p.model, &device);
         let reference = cfg.reference_cost().expect("checked by RunConfig::load");
         let nsga = Nsga2 { space, cfg: &s.nsga2, objectives: &s.objectives, constraints: &cfg.constraints, reference };
-        let st = self.generations(&nsga, "front", Vec::new(), |state| &mut state.front, &mut fitness)?;
+        let st = self
+            .generations(&nsga, "front", Vec::new(), |state| &mut state.front, &mut fitness)
+            .map_err(|e| self.search_error(e))?;
         self.latency_error()?;
         let picks: Vec<Pick> = nsga
             .picks(&st, &self.evaluated_keys(), s.top_k)
@@ -677,16 +702,15 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             let mut rng = rng_for(self.cfg.seed, strategy.name(), 0, step);
             let evaluated = self.evaluated_keys();
             let g = match strategy {
-                Strategy::RandomSearch => random::propose(self.space, &self.cfg.constraints, &mut rng, &evaluated)?,
+                Strategy::RandomSearch => random::propose(self.space, &self.cfg.constraints, &mut rng, &evaluated),
                 Strategy::Nsga2 => {
                     let history = last_attempts(&self.evals)
                         .iter()
                         .map(|e| {
                             let g = self.space.parse(&e.genotype)?;
-                            // an evaluated architecture's latency is its measured one
-                            let mut cost = self.space.cost(&g);
-                            cost.latency_ms = e.latency_ms.or(cost.latency_ms);
-                            let costs = nsga2::costs(&self.cfg.search.objectives, cost);
+                            // the latency the search sees (predicted, deterministic), not the
+                            // measured one (a timing is noise a re-run would not repeat)
+                            let costs = nsga2::costs(&self.cfg.search.objectives, self.space.cost(&g));
                             Ok((e.genotype.clone(), e.accuracy.map(|a| a / 100.0), costs))
                         })
                         .collect::<Result<Vec<_>>>()?;
@@ -697,7 +721,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                         &mut rng,
                         &history,
                         &evaluated,
-                    )?
+                    )
                 }
                 _ => {
                     let history: Vec<(String, Option<f64>)> =
@@ -709,9 +733,10 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                         &mut rng,
                         &history,
                         &evaluated,
-                    )?
+                    )
                 }
-            };
+            }
+            .map_err(|e| self.search_error(e))?;
             self.latency_error()?;
             let pick = Pick::unscored(self.space.key(&g), self.space.format(&g));
             self.evaluate(std::slice::from_ref(&pick), Phase::Baseline(strategy), Budget::Final)?;
