@@ -465,6 +465,12 @@ latency: {{ predict: table, table: {}, measure: device, repeats: 2, warmup: 0 }}
     let before = csv_rows(&killed.join("evaluations.csv"));
     assert_eq!(before.len(), 1);
     assert_eq!(before[0]["latency_ms"], "", "recorded, not timed yet");
+    // a table changed under the run is refused on resume, naming it; restored, the run goes on
+    let original = fs::read_to_string(&table).unwrap();
+    fs::write(&table, original.replacen("2026-01-01", "2026-01-02", 1)).unwrap();
+    let err = run_err(bin().arg("resume").arg(&killed).arg("--quiet"));
+    assert!(err.contains("changed since this run started") && err.contains("Another_CPU_9000.csv"), "{err}");
+    fs::write(&table, original).unwrap();
     run_ok(bin().arg("resume").arg(&killed).arg("--quiet"));
     let after = csv_rows(&killed.join("evaluations.csv"));
     assert_eq!(after.len(), 1);

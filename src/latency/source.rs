@@ -106,6 +106,27 @@ impl LatencyConfig {
         }
     }
 
+    /// A fingerprint (MD5) of the files this section reads: the table, the
+    /// look-up table and the files of the predictor's directory.
+    pub fn fingerprint(&self) -> Result<String> {
+        let mut files: Vec<PathBuf> = [&self.table, &self.lut].into_iter().flatten().cloned().collect();
+        if let Some(dir) = &self.predictor_dir {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(dir)
+                .with_context(|| format!("latency.predictor_dir: reading {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            inside.sort();
+            files.extend(inside);
+        }
+        let mut digest = md5::Context::new();
+        for f in &files {
+            digest.consume(f.display().to_string().as_bytes());
+            digest.consume(std::fs::read(f).with_context(|| format!("reading {}", f.display()))?);
+        }
+        Ok(format!("{:x}", digest.finalize()))
+    }
+
     /// How `measure: device` times, on `device`.
     pub fn timing(&self, device: DeviceKind) -> TimingSettings {
         TimingSettings { device, batch: self.batch, threads: self.threads, warmup: self.warmup, repeats: self.repeats }

@@ -211,6 +211,7 @@ impl BackendTask for OnBackend {
             s.state.round,
             evals.len()
         ));
+        let mut latency_files = None;
         let latency = match &s.cfg.latency {
             Some(l) => {
                 let (source, warnings) =
@@ -222,6 +223,23 @@ impl BackendTask for OnBackend {
                     s.dir.log(&format!("warning: {w}"));
                     eprintln!("warning: {w}");
                 }
+                // what the search saw and the evaluations recorded must not change under a run
+                let now = l.fingerprint()?;
+                match &s.state.latency_files {
+                    Some(then) if *then != now => anyhow::bail!(
+                        "key `latency`: the files it reads ({}) changed since this run started; restore them, or start a new run",
+                        [&l.table, &l.lut, &l.predictor_dir]
+                            .into_iter()
+                            .flatten()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Some(_) => {}
+                    None => {
+                        latency_files = Some(now);
+                    }
+                }
                 Some(source)
             }
             None => None,
@@ -232,7 +250,15 @@ impl BackendTask for OnBackend {
             dir: &s.dir,
             evaluator: evaluator.as_ref(),
             device,
-            state: s.state.clone(),
+            state: match latency_files {
+                Some(fp) => {
+                    let mut state = s.state.clone();
+                    state.latency_files = Some(fp);
+                    state.save(&s.dir.path("checkpoint.json"))?;
+                    state
+                }
+                None => s.state.clone(),
+            },
             evals,
             opts: &s.opts,
         };

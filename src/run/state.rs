@@ -95,6 +95,10 @@ pub struct RunState {
     pub predictor_seconds: Vec<f64>,
     pub search_seconds: f64,
     pub scored: usize,
+    /// A fingerprint of the files the run's `latency:` section reads (see
+    /// `LatencyConfig::fingerprint`): a resume refuses files that changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_files: Option<String>,
 }
 
 impl RunState {
@@ -113,6 +117,7 @@ impl RunState {
             predictor_seconds: Vec::new(),
             search_seconds: 0.0,
             scored: 0,
+            latency_files: None,
         }
     }
 
