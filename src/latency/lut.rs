@@ -36,6 +36,18 @@ pub struct LutRow {
     pub date: String,
 }
 
+impl LutRow {
+    /// The device it was measured on.
+    pub fn device_info(&self) -> DeviceInfo {
+        DeviceInfo {
+            device: self.device.clone(),
+            device_name: self.device_name.clone(),
+            backend: self.backend.clone(),
+            threads: self.threads,
+        }
+    }
+}
+
 /// What `latency lut` was asked to do.
 pub struct LutRequest {
     pub space: PathBuf,
@@ -76,12 +88,7 @@ pub fn build(req: &LutRequest) -> Result<usize> {
     let here = DeviceInfo::here(t.device, t.threads);
     let (done, mut file) = open_appendable::<LutRow>(&req.out)?;
     if let Some(first) = done.first() {
-        let theirs = DeviceInfo {
-            device: first.device.clone(),
-            device_name: first.device_name.clone(),
-            backend: first.backend.clone(),
-            threads: first.threads,
-        };
+        let theirs = first.device_info();
         if theirs != here || first.batch != t.batch {
             bail!(
                 "{} holds units measured on {} at batch {}; this command measures on {} at batch {}: use another --out",
@@ -142,12 +149,7 @@ impl Lut {
             if !(row.latency_ms.is_finite() && row.latency_ms >= 0.0) {
                 bail!("{} row {}: latency_ms must be a number >= 0, got {}", path.display(), i + 2, row.latency_ms);
             }
-            let d = DeviceInfo {
-                device: row.device.clone(),
-                device_name: row.device_name.clone(),
-                backend: row.backend.clone(),
-                threads: row.threads,
-            };
+            let d = row.device_info();
             match &device {
                 None => device = Some(d),
                 Some(first) if *first != d => bail!(

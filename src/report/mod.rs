@@ -46,6 +46,13 @@ pub struct ReportInput<'a> {
     pub latency: Option<LatencyNote>,
 }
 
+impl ReportInput<'_> {
+    /// What decides which measured architectures compete for the run's best.
+    pub fn rules(&self) -> crate::run::selection::Rules {
+        crate::run::selection::Rules { budgets_equal: self.budgets_equal, latency: self.latency_bound }
+    }
+}
+
 /// The latency source, in words for the summary.
 pub struct LatencyNote {
     pub predicted: String,
@@ -109,7 +116,7 @@ struct TopKRow<'a> {
 pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
     let evals = last_attempts(r.evals);
     dir.write_csv("topk.csv", &topk_rows(r, &evals))?;
-    let rules = crate::run::selection::Rules { budgets_equal: r.budgets_equal, latency: r.latency_bound };
+    let rules = r.rules();
     let best = crate::run::selection::best(r.evals, rules);
     let row = summary_row(r, &evals, best);
     dir.write_csv("summary.csv", std::slice::from_ref(&row))?;
@@ -312,7 +319,7 @@ fn latency_md(r: &ReportInput<'_>, evals: &[&EvalRecord], best: Option<&EvalReco
     }
     let bound = &r.latency_bound;
     if bound.is_set() {
-        let rules = crate::run::selection::Rules { budgets_equal: r.budgets_equal, latency: *bound };
+        let rules = r.rules();
         let judged: Vec<&&EvalRecord> = evals
             .iter()
             .filter(|e| e.accuracy.is_some() && (e.phase == Phase::Final || matches!(e.phase, Phase::Baseline(_))))
