@@ -17,8 +17,10 @@ pub mod metrics;
 pub mod mlp;
 pub mod model;
 pub mod native;
+pub mod native_train;
 pub mod optim;
 pub mod scorer;
+pub mod step;
 pub mod train;
 
 use burn::module::Module;

@@ -1,5 +1,6 @@
 //! The predictor training loop: batches of architectures with their augmented
-//! twins, AdamW with warm-up and linear decay, EMA weights, validation
+//! twins, AdamW with warm-up and linear decay (a [`TrainStep`]: native on a
+//! CPU backend for the NAR-Former, else burn's autodiff), EMA weights, validation
 //! Kendall's tau after every epoch, best-by-validation weights, and a
 //! checkpoint after every epoch that an interrupted training resumes from.
 //!
@@ -12,21 +13,21 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use burn::module::AutodiffModule;
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use burn::tensor::backend::AutodiffBackend;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, CheckpointDir, TrainState};
 use super::dataset::EncodedSet;
-use super::loss::{LossIndices, LossWeights, loss};
+use super::loss::LossWeights;
 use super::metrics::kendall_tau;
-use super::optim::{clip_global_norm, decay_weights, ema_update, global_grad_norm, lr_at};
+use super::native_train::NativeStep;
+use super::optim::lr_at;
 use super::scorer::predict;
+use super::step::{BurnStep, StepBatch, TrainStep};
 use super::{ModelConfig, Predictor};
+use crate::backend::is_cpu;
 
 /// Training hyper-parameters (`train:` in a config file; defaults: the paper's).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -183,9 +184,15 @@ fn tau(pred: &[f32], label: &[f32]) -> f64 {
     kendall_tau(&p, &y)
 }
 
-fn int_tensor<B: Backend>(v: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
-    let n = v.len();
-    Tensor::from_data(TensorData::new(v, [n]), device)
+/// Which implementation of a step a training uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// The native step for a NAR-Former on a CPU backend, else burn's.
+    Auto,
+    /// burn's autodiff (the reference the native step is tested against).
+    Burn,
+    /// The native CPU step (NAR-Former only).
+    Native,
 }
 
 /// Trains a predictor into `out_dir`, resuming from its latest checkpoint
@@ -196,21 +203,45 @@ pub fn train<B: AutodiffBackend>(
     data: &TrainData<'_>,
     out_dir: &Path,
     device: &B::Device,
+    on_epoch: impl FnMut(&EpochLog),
+) -> Result<TrainOutcome> {
+    train_with::<B>(Engine::Auto, None, model_cfg, cfg, data, out_dir, device, on_epoch)
+}
+
+/// [`train`] with the step's implementation chosen, and the initial
+/// weights when not `model_cfg`'s seeded draw (a resumed training reads its
+/// checkpoint's either way).
+#[allow(clippy::too_many_arguments)]
+pub fn train_with<B: AutodiffBackend>(
+    engine: Engine,
+    initial: Option<Predictor<B>>,
+    model_cfg: &ModelConfig,
+    cfg: &TrainConfig,
+    data: &TrainData<'_>,
+    out_dir: &Path,
+    device: &B::Device,
     mut on_epoch: impl FnMut(&EpochLog),
 ) -> Result<TrainOutcome> {
     fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let ckpts = CheckpointDir::new(out_dir);
     B::seed(device, epoch_seed(cfg.seed, usize::MAX));
-    let mut model: Predictor<B> = model_cfg.init(device);
-    let mut optim = AdamWConfig::new().with_epsilon(cfg.eps as f32).with_weight_decay(0.0).init::<B, Predictor<B>>();
-    let mut ema = model.valid();
-    let mut state = TrainState { best_val_tau: f64::NEG_INFINITY, ..Default::default() };
-    if let Some((dir, saved)) = ckpts.latest()? {
-        model = checkpoint::load_module(model, &dir, "model", device)?;
-        ema = checkpoint::load_module(ema, &dir, "ema", device)?;
-        optim = optim.load_record(checkpoint::load_record::<B, _>(&dir, device)?);
-        state = saved;
-    }
+    let latest = ckpts.latest()?;
+    let mut state = match &latest {
+        Some((_, saved)) => saved.clone(),
+        None => TrainState { best_val_tau: f64::NEG_INFINITY, ..Default::default() },
+    };
+    let native = match engine {
+        Engine::Auto => matches!(model_cfg, ModelConfig::NarFormer { .. }) && is_cpu::<B>(),
+        Engine::Burn => false,
+        Engine::Native => true,
+    };
+    let model = initial.unwrap_or_else(|| model_cfg.init(device));
+    let mut stepper: Box<dyn TrainStep<B>> = if native {
+        let resume = latest.as_ref().map(|(dir, s)| (dir.as_path(), s.steps_done));
+        Box::new(NativeStep::<B>::start(model, model_cfg, cfg, device, resume)?)
+    } else {
+        Box::new(BurnStep::<B>::start(model, cfg, device, latest.as_ref().map(|(dir, _)| dir.as_path()))?)
+    };
     let resumed_from = state.epochs_done;
     let log_path = out_dir.join("train_log.csv");
     let mut log = open_log(&log_path, state.epochs_done)?;
@@ -239,46 +270,37 @@ pub fn train<B: AutodiffBackend>(
                 if !twins.is_empty() {
                     rows.push(twins[rng.random_range(0..twins.len())]);
                     labels.push(data.train_labels[i]);
-                    twin_src.push(pos as i64);
+                    twin_src.push(pos);
                 }
             }
-            let mut perm: Vec<i64> = (0..rows.len() as i64).collect();
+            let mut perm: Vec<usize> = (0..rows.len()).collect();
             perm.shuffle(&mut rng);
+            let dropout_seed: u64 = rng.random();
             lr = lr_at(state.steps_done, total_steps, cfg.lr, cfg.warmup_fraction);
-
-            let batch = data.set.batch::<B>(&rows, device);
-            let label = Tensor::from_data(TensorData::new(labels, [rows.len()]), device);
-            let pred = model.forward(&batch);
-            let idx = LossIndices {
-                perm: int_tensor(perm, device),
-                twin_src: (!twin_src.is_empty()).then(|| int_tensor(twin_src, device)),
+            let batch = StepBatch {
+                set: data.set,
+                rows: &rows,
+                labels: &labels,
+                perm: &perm,
+                twin_src: &twin_src,
+                originals: chunk.len(),
+                weights,
+                dropout_seed,
             };
-            let l = loss(pred.clone(), label, idx, weights);
-            let p = pred.narrow(0, 0, chunk.len()).into_data().to_vec::<f32>().expect("f32 predictions");
+            let out = stepper.step(&batch, lr)?;
             for (k, &i) in chunk.iter().enumerate() {
-                train_pred[i] = p[k];
+                train_pred[i] = out.pred[k];
             }
-            let total: f64 = l.total.clone().into_scalar().elem();
-            anyhow::ensure!(total.is_finite(), "training diverged at epoch {epoch}: loss is {total}");
-            for (s, v) in sums.iter_mut().zip([total, l.mse, l.sr, l.ac]) {
+            anyhow::ensure!(out.total.is_finite(), "training diverged at epoch {epoch}: loss is {}", out.total);
+            for (s, v) in sums.iter_mut().zip([out.total, out.mse, out.sr, out.ac]) {
                 *s += v;
             }
             batches += 1;
-            let mut grads = GradientsParams::from_grads(l.total.backward(), &model);
-            let norm = global_grad_norm(&grads, &model);
-            grad_norm_sum += norm;
-            if let Some(max_norm) = cfg.grad_clip_norm {
-                grads = clip_global_norm(grads, &model, norm, max_norm);
-            }
-            model = optim.step(lr, model, grads);
-            if cfg.weight_decay > 0.0 {
-                model = decay_weights(model, 1.0 - lr * cfg.weight_decay);
-            }
-            ema = ema_update(ema, &model.valid(), cfg.ema_decay);
+            grad_norm_sum += out.grad_norm;
             state.steps_done += 1;
         }
 
-        let valid = model.valid();
+        let (valid, ema) = stepper.models();
         let val_tau = tau(&predict(&valid, data.set, &data.val_rows, device), &data.val_labels);
         let ema_val_tau = tau(&predict(&ema, data.set, &data.val_rows, device), &data.val_labels);
         let (best_tau, source, best_model) =
@@ -314,9 +336,7 @@ pub fn train<B: AutodiffBackend>(
         if state.epochs_done.is_multiple_of(cfg.checkpoint_every) || state.epochs_done == cfg.epochs {
             let writing = Instant::now();
             let dir = ckpts.begin(state.epochs_done)?;
-            checkpoint::save_module(model.clone(), &dir, "model")?;
-            checkpoint::save_module(ema.clone(), &dir, "ema")?;
-            checkpoint::save_record::<B, _>(optim.to_record(), &dir)?;
+            stepper.save(&dir)?;
             ckpts.commit(&dir, &state)?;
             // The training's cost includes its checkpoints (counted from the
             // next one on; a resume loses only the last write's seconds).
