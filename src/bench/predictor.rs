@@ -6,13 +6,15 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{Tensor, TensorData};
 
 use super::{median, torch};
-use crate::backend::{BackendTask, DeviceKind, cpu_threads, dispatch};
+use crate::backend::{BackendTask, DeviceKind, cpu_threads, dispatch, is_cpu};
 use crate::predictor::dataset::encode_cells;
+use crate::predictor::loss::LossWeights;
+use crate::predictor::native_train::NativeStep;
+use crate::predictor::step::{BurnStep, StepBatch, TrainStep};
+use crate::predictor::train::TrainConfig;
 use crate::predictor::scorer::Scorer;
 use crate::predictor::{ModelConfig, Predictor};
 use crate::space::nb201::Nb201Cell;
@@ -39,6 +41,9 @@ pub struct PredictorBenchResult {
     /// scores through the native path instead.
     pub burn_forward_archs_per_second: Option<f64>,
     pub train_step_ms: f64,
+    /// burn's autodiff step of the same batch, when the training step
+    /// timed above is the native one.
+    pub burn_train_step_ms: Option<f64>,
     /// Node tokens per architecture and their width (the shapes PyTorch gets).
     pub tokens: usize,
     pub d_model: usize,
@@ -71,6 +76,9 @@ pub fn predictor(b: PredictorBench) -> Result<PredictorBenchResult> {
         "train step: {:.1} ms (batch {} rows, forward + backward + AdamW, median of {})",
         r.train_step_ms, b.train_batch, b.repeats
     );
+    if let Some(burn) = r.burn_train_step_ms {
+        println!("  (native training step; burn's autodiff step of the same batch: {burn:.1} ms)");
+    }
     if b.compare_torch {
         let depths: Vec<String> = t.depths.iter().map(|d| d.to_string()).collect();
         let mut args = vec!["predictor".into(), "--tokens".into(), r.tokens.to_string()];
@@ -138,26 +146,44 @@ impl BackendTask for BenchTask<'_> {
         let set = encode_cells(&cells[..b.train_batch.min(cells.len())], &cfg);
         let train_rows: Vec<usize> = (0..b.train_batch.min(cells.len())).collect();
         let labels = vec![0.5f32; train_rows.len()];
-        let mut optim = AdamWConfig::new().init::<B, Predictor<B>>();
-        let mut model = model;
-        let mut steps = Vec::new();
-        for i in 0..=b.repeats {
-            let t = Instant::now();
-            let batch = set.batch::<B>(&train_rows, &device);
-            let label = Tensor::<B, 1>::from_data(TensorData::new(labels.clone(), [labels.len()]), &device);
-            let loss = (model.forward(&batch) - label).powi_scalar(2).mean();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(1e-4, model, grads);
-            let _ = model.valid();
-            if i > 0 {
-                steps.push(t.elapsed().as_secs_f64() * 1000.0);
+        // What PyTorch's twin times: MSE on the batch, AdamW at 1e-4 (no
+        // twins, no ranking terms; the moving average is extra work here).
+        let train: TrainConfig = serde_yaml::from_str("epochs: 1").expect("a training config");
+        let perm: Vec<usize> = (0..train_rows.len()).collect();
+        let batch = StepBatch {
+            set: &set,
+            rows: &train_rows,
+            labels: &labels,
+            perm: &perm,
+            twin_src: &[],
+            originals: train_rows.len(),
+            weights: LossWeights { sr: 0.0, ac: 0.0 },
+            dropout_seed: 1,
+        };
+        let time_steps = |stepper: &mut dyn TrainStep<B>| -> f64 {
+            let mut steps = Vec::new();
+            for i in 0..=b.repeats {
+                let t = Instant::now();
+                stepper.step(&batch, 1e-4).expect("a training step");
+                if i > 0 {
+                    steps.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
             }
-        }
+            median(steps)
+        };
+        let burn_ms = time_steps(&mut BurnStep::new(model.clone(), &train, &device));
+        let (train_step_ms, burn_train_step_ms) = if is_cpu::<B>() {
+            let mut native = NativeStep::<B>::start(model, &cfg, &train, &device, None).expect("a NAR-Former");
+            (time_steps(&mut native), Some(burn_ms))
+        } else {
+            (burn_ms, None)
+        };
         PredictorBenchResult {
             archs_per_second,
             model_archs_per_second,
             burn_forward_archs_per_second,
-            train_step_ms: median(steps),
+            train_step_ms,
+            burn_train_step_ms,
             tokens,
             d_model,
             params,
