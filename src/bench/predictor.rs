@@ -13,9 +13,9 @@ use crate::backend::{BackendTask, DeviceKind, cpu_threads, dispatch, is_cpu};
 use crate::predictor::dataset::encode_cells;
 use crate::predictor::loss::LossWeights;
 use crate::predictor::native_train::NativeStep;
+use crate::predictor::scorer::Scorer;
 use crate::predictor::step::{BurnStep, StepBatch, TrainStep};
 use crate::predictor::train::TrainConfig;
-use crate::predictor::scorer::Scorer;
 use crate::predictor::{ModelConfig, Predictor};
 use crate::space::nb201::Nb201Cell;
 

@@ -20,11 +20,8 @@ use rayon::prelude::*;
 use super::dataset::{EncodedSet, Padded};
 use super::layers::{Attention, CrossBlock, EncoderBlock, FfnResidual};
 use super::model::NarFormer;
+use super::native_train::ops::{LAYER_NORM_EPS, MASKED, dot};
 
-/// burn's `LayerNormConfig` default, which every norm of the model uses.
-const LAYER_NORM_EPS: f32 = 1e-5;
-/// Added to the attention scores of padded keys, as the model does.
-const MASKED: f32 = -1e9;
 /// Most architectures one thread takes at a time.
 const CHUNK: usize = 64;
 
@@ -210,20 +207,6 @@ fn attend(
             }
         }
     }
-}
-
-/// Dot product in eight lanes (a plain iterator sum stays scalar: float
-/// addition is not reassociated).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            lanes[i] += x[i] * y[i];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 /// x + FFN(LN(x)), in place.

@@ -14,12 +14,12 @@ use burn::optim::{AdamW, AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 
+use super::Predictor;
 use super::checkpoint;
 use super::dataset::EncodedSet;
 use super::loss::{LossIndices, LossWeights, loss};
 use super::optim::{clip_global_norm, decay_weights, ema_update, global_grad_norm};
 use super::train::TrainConfig;
-use super::Predictor;
 
 /// One batch: `rows` of `set` (the originals, then their twins), their
 /// labels, the SR permutation of all rows, each twin's original.
@@ -120,7 +120,8 @@ impl<B: AutodiffBackend> TrainStep<B> for BurnStep<B> {
             grads = clip_global_norm(grads, &self.model, grad_norm, max_norm);
         }
         let model = self.optim.step(lr, self.model.clone(), grads);
-        self.model = if self.cfg.weight_decay > 0.0 { decay_weights(model, 1.0 - lr * self.cfg.weight_decay) } else { model };
+        self.model =
+            if self.cfg.weight_decay > 0.0 { decay_weights(model, 1.0 - lr * self.cfg.weight_decay) } else { model };
         self.ema = ema_update(self.ema.clone(), &self.model.valid(), self.cfg.ema_decay);
         Ok(StepOut { total, mse: l.mse, sr: l.sr, ac: l.ac, pred: p, grad_norm })
     }

@@ -57,7 +57,12 @@ pub fn ema_update(ema: &mut [f32], current: &[f32], decay: f64) {
 
 /// The L2 norm of all gradients together.
 pub fn global_norm(g: &[f32]) -> f64 {
-    g.par_chunks(PIECE).map(|c| c.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>()).collect::<Vec<_>>().iter().sum::<f64>().sqrt()
+    g.par_chunks(PIECE)
+        .map(|c| c.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>())
+        .collect::<Vec<_>>()
+        .iter()
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Scales every gradient by max_norm / norm when norm is above max_norm.

@@ -169,7 +169,13 @@ impl Attention {
         let dquery = match (&self.q, &t.query_in) {
             (Some(proj), Some(query)) => {
                 let mut dquery = vec![0f32; n * tq * d];
-                proj.backward(p, g, View::rows(query, n * tq, d, d), View::rows(&dq, n * tq, d, d), Some((&mut dquery, d)));
+                proj.backward(
+                    p,
+                    g,
+                    View::rows(query, n * tq, d, d),
+                    View::rows(&dq, n * tq, d, d),
+                    Some((&mut dquery, d)),
+                );
                 dquery
             }
             _ => dq,
@@ -267,8 +273,7 @@ impl SelfBlock {
         let n = x.len() / (t * d);
         let mut normed = Vec::new();
         let norm = self.norm.forward(p, x, &mut normed);
-        let (mut branch, attn) =
-            self.attn.forward(p, normed.clone(), normed, (n, t, t), bias, self.rates.dropout, rng);
+        let (mut branch, attn) = self.attn.forward(p, normed.clone(), normed, (n, t, t), bias, self.rates.dropout, rng);
         let path = rng.mask(n, self.rates.drop_path);
         apply_sample_mask(&mut branch, &path);
         x.iter_mut().zip(&branch).for_each(|(x, b)| *x += b);

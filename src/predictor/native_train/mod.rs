@@ -21,7 +21,7 @@ mod adamw;
 mod blocks;
 mod loss;
 mod model;
-mod ops;
+pub(crate) mod ops;
 mod params;
 
 use std::path::Path;

@@ -6,14 +6,11 @@
 use burn::tensor::backend::Backend;
 
 use super::blocks::{CrossBlock, CrossTape, FfnResidual, Rates, SelfBlock, SelfTape};
-use super::ops::{Dense, MaskRng, Norm, NormTape, View};
+use super::ops::{Dense, MASKED, MaskRng, Norm, NormTape, View};
 use super::params::Layout;
 use crate::predictor::dataset::Padded;
 use crate::predictor::layers;
 use crate::predictor::model::{NarFormer, NarFormerConfig};
-
-/// Added to the attention scores of padded keys, as the model does.
-const MASKED: f32 = -1e9;
 
 struct Stage {
     /// Offset of the learnt queries [count, d].

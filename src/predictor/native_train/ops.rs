@@ -1,10 +1,13 @@
 //! The numeric pieces of native training, forward and backward: matrix
 //! products through `gemm` (any strides, so a column block of a wider array
 //! is read and written in place), Linear layers, LayerNorm, and the
-//! random masks of dropout.
+//! random masks of dropout. (Native inference, `super::super::native`,
+//! shares the constants and the dot product.)
 
 /// burn's `LayerNormConfig` default, which every norm of the model uses.
 pub const LAYER_NORM_EPS: f32 = 1e-5;
+/// Added to the attention scores of padded keys, as the model does.
+pub const MASKED: f32 = -1e9;
 
 /// A read-only matrix view: element (i, j) at `data[i * rs + j * cs]`.
 #[derive(Clone, Copy)]

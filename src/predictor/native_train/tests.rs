@@ -32,10 +32,8 @@ impl<Bk: Backend> ModuleMapper<Bk> for Jitter {
         let dims = t.dims();
         let base: Vec<f32> = t.clone().into_data().convert::<f32>().to_vec().unwrap();
         let spread = if D >= 2 { 1.0 / (dims[0] as f32).sqrt() } else { 0.2 };
-        let values: Vec<f32> = base
-            .iter()
-            .map(|v| if D >= 2 { 0.0 } else { v.round() } + self.0.random_range(-spread..spread))
-            .collect();
+        let values: Vec<f32> =
+            base.iter().map(|v| if D >= 2 { 0.0 } else { v.round() } + self.0.random_range(-spread..spread)).collect();
         let value = Tensor::<Bk, D>::from_data(TensorData::new(values, dims), &t.device());
         // a new leaf, so that autodiff gives the set parameter its gradient
         Param::from_mapped_value(id, value.require_grad(), mapper)
@@ -152,7 +150,11 @@ fn check_gradients(cfg: NarFormerConfig, d: usize, seed: u64) {
         }
     }
     assert_eq!(at, g.len(), "every parameter compared");
-    assert!(meaningful * 10 >= reference.len() * 8, "only {meaningful} of {} parameters have a gradient", reference.len());
+    assert!(
+        meaningful * 10 >= reference.len() * 8,
+        "only {meaningful} of {} parameters have a gradient",
+        reference.len()
+    );
 }
 
 fn no_dropout(depths: Vec<usize>, heads: usize) -> NarFormerConfig {
@@ -169,7 +171,8 @@ fn gradients_match_burns_autodiff() {
 
 #[test]
 fn gradients_match_finite_differences_with_dropout_and_drop_path() {
-    let cfg = NarFormerConfig { depths: vec![2, 1, 1], heads: 2, d_ff: 16, dropout: 0.2, drop_path: 0.3, depth_token: true };
+    let cfg =
+        NarFormerConfig { depths: vec![2, 1, 1], heads: 2, d_ff: 16, dropout: 0.2, drop_path: 0.3, depth_token: true };
     let d = 8;
     let device = Default::default();
     let model = Predictor::NarFormer(cfg.init::<B>(d, &device).map(&mut Jitter(StdRng::seed_from_u64(7))));
@@ -253,9 +256,10 @@ fn an_epoch_ends_at_burns_weights() {
     };
     // eps well above rounding noise: Adam would turn the key bias's
     // rounding-noise gradient (zero in exact arithmetic) into full steps.
-    let cfg: TrainConfig =
-        serde_yaml::from_str("{ epochs: 1, batch_size: 16, lr: 0.001, eps: 1.0e-4, weight_decay: 0.05, grad_clip_norm: 0.05, seed: 2 }")
-            .unwrap();
+    let cfg: TrainConfig = serde_yaml::from_str(
+        "{ epochs: 1, batch_size: 16, lr: 0.001, eps: 1.0e-4, weight_decay: 0.05, grad_clip_norm: 0.05, seed: 2 }",
+    )
+    .unwrap();
     let device = Default::default();
     let (burn_dir, native_dir) = (train_dir("burn"), train_dir("native"));
     // Seeded here (burn's generator is shared with the tests beside this),
@@ -303,7 +307,9 @@ fn a_checkpoint_of_the_other_engine_is_refused_by_name() {
     let one: TrainConfig = serde_yaml::from_str("{ epochs: 1, batch_size: 8 }").unwrap();
     let two = TrainConfig { epochs: 2, ..one.clone() };
     let device = Default::default();
-    for (first, then, named) in [(Engine::Burn, Engine::Native, "burn's autodiff"), (Engine::Native, Engine::Burn, "native")] {
+    for (first, then, named) in
+        [(Engine::Burn, Engine::Native, "burn's autodiff"), (Engine::Native, Engine::Burn, "native")]
+    {
         let dir = train_dir("engines");
         train_with::<B>(first, None, &model_cfg, &one, &data, &dir, &device, |_| {}).unwrap();
         let err = train_with::<B>(then, None, &model_cfg, &two, &data, &dir, &device, |_| {}).err().expect("refused");
