@@ -21,6 +21,7 @@ use super::dataset::{EncodedSet, Padded};
 use super::layers::{Attention, CrossBlock, EncoderBlock, FfnResidual};
 use super::model::NarFormer;
 use super::native_train::ops::{LAYER_NORM_EPS, MASKED, dot};
+use super::native_train::params::Layout;
 
 /// Most architectures one thread takes at a time.
 const CHUNK: usize = 64;
@@ -29,8 +30,20 @@ fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
     t.into_data().convert::<f32>().to_vec::<f32>().expect("weights convert to f32")
 }
 
-fn param<B: Backend, const D: usize>(p: &Param<Tensor<B, D>>) -> Vec<f32> {
-    values(p.val())
+/// Where the weights' values are read from: the model's own tensors, or a
+/// flat copy of them laid out by `Layout` (native training's parameters,
+/// read without a round trip through burn's tensors).
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    Model,
+    Flat(&'a Layout, &'a [f32]),
+}
+
+fn param<B: Backend, const D: usize>(p: &Param<Tensor<B, D>>, src: Src) -> Vec<f32> {
+    match src {
+        Src::Model => values(p.val()),
+        Src::Flat(layout, flat) => layout.values(p, flat).to_vec(),
+    }
 }
 
 /// A Linear layer: `w` [din, dout] row-major, `b` [dout].
@@ -43,13 +56,13 @@ struct Dense {
 
 impl Dense {
     /// Several Linears on the same input as one, their outputs side by side.
-    fn concat<B: Backend>(layers: &[&Linear<B>]) -> Self {
+    fn concat<B: Backend>(layers: &[&Linear<B>], src: Src) -> Self {
         let parts: Vec<(Vec<f32>, Vec<f32>, usize)> = layers
             .iter()
             .map(|l| {
                 let [_, dout] = l.weight.dims();
-                let b = l.bias.as_ref().map(param).unwrap_or_else(|| vec![0.0; dout]);
-                (param(&l.weight), b, dout)
+                let b = l.bias.as_ref().map(|b| param(b, src)).unwrap_or_else(|| vec![0.0; dout]);
+                (param(&l.weight, src), b, dout)
             })
             .collect();
         let din = layers[0].weight.dims()[0];
@@ -67,8 +80,8 @@ impl Dense {
         Self { w, b, din, dout }
     }
 
-    fn new<B: Backend>(l: &Linear<B>) -> Self {
-        Self::concat(&[l])
+    fn new<B: Backend>(l: &Linear<B>, src: Src) -> Self {
+        Self::concat(&[l], src)
     }
 
     /// `out` [m, dout] = x [m, din] @ w + b.
@@ -128,9 +141,9 @@ struct Norm {
 }
 
 impl Norm {
-    fn new<B: Backend>(n: &LayerNorm<B>) -> Self {
-        let gamma = param(&n.gamma);
-        let beta = n.beta.as_ref().map(param).unwrap_or_else(|| vec![0.0; gamma.len()]);
+    fn new<B: Backend>(n: &LayerNorm<B>, src: Src) -> Self {
+        let gamma = param(&n.gamma, src);
+        let beta = n.beta.as_ref().map(|b| param(b, src)).unwrap_or_else(|| vec![0.0; gamma.len()]);
         Self { gamma, beta }
     }
 
@@ -217,8 +230,8 @@ struct Ffn {
 }
 
 impl Ffn {
-    fn new<B: Backend>(f: &FfnResidual<B>) -> Self {
-        Self { norm: Norm::new(&f.norm), fc1: Dense::new(&f.ffn.fc1), fc2: Dense::new(&f.ffn.fc2) }
+    fn new<B: Backend>(f: &FfnResidual<B>, src: Src) -> Self {
+        Self { norm: Norm::new(&f.norm, src), fc1: Dense::new(&f.ffn.fc1, src), fc2: Dense::new(&f.ffn.fc2, src) }
     }
 
     fn forward(&self, x: &mut [f32], s: &mut Scratch) {
@@ -239,15 +252,15 @@ struct SelfBlock {
 }
 
 impl SelfBlock {
-    fn new<B: Backend>(b: &EncoderBlock<B>) -> Self {
+    fn new<B: Backend>(b: &EncoderBlock<B>, src: Src) -> Self {
         let a = &b.attn;
         let q = a.q.as_ref().expect("self-attention projects its query");
         Self {
-            norm: Norm::new(&b.norm),
-            qkv: Dense::concat(&[q, &a.k, &a.v]),
-            out: Dense::new(&a.out),
+            norm: Norm::new(&b.norm, src),
+            qkv: Dense::concat(&[q, &a.k, &a.v], src),
+            out: Dense::new(&a.out, src),
             heads: a.heads,
-            ffn: Ffn::new(&b.ffn),
+            ffn: Ffn::new(&b.ffn, src),
         }
     }
 
@@ -274,16 +287,16 @@ struct Cross {
 }
 
 impl Cross {
-    fn new<B: Backend>(c: &CrossBlock<B>) -> Self {
+    fn new<B: Backend>(c: &CrossBlock<B>, src: Src) -> Self {
         let a: &Attention<B> = &c.attn;
         Self {
-            query_norm: c.query_norm.as_ref().map(Norm::new),
-            query: a.q.as_ref().map(Dense::new),
-            context_norm: Norm::new(&c.context_norm),
-            kv: Dense::concat(&[&a.k, &a.v]),
-            out: Dense::new(&a.out),
+            query_norm: c.query_norm.as_ref().map(|n| Norm::new(n, src)),
+            query: a.q.as_ref().map(|q| Dense::new(q, src)),
+            context_norm: Norm::new(&c.context_norm, src),
+            kv: Dense::concat(&[&a.k, &a.v], src),
+            out: Dense::new(&a.out, src),
             heads: a.heads,
-            ffn: Ffn::new(&c.ffn),
+            ffn: Ffn::new(&c.ffn, src),
         }
     }
 
@@ -341,23 +354,33 @@ pub struct NativeNarFormer {
 impl NativeNarFormer {
     /// Copies the weights of `model` (from any backend).
     pub fn new<B: Backend>(model: &NarFormer<B>) -> Self {
-        let head = Dense::new(&model.head);
+        Self::build(model, Src::Model)
+    }
+
+    /// The weights `flat` laid out by `layout` (made from `model`, whose
+    /// shape they take; its own values are not read).
+    pub fn from_flat<B: Backend>(model: &NarFormer<B>, layout: &Layout, flat: &[f32]) -> Self {
+        Self::build(model, Src::Flat(layout, flat))
+    }
+
+    fn build<B: Backend>(model: &NarFormer<B>, src: Src) -> Self {
+        let head = Dense::new(&model.head, src);
         Self {
             d: head.din,
-            depth_embed: model.depth_embed.as_ref().map(Dense::new),
-            encoder: model.encoder.iter().map(SelfBlock::new).collect(),
+            depth_embed: model.depth_embed.as_ref().map(|l| Dense::new(l, src)),
+            encoder: model.encoder.iter().map(|b| SelfBlock::new(b, src)).collect(),
             stages: model
                 .stages
                 .iter()
                 .map(|s| Stage {
-                    queries: param(&s.queries),
+                    queries: param(&s.queries, src),
                     count: s.queries.dims()[0],
-                    fuse: s.fuse.as_ref().map(Cross::new),
-                    cross: Cross::new(&s.cross),
-                    extra: s.extra.iter().map(SelfBlock::new).collect(),
+                    fuse: s.fuse.as_ref().map(|f| Cross::new(f, src)),
+                    cross: Cross::new(&s.cross, src),
+                    extra: s.extra.iter().map(|b| SelfBlock::new(b, src)).collect(),
                 })
                 .collect(),
-            norm: Norm::new(&model.norm),
+            norm: Norm::new(&model.norm, src),
             head,
         }
     }

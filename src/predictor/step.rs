@@ -19,6 +19,7 @@ use super::checkpoint;
 use super::dataset::EncodedSet;
 use super::loss::{LossIndices, LossWeights, loss};
 use super::optim::{clip_global_norm, decay_weights, ema_update, global_grad_norm};
+use super::scorer::predict;
 use super::train::TrainConfig;
 
 /// One batch: `rows` of `set` (the originals, then their twins), their
@@ -53,8 +54,10 @@ pub struct StepOut {
 pub trait TrainStep<B: AutodiffBackend> {
     /// Forward, loss, backward, clipping, AdamW, weight decay, moving average.
     fn step(&mut self, batch: &StepBatch<'_>, lr: f64) -> Result<StepOut>;
-    /// The trained weights and their moving average.
-    fn models(&self) -> (Predictor<B::InnerBackend>, Predictor<B::InnerBackend>);
+    /// Scores of `rows` of `set` by the trained weights and by their moving average.
+    fn scores(&self, set: &EncodedSet, rows: &[usize]) -> (Vec<f32>, Vec<f32>);
+    /// The trained weights (`ema`: their moving average) as burn's module.
+    fn module(&self, ema: bool) -> Predictor<B::InnerBackend>;
     /// Writes the state into checkpoint directory `dir`.
     fn save(&self, dir: &Path) -> Result<()>;
 }
@@ -126,8 +129,12 @@ impl<B: AutodiffBackend> TrainStep<B> for BurnStep<B> {
         Ok(StepOut { total, mse: l.mse, sr: l.sr, ac: l.ac, pred: p, grad_norm })
     }
 
-    fn models(&self) -> (Predictor<B::InnerBackend>, Predictor<B::InnerBackend>) {
-        (self.model.valid(), self.ema.clone())
+    fn scores(&self, set: &EncodedSet, rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
+        (predict(&self.model.valid(), set, rows, &self.device), predict(&self.ema, set, rows, &self.device))
+    }
+
+    fn module(&self, ema: bool) -> Predictor<B::InnerBackend> {
+        if ema { self.ema.clone() } else { self.model.valid() }
     }
 
     fn save(&self, dir: &Path) -> Result<()> {

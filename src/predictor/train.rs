@@ -24,7 +24,6 @@ use super::loss::LossWeights;
 use super::metrics::kendall_tau;
 use super::native_train::NativeStep;
 use super::optim::lr_at;
-use super::scorer::predict;
 use super::step::{BurnStep, StepBatch, TrainStep};
 use super::{ModelConfig, Predictor};
 use crate::backend::is_cpu;
@@ -300,16 +299,14 @@ pub fn train_with<B: AutodiffBackend>(
             state.steps_done += 1;
         }
 
-        let (valid, ema) = stepper.models();
-        let val_tau = tau(&predict(&valid, data.set, &data.val_rows, device), &data.val_labels);
-        let ema_val_tau = tau(&predict(&ema, data.set, &data.val_rows, device), &data.val_labels);
-        let (best_tau, source, best_model) =
-            if ema_val_tau >= val_tau { (ema_val_tau, "ema", &ema) } else { (val_tau, "model", &valid) };
+        let (val_pred, ema_pred) = stepper.scores(data.set, &data.val_rows);
+        let (val_tau, ema_val_tau) = (tau(&val_pred, &data.val_labels), tau(&ema_pred, &data.val_labels));
+        let (best_tau, source) = if ema_val_tau >= val_tau { (ema_val_tau, "ema") } else { (val_tau, "model") };
         // Tau is undefined (NaN) when the labels or the scores are all tied:
         // count it as the worst (-1), so a training always has best weights.
         let best_tau = if best_tau.is_nan() { -1.0 } else { best_tau };
         if best_tau > state.best_val_tau {
-            checkpoint::save_best(best_model.clone(), out_dir, epoch + 1, source, best_tau)?;
+            checkpoint::save_best(stepper.module(source == "ema"), out_dir, epoch + 1, source, best_tau)?;
             state.best_val_tau = best_tau;
             state.best_epoch = epoch + 1;
             state.best_source = source.to_string();

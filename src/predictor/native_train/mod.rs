@@ -22,7 +22,7 @@ mod blocks;
 mod loss;
 mod model;
 pub(crate) mod ops;
-mod params;
+pub(crate) mod params;
 
 use std::path::Path;
 
@@ -32,7 +32,9 @@ use burn::tensor::backend::AutodiffBackend;
 use rayon::prelude::*;
 
 use super::checkpoint;
+use super::dataset::EncodedSet;
 use super::model::{NarFormer, NarFormerConfig};
+use super::native::NativeNarFormer;
 use super::step::{StepBatch, StepOut, TrainStep};
 use super::train::TrainConfig;
 use super::{ModelConfig, Predictor};
@@ -121,7 +123,7 @@ impl<B: AutodiffBackend> NativeStep<B> {
         Ok(step)
     }
 
-    fn module(&self, values: &[f32]) -> Predictor<B::InnerBackend> {
+    fn as_module(&self, values: &[f32]) -> Predictor<B::InnerBackend> {
         Predictor::NarFormer(unflatten(&self.template, &self.layout, values))
     }
 
@@ -192,13 +194,18 @@ impl<B: AutodiffBackend> TrainStep<B> for NativeStep<B> {
         })
     }
 
-    fn models(&self) -> (Predictor<B::InnerBackend>, Predictor<B::InnerBackend>) {
-        (self.module(&self.params), self.module(&self.ema))
+    fn scores(&self, set: &EncodedSet, rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
+        let score = |flat: &[f32]| NativeNarFormer::from_flat(&self.template, &self.layout, flat).predict(set, rows);
+        (score(&self.params), score(&self.ema))
+    }
+
+    fn module(&self, ema: bool) -> Predictor<B::InnerBackend> {
+        self.as_module(if ema { &self.ema } else { &self.params })
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
         for (name, values) in [("model", &self.params), ("ema", &self.ema), ("adam_m", &self.m), ("adam_v", &self.v)] {
-            checkpoint::save_module(self.module(values), dir, name)?;
+            checkpoint::save_module(self.as_module(values), dir, name)?;
         }
         Ok(())
     }

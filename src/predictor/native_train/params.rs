@@ -46,6 +46,12 @@ impl Layout {
     pub fn offset_of<B: Backend, const D: usize>(&self, p: &Param<Tensor<B, D>>) -> usize {
         self.offset(p.id)
     }
+
+    /// `p`'s values in the flat array `flat`.
+    pub fn values<'a, B: Backend, const D: usize>(&self, p: &Param<Tensor<B, D>>, flat: &'a [f32]) -> &'a [f32] {
+        let (at, dims) = self.spans.get(&p.id).expect("a parameter of the model the layout was made from");
+        &flat[*at..at + dims.iter().product::<usize>()]
+    }
 }
 
 /// Copies `model`'s parameters into one array, in the order burn visits them.
