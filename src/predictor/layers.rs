@@ -119,7 +119,7 @@ pub struct BlockDims {
 pub struct FfnResidual<B: Backend> {
     pub(super) norm: LayerNorm<B>,
     pub(super) ffn: FeedForward<B>,
-    drop_path: f64,
+    pub(super) drop_path: f64,
 }
 
 impl<B: Backend> FfnResidual<B> {
@@ -143,7 +143,7 @@ pub struct EncoderBlock<B: Backend> {
     pub(super) norm: LayerNorm<B>,
     pub(super) attn: Attention<B>,
     pub(super) ffn: FfnResidual<B>,
-    drop_path: f64,
+    pub(super) drop_path: f64,
 }
 
 impl<B: Backend> EncoderBlock<B> {

@@ -97,6 +97,11 @@ impl<B: AutodiffBackend> BurnStep<B> {
         Ok(step)
     }
 
+    /// Whether checkpoint directory `dir` was written by this path.
+    pub fn wrote(dir: &Path) -> bool {
+        dir.join("optim.mpk").exists()
+    }
+
     /// Starts from `model`'s weights.
     pub fn new(model: Predictor<B>, cfg: &TrainConfig, device: &B::Device) -> Self {
         let optim = AdamWConfig::new().with_epsilon(cfg.eps as f32).with_weight_decay(0.0).init::<B, Predictor<B>>();

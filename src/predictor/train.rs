@@ -186,7 +186,8 @@ fn tau(pred: &[f32], label: &[f32]) -> f64 {
 /// Which implementation of a step a training uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
-    /// The native step for a NAR-Former on a CPU backend, else burn's.
+    /// The native step for a NAR-Former on a CPU backend, else burn's (and
+    /// burn's for a training resumed from a checkpoint burn's path wrote).
     Auto,
     /// burn's autodiff (the reference the native step is tested against).
     Burn,
@@ -230,10 +231,18 @@ pub fn train_with<B: AutodiffBackend>(
         None => TrainState { best_val_tau: f64::NEG_INFINITY, ..Default::default() },
     };
     let native = match engine {
-        Engine::Auto => matches!(model_cfg, ModelConfig::NarFormer { .. }) && is_cpu::<B>(),
+        // A training that burn's path checkpointed (a build from before
+        // native training) goes on with burn's path: its optimizer state
+        // is burn's record.
+        Engine::Auto => {
+            matches!(model_cfg, ModelConfig::NarFormer { .. })
+                && is_cpu::<B>()
+                && !latest.as_ref().is_some_and(|(dir, _)| BurnStep::<B>::wrote(dir))
+        }
         Engine::Burn => false,
         Engine::Native => true,
     };
+    anyhow::ensure!(!native || is_cpu::<B>(), "the native training step runs on a CPU backend only");
     let model = initial.unwrap_or_else(|| model_cfg.init(device));
     let mut stepper: Box<dyn TrainStep<B>> = if native {
         let resume = latest.as_ref().map(|(dir, s)| (dir.as_path(), s.steps_done));
@@ -274,7 +283,9 @@ pub fn train_with<B: AutodiffBackend>(
             }
             let mut perm: Vec<usize> = (0..rows.len()).collect();
             perm.shuffle(&mut rng);
-            let dropout_seed: u64 = rng.random();
+            // Not drawn from `rng`: its stream (shuffle, twins, permutations)
+            // stays what it was before native training existed.
+            let dropout_seed = epoch_seed(seed, batches);
             lr = lr_at(state.steps_done, total_steps, cfg.lr, cfg.warmup_fraction);
             let batch = StepBatch {
                 set: data.set,

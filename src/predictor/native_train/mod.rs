@@ -35,7 +35,7 @@ use super::checkpoint;
 use super::dataset::EncodedSet;
 use super::model::{NarFormer, NarFormerConfig};
 use super::native::NativeNarFormer;
-use super::step::{StepBatch, StepOut, TrainStep};
+use super::step::{BurnStep, StepBatch, StepOut, TrainStep};
 use super::train::TrainConfig;
 use super::{ModelConfig, Predictor};
 use model::{ChunkTape, NativeModel};
@@ -99,11 +99,13 @@ impl<B: AutodiffBackend> NativeStep<B> {
         };
         let mut step = Self::new(model, transformer, cfg);
         if let Some((dir, steps_done)) = resume {
+            if !dir.join("adam_m.mpk").exists() && !BurnStep::<B>::wrote(dir) {
+                bail!("checkpoint {} is incomplete: it has no adam_m.mpk", dir.display());
+            }
             if !dir.join("adam_m.mpk").exists() {
                 bail!(
-                    "checkpoint {} was written by burn's autodiff training (it has no adam_m.mpk), which this \
-                     build no longer uses on a CPU backend: delete the training directory's checkpoint/ to start \
-                     over, or resume it with the build that wrote it",
+                    "checkpoint {} was written by burn's autodiff training (it has no adam_m.mpk): the native step \
+                     cannot continue it (an automatic choice continues it with burn's)",
                     dir.display()
                 );
             }

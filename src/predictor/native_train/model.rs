@@ -112,6 +112,24 @@ impl NativeModel {
         }
     }
 
+    /// The stochastic-depth rate of every residual branch, in the model's
+    /// order (per self-attention block: its attention, its FFN; per cross
+    /// block: its FFN).
+    pub fn drop_path_rates(&self) -> Vec<f64> {
+        let mut rates = Vec::new();
+        let block = |b: &SelfBlock, rates: &mut Vec<f64>| rates.extend([b.rates.drop_path; 2]);
+        for b in &self.encoder {
+            block(b, &mut rates);
+        }
+        for s in &self.stages {
+            rates.extend(s.fuse.iter().chain([&s.cross]).map(|c| c.rates.drop_path));
+            for b in &s.extra {
+                block(b, &mut rates);
+            }
+        }
+        rates
+    }
+
     /// Scores of the chunk's architectures, and the tape for [`Self::backward`].
     pub fn forward(&self, p: &[f32], batch: Padded, rng: &mut MaskRng) -> ChunkTape {
         let (n, d) = (batch.count, self.d);

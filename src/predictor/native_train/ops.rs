@@ -32,11 +32,18 @@ impl<'a> View<'a> {
 
     fn check(&self) {
         if self.rows > 0 && self.cols > 0 {
-            let last = (self.rows - 1) * self.rs + (self.cols - 1) * self.cs;
+            let last = end(self.rows - 1, self.rs, (self.cols - 1) * self.cs);
             assert!(last < self.data.len(), "matrix view past its data ({last} >= {})", self.data.len());
         }
     }
 }
+
+/// `i * stride + rest`, refusing to wrap around.
+fn end(i: usize, stride: usize, rest: usize) -> usize {
+    i.checked_mul(stride).and_then(|v| v.checked_add(rest)).expect("a matrix index overflows")
+}
+
+impl View<'_> {}
 
 /// `out[i * out_rs + j]` (+)= (a @ b)[i, j]; `accumulate` keeps what `out` holds.
 pub fn matmul(a: View, b: View, out: &mut [f32], out_rs: usize, accumulate: bool) {
@@ -47,7 +54,8 @@ pub fn matmul(a: View, b: View, out: &mut [f32], out_rs: usize, accumulate: bool
     if m == 0 || n == 0 {
         return;
     }
-    assert!((m - 1) * out_rs + n <= out.len(), "product's output past its buffer");
+    assert!(end(m - 1, out_rs, n) <= out.len(), "product's output past its buffer");
+    assert!(m == 1 || out_rs >= n, "the product's output rows must not overlap");
     if k == 0 {
         if !accumulate {
             for i in 0..m {

@@ -245,13 +245,13 @@ fn an_epoch_ends_at_burns_weights() {
     };
     let d = crate::predictor::dataset::width(&model_cfg);
     let mut rng = StdRng::seed_from_u64(5);
-    let set = set(48, d, true, &mut rng);
+    let set = set(128, d, true, &mut rng);
     let data = TrainData {
         set: &set,
-        train_rows: (0..40).map(|i| 2 * i).collect(),
-        train_labels: (0..40).map(|_| rng.random_range(0.1..0.9)).collect(),
-        twins: (0..40).map(|i| vec![2 * i + 1]).collect(),
-        val_rows: (40..48).map(|i| 2 * i).collect(),
+        train_rows: (0..120).map(|i| 2 * i).collect(),
+        train_labels: (0..120).map(|_| rng.random_range(0.1..0.9)).collect(),
+        twins: (0..120).map(|i| vec![2 * i + 1]).collect(),
+        val_rows: (120..128).map(|i| 2 * i).collect(),
         val_labels: (0..8).map(|i| i as f32 / 8.0).collect(),
     };
     // eps well above rounding noise: Adam would turn the key bias's
@@ -288,7 +288,7 @@ fn an_epoch_ends_at_burns_weights() {
 }
 
 #[test]
-fn a_checkpoint_of_the_other_engine_is_refused_by_name() {
+fn a_checkpoint_of_the_other_engine_is_refused_by_name_or_continued_by_its_own() {
     let model_cfg = ModelConfig::NarFormer {
         tokenizer: serde_yaml::from_str("{ lx: 4, lp: 4, lr: 4 }").unwrap(),
         transformer: no_dropout(vec![1, 1], 2),
@@ -304,17 +304,148 @@ fn a_checkpoint_of_the_other_engine_is_refused_by_name() {
         val_rows: (16..20).map(|i| 2 * i).collect(),
         val_labels: vec![0.1, 0.2, 0.3, 0.4],
     };
-    let one: TrainConfig = serde_yaml::from_str("{ epochs: 1, batch_size: 8 }").unwrap();
-    let two = TrainConfig { epochs: 2, ..one.clone() };
+    let two: TrainConfig = serde_yaml::from_str("{ epochs: 2, batch_size: 8 }").unwrap();
     let device = Default::default();
+    let start: Predictor<B> = model_cfg.init::<B>(&device).map(&mut Jitter(StdRng::seed_from_u64(10)));
+    let stop_after_one = |dir: &Path, engine: Engine| {
+        // a training killed after its first epoch's checkpoint
+        let mut epochs = 0;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            train_with::<B>(engine, Some(start.clone()), &model_cfg, &two, &data, dir, &device, |_| {
+                epochs += 1;
+                assert!(epochs < 1, "killed");
+            })
+        }));
+        assert!(result.is_err(), "the training was stopped");
+    };
     for (first, then, named) in
         [(Engine::Burn, Engine::Native, "burn's autodiff"), (Engine::Native, Engine::Burn, "native")]
     {
         let dir = train_dir("engines");
-        train_with::<B>(first, None, &model_cfg, &one, &data, &dir, &device, |_| {}).unwrap();
+        stop_after_one(&dir, first);
         let err = train_with::<B>(then, None, &model_cfg, &two, &data, &dir, &device, |_| {}).err().expect("refused");
         let text = format!("{err:#}");
         assert!(text.contains(named) && text.contains("ckpt-"), "{text}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    // The automatic choice continues a checkpoint of burn's path with burn's
+    // path, ending where an uninterrupted burn training ends.
+    let (cut, whole) = (train_dir("auto-cut"), train_dir("auto-whole"));
+    stop_after_one(&cut, Engine::Burn);
+    train_with::<B>(Engine::Auto, None, &model_cfg, &two, &data, &cut, &device, |_| {}).unwrap();
+    train_with::<B>(Engine::Burn, Some(start.clone()), &model_cfg, &two, &data, &whole, &device, |_| {}).unwrap();
+    let Predictor::NarFormer(template) = model_cfg.init::<Inner>(&device) else { unreachable!() };
+    assert_eq!(weights(&cut, "model", &template), weights(&whole, "model", &template));
+    assert!(cut.join("checkpoint/ckpt-000002/optim.mpk").exists(), "continued by burn's path");
+    for dir in [cut, whole] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn drop_path_rates_are_the_burn_models() {
+    let cfg = NarFormerConfig {
+        depths: vec![3, 2, 1, 2],
+        heads: 2,
+        d_ff: 16,
+        dropout: 0.1,
+        drop_path: 0.3,
+        depth_token: true,
+    };
+    let model = cfg.init::<Inner>(8, &Default::default());
+    let (layout, _) = flatten(&model);
+    let mut burn = Vec::new();
+    for b in &model.encoder {
+        burn.extend([b.drop_path, b.ffn.drop_path]);
+    }
+    for s in &model.stages {
+        burn.extend(s.fuse.iter().chain([&s.cross]).map(|c| c.ffn.drop_path));
+        for b in &s.extra {
+            burn.extend([b.drop_path, b.ffn.drop_path]);
+        }
+    }
+    assert!(burn.iter().any(|&r| r > 0.0) && burn.windows(2).any(|w| w[0] != w[1]), "rates differ by block: {burn:?}");
+    assert_eq!(NativeModel::new(&model, &cfg, &layout).drop_path_rates(), burn);
+}
+
+#[test]
+fn a_steps_gradients_do_not_depend_on_the_thread_count() {
+    let cfg =
+        NarFormerConfig { depths: vec![2, 1, 1], heads: 2, d_ff: 16, dropout: 0.2, drop_path: 0.2, depth_token: true };
+    let model = Predictor::NarFormer(cfg.init::<B>(8, &Default::default()).map(&mut Jitter(StdRng::seed_from_u64(3))));
+    let mut rng = StdRng::seed_from_u64(3);
+    let set = set(80, 8, true, &mut rng);
+    let b = batch(80, &mut rng);
+    let sb = StepBatch {
+        set: &set,
+        rows: &b.rows,
+        labels: &b.labels,
+        perm: &b.perm,
+        twin_src: &b.twin_src,
+        originals: b.originals,
+        weights: WEIGHTS,
+        dropout_seed: 5,
+    };
+    let grads = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut native = native_step(&model, &cfg);
+        pool.install(|| native.gradients(&sb));
+        native.lanes[0].clone()
+    };
+    let one = grads(1);
+    assert!(one.iter().any(|&g| g != 0.0));
+    assert_eq!(one, grads(3), "1 thread and 3 threads");
+}
+
+#[test]
+fn a_native_training_stopped_after_a_checkpoint_resumes_to_the_uninterrupted_result() {
+    let model_cfg = ModelConfig::NarFormer {
+        tokenizer: serde_yaml::from_str("{ lx: 4, lp: 4, lr: 4 }").unwrap(),
+        transformer: NarFormerConfig {
+            depths: vec![1, 1, 1],
+            heads: 2,
+            d_ff: 16,
+            dropout: 0.1,
+            drop_path: 0.1,
+            depth_token: true,
+        },
+    };
+    let d = crate::predictor::dataset::width(&model_cfg);
+    let mut rng = StdRng::seed_from_u64(4);
+    let set = set(40, d, true, &mut rng);
+    let data = TrainData {
+        set: &set,
+        train_rows: (0..36).map(|i| 2 * i).collect(),
+        train_labels: (0..36).map(|_| rng.random_range(0.1..0.9)).collect(),
+        twins: (0..36).map(|i| vec![2 * i + 1]).collect(),
+        val_rows: (36..40).map(|i| 2 * i).collect(),
+        val_labels: vec![0.1, 0.3, 0.2, 0.4],
+    };
+    let cfg: TrainConfig = serde_yaml::from_str("{ epochs: 3, batch_size: 8, lr: 0.001, seed: 1 }").unwrap();
+    let device = Default::default();
+    let start: Predictor<B> = model_cfg.init::<B>(&device).map(&mut Jitter(StdRng::seed_from_u64(11)));
+    let (cut, whole) = (train_dir("native-cut"), train_dir("native-whole"));
+    let mut epochs = 0;
+    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train_with::<B>(Engine::Native, Some(start.clone()), &model_cfg, &cfg, &data, &cut, &device, |_| {
+            epochs += 1;
+            assert!(epochs < 2, "killed after epoch 2's checkpoint");
+        })
+    }));
+    assert!(killed.is_err());
+    let resumed = train_with::<B>(Engine::Auto, None, &model_cfg, &cfg, &data, &cut, &device, |_| {}).unwrap();
+    assert_eq!(resumed.resumed_from, 2);
+    train_with::<B>(Engine::Native, Some(start), &model_cfg, &cfg, &data, &whole, &device, |_| {}).unwrap();
+    let Predictor::NarFormer(template) = model_cfg.init::<Inner>(&device) else { unreachable!() };
+    for name in ["model", "ema", "adam_m", "adam_v"] {
+        assert_eq!(weights(&cut, name, &template), weights(&whole, name, &template), "{name}");
+    }
+    let log = |dir: &Path| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.join("train_log.csv")).unwrap();
+        text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect()
+    };
+    assert_eq!(log(&cut), log(&whole), "the log, but for its seconds");
+    for dir in [cut, whole] {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
