@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use super::dataset::{EncodedSet, Padded};
 use super::layers::{Attention, CrossBlock, EncoderBlock, FfnResidual};
 use super::model::NarFormer;
-use super::native_train::ops::{LAYER_NORM_EPS, MASKED, dot};
+use super::native_train::ops::{LAYER_NORM_EPS, MASKED, View, dot, last_tokens, matmul, sigmoid};
 use super::native_train::params::Layout;
 
 /// Most architectures one thread takes at a time.
@@ -106,32 +106,13 @@ impl Dense {
     fn product(&self, x: &[f32], acc: &mut [f32]) {
         let m = x.len() / self.din;
         assert_eq!(acc.len(), m * self.dout);
-        assert_eq!(x.len(), m * self.din);
-        // SAFETY: the pointers cover m x din, din x dout and m x dout
-        // row-major f32 arrays (asserted above and by construction of w).
-        unsafe {
-            gemm::gemm(
-                m,
-                self.dout,
-                self.din,
-                acc.as_mut_ptr(),
-                1,
-                self.dout as isize,
-                true,
-                x.as_ptr(),
-                1,
-                self.din as isize,
-                self.w.as_ptr(),
-                1,
-                self.dout as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-        }
+        matmul(
+            View::rows(x, m, self.din, self.din),
+            View::rows(&self.w, self.din, self.dout, self.dout),
+            acc,
+            self.dout,
+            true,
+        );
     }
 }
 
@@ -436,15 +417,11 @@ impl NativeNarFormer {
             prev = Some((h, stage.count));
         }
         let (out, tout) = prev.unwrap_or((memory, t));
-        let mut last = Vec::with_capacity(n * d);
-        for a in 0..n {
-            last.extend_from_slice(&out[((a + 1) * tout - 1) * d..(a + 1) * tout * d]);
-        }
         let mut normed = Vec::new();
-        self.norm.apply(&last, &mut normed);
+        self.norm.apply(&last_tokens(&out, n, tout, d), &mut normed);
         let mut score = Vec::new();
         self.head.apply(&normed, &mut score);
-        score.into_iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
+        score.into_iter().map(sigmoid).collect()
     }
 }
 

@@ -6,7 +6,7 @@
 use burn::tensor::backend::Backend;
 
 use super::blocks::{CrossBlock, CrossTape, FfnResidual, Rates, SelfBlock, SelfTape};
-use super::ops::{Dense, MASKED, MaskRng, Norm, NormTape, View};
+use super::ops::{Dense, MASKED, MaskRng, Norm, NormTape, View, last_tokens, sigmoid};
 use super::params::Layout;
 use crate::predictor::dataset::Padded;
 use crate::predictor::layers;
@@ -114,7 +114,8 @@ impl NativeModel {
 
     /// The stochastic-depth rate of every residual branch, in the model's
     /// order (per self-attention block: its attention, its FFN; per cross
-    /// block: its FFN).
+    /// block: its FFN). For the tests against burn's blocks.
+    #[cfg(test)]
     pub fn drop_path_rates(&self) -> Vec<f64> {
         let mut rates = Vec::new();
         let block = |b: &SelfBlock, rates: &mut Vec<f64>| rates.extend([b.rates.drop_path; 2]);
@@ -180,15 +181,11 @@ impl NativeModel {
             prev = Some((h, stage.count));
         }
         let (out, t_out) = prev.unwrap_or((memory, t));
-        let mut last = Vec::with_capacity(n * d);
-        for a in 0..n {
-            last.extend_from_slice(&out[((a + 1) * t_out - 1) * d..(a + 1) * t_out * d]);
-        }
         let mut normed = Vec::new();
-        let norm = self.norm.forward(p, &last, &mut normed);
+        let norm = self.norm.forward(p, &last_tokens(&out, n, t_out, d), &mut normed);
         let mut score = vec![0f32; n];
         self.head.forward(p, View::rows(&normed, n, d, d), &mut score, 1);
-        let pred = score.into_iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect();
+        let pred = score.into_iter().map(sigmoid).collect();
         ChunkTape { n, t, depth_in, depth_out, encoder, stages, t_out, norm, normed, pred }
     }
 

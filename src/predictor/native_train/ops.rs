@@ -2,7 +2,7 @@
 //! products through `gemm` (any strides, so a column block of a wider array
 //! is read and written in place), Linear layers, LayerNorm, and the
 //! random masks of dropout. (Native inference, `super::super::native`,
-//! shares the constants and the dot product.)
+//! shares the products, the constants and the head's read-out.)
 
 /// burn's `LayerNormConfig` default, which every norm of the model uses.
 pub const LAYER_NORM_EPS: f32 = 1e-5;
@@ -279,4 +279,14 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// `acc += s * x`.
 pub fn axpy(acc: &mut [f32], s: f32, x: &[f32]) {
     acc.iter_mut().zip(x).for_each(|(a, x)| *a += s * x);
+}
+
+/// The last of each architecture's `t` rows of `x` [n*t, d]: the token the
+/// model's head reads.
+pub fn last_tokens(x: &[f32], n: usize, t: usize, d: usize) -> Vec<f32> {
+    (0..n).flat_map(|a| x[((a + 1) * t - 1) * d..(a + 1) * t * d].iter().copied()).collect()
+}
+
+pub fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
 }

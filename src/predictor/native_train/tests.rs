@@ -78,6 +78,19 @@ fn batch(count: usize, rng: &mut StdRng) -> Batch {
 
 const WEIGHTS: LossWeights = LossWeights { sr: 0.1, ac: 0.5 };
 
+fn step_batch<'a>(set: &'a EncodedSet, b: &'a Batch, weights: LossWeights, dropout_seed: u64) -> StepBatch<'a> {
+    StepBatch {
+        set,
+        rows: &b.rows,
+        labels: &b.labels,
+        perm: &b.perm,
+        twin_src: &b.twin_src,
+        originals: b.originals,
+        weights,
+        dropout_seed,
+    }
+}
+
 /// Per parameter (in burn's visiting order): its name, burn's gradient.
 fn burn_gradients(model: &Predictor<B>, set: &EncodedSet, b: &Batch) -> (f64, Vec<(String, Vec<f32>)>) {
     let device = Default::default();
@@ -118,16 +131,7 @@ fn check_gradients(cfg: NarFormerConfig, d: usize, seed: u64) {
     let b = batch(40, &mut rng);
     let (burn_total, reference) = burn_gradients(&model, &set, &b);
     let mut native = native_step(&model, &cfg);
-    let sb = StepBatch {
-        set: &set,
-        rows: &b.rows,
-        labels: &b.labels,
-        perm: &b.perm,
-        twin_src: &b.twin_src,
-        originals: b.originals,
-        weights: WEIGHTS,
-        dropout_seed: 0,
-    };
+    let sb = step_batch(&set, &b, WEIGHTS, 0);
     let (l, _) = native.gradients(&sb);
     assert!((l.total - burn_total).abs() < 1e-5, "loss: native {} burn {burn_total}", l.total);
     let g = &native.lanes[0];
@@ -180,16 +184,7 @@ fn gradients_match_finite_differences_with_dropout_and_drop_path() {
     let set = set(12, d, true, &mut rng);
     let b = batch(12, &mut rng);
     // MSE only: the L1 terms' kinks would blur the differences.
-    let sb = StepBatch {
-        set: &set,
-        rows: &b.rows,
-        labels: &b.labels,
-        perm: &b.perm,
-        twin_src: &b.twin_src,
-        originals: b.originals,
-        weights: LossWeights { sr: 0.0, ac: 0.0 },
-        dropout_seed: 99,
-    };
+    let sb = step_batch(&set, &b, LossWeights { sr: 0.0, ac: 0.0 }, 99);
     let mut native = native_step(&model, &cfg);
     let (l0, _) = native.gradients(&sb);
     let g = native.lanes[0].clone();
@@ -376,16 +371,7 @@ fn a_steps_gradients_do_not_depend_on_the_thread_count() {
     let mut rng = StdRng::seed_from_u64(3);
     let set = set(80, 8, true, &mut rng);
     let b = batch(80, &mut rng);
-    let sb = StepBatch {
-        set: &set,
-        rows: &b.rows,
-        labels: &b.labels,
-        perm: &b.perm,
-        twin_src: &b.twin_src,
-        originals: b.originals,
-        weights: WEIGHTS,
-        dropout_seed: 5,
-    };
+    let sb = step_batch(&set, &b, WEIGHTS, 5);
     let grads = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let mut native = native_step(&model, &cfg);
