@@ -20,6 +20,8 @@ for n in 781 1563 7812; do
 done
 train experiments/nb201_predictor_cpu.yaml --set split.train_archs=781 --set train.epochs=200 \
   --out runs/predictor/cpu_781_native
+train experiments/nb201_predictor_cpu.yaml --set split.train_archs=781 --set train.epochs=1000 \
+  --set train.checkpoint_every=10 --out runs/predictor/cpu_781_1000_native
 train experiments/nb201_predictor_cpu.yaml --set split.train_archs=1563 --set train.epochs=450 \
   --out runs/predictor/cpu_1563_450_native
 train experiments/nb201_predictor_cpu.yaml --set split.train_archs=7812 --set train.epochs=300 \
