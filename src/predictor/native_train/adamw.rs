@@ -2,7 +2,8 @@
 //! burn's Adam moments and bias correction (`AdamWConfig`, no decay inside),
 //! then the decoupled weight decay on weight matrices only
 //! ([`crate::predictor::optim::decay_weights`]), then the moving average.
-//! Element-wise, so threads split the arrays without changing a result.
+//! Also the sum of the gradient lanes. Element-wise, so threads split the
+//! arrays without changing a result.
 
 use rayon::prelude::*;
 
@@ -52,6 +53,16 @@ pub fn ema_update(ema: &mut [f32], current: &[f32], decay: f64) {
     let (keep, take) = (decay as f32, (1.0 - decay) as f32);
     ema.par_chunks_mut(PIECE).zip(current.par_chunks(PIECE)).for_each(|(e, c)| {
         e.iter_mut().zip(c).for_each(|(e, c)| *e = *e * keep + c * take);
+    });
+}
+
+/// Adds each of `parts` into `out`, element by element in the parts' order.
+pub fn add_in_order(out: &mut [f32], parts: &[Vec<f32>]) {
+    out.par_chunks_mut(PIECE).enumerate().for_each(|(i, out)| {
+        for part in parts {
+            let part = &part[i * PIECE..i * PIECE + out.len()];
+            out.iter_mut().zip(part).for_each(|(o, v)| *o += v);
+        }
     });
 }
 

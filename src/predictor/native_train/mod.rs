@@ -155,12 +155,7 @@ impl<B: AutodiffBackend> NativeStep<B> {
             }
         });
         let (first, rest) = self.lanes.split_at_mut(1);
-        first[0].par_chunks_mut(1 << 16).enumerate().for_each(|(i, out)| {
-            for lane in rest.iter() {
-                let part = &lane[i << 16..(i << 16) + out.len()];
-                out.iter_mut().zip(part).for_each(|(o, v)| *o += v);
-            }
-        });
+        adamw::add_in_order(&mut first[0], rest);
         (l, pred)
     }
 }

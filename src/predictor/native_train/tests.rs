@@ -215,6 +215,24 @@ fn gradients_match_finite_differences_with_dropout_and_drop_path() {
     assert!(failed.len() * 50 <= checked, "{} of {checked} differ from finite differences: {failed:?}", failed.len());
 }
 
+/// A model config of 24-wide tokens around `transformer`.
+fn tiny(transformer: NarFormerConfig) -> ModelConfig {
+    ModelConfig::NarFormer { tokenizer: serde_yaml::from_str("{ lx: 4, lp: 4, lr: 4 }").unwrap(), transformer }
+}
+
+/// `set`'s first `train` originals (rows 2i; their twins 2i + 1 when
+/// `twins`) with random labels to train on, the next `val` to validate on.
+fn train_data<'a>(set: &'a EncodedSet, train: usize, val: usize, twins: bool, rng: &mut StdRng) -> TrainData<'a> {
+    TrainData {
+        set,
+        train_rows: (0..train).map(|i| 2 * i).collect(),
+        train_labels: (0..train).map(|_| rng.random_range(0.1..0.9)).collect(),
+        twins: (0..train).map(|i| if twins { vec![2 * i + 1] } else { Vec::new() }).collect(),
+        val_rows: (train..train + val).map(|i| 2 * i).collect(),
+        val_labels: (0..val).map(|i| i as f32 / val as f32).collect(),
+    }
+}
+
 fn train_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("nas-search-native-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -233,26 +251,17 @@ fn weights(dir: &Path, name: &str, template: &NarFormer<Inner>) -> Vec<f32> {
 
 #[test]
 fn an_epoch_ends_at_burns_weights() {
-    let transformer = no_dropout(vec![2, 1, 1], 2);
-    let model_cfg = ModelConfig::NarFormer {
-        tokenizer: serde_yaml::from_str("{ lx: 4, lp: 4, lr: 4 }").unwrap(),
-        transformer: transformer.clone(),
-    };
+    let model_cfg = tiny(no_dropout(vec![2, 1, 1], 2));
     let d = crate::predictor::dataset::width(&model_cfg);
     let mut rng = StdRng::seed_from_u64(5);
     let set = set(128, d, true, &mut rng);
-    let data = TrainData {
-        set: &set,
-        train_rows: (0..120).map(|i| 2 * i).collect(),
-        train_labels: (0..120).map(|_| rng.random_range(0.1..0.9)).collect(),
-        twins: (0..120).map(|i| vec![2 * i + 1]).collect(),
-        val_rows: (120..128).map(|i| 2 * i).collect(),
-        val_labels: (0..8).map(|i| i as f32 / 8.0).collect(),
-    };
+    let data = train_data(&set, 120, 8, true, &mut rng);
     // eps well above rounding noise: Adam would turn the key bias's
     // rounding-noise gradient (zero in exact arithmetic) into full steps.
+    // Batches of 40 and their twins: three chunks in three lanes; a weight
+    // decay that moves weights well past the tolerance.
     let cfg: TrainConfig = serde_yaml::from_str(
-        "{ epochs: 1, batch_size: 16, lr: 0.001, eps: 1.0e-4, weight_decay: 0.05, grad_clip_norm: 0.05, seed: 2 }",
+        "{ epochs: 1, batch_size: 40, lr: 0.001, eps: 1.0e-4, weight_decay: 0.5, grad_clip_norm: 0.05, seed: 2 }",
     )
     .unwrap();
     let device = Default::default();
@@ -273,7 +282,6 @@ fn an_epoch_ends_at_burns_weights() {
         assert!(worst < 2e-5, "{name}: native and burn differ by up to {worst} after an epoch (moved {moved})");
     }
     let log = |dir: &Path| std::fs::read_to_string(dir.join("train_log.csv")).unwrap();
-
     let loss_of = |text: String| -> f64 { text.lines().nth(1).unwrap().split(',').nth(1).unwrap().parse().unwrap() };
     let (lb, ln) = (loss_of(log(&burn_dir)), loss_of(log(&native_dir)));
     assert!((lb - ln).abs() < 1e-5, "epoch loss: burn {lb}, native {ln}");
@@ -284,21 +292,11 @@ fn an_epoch_ends_at_burns_weights() {
 
 #[test]
 fn a_checkpoint_of_the_other_engine_is_refused_by_name_or_continued_by_its_own() {
-    let model_cfg = ModelConfig::NarFormer {
-        tokenizer: serde_yaml::from_str("{ lx: 4, lp: 4, lr: 4 }").unwrap(),
-        transformer: no_dropout(vec![1, 1], 2),
-    };
+    let model_cfg = tiny(no_dropout(vec![1, 1], 2));
     let d = crate::predictor::dataset::width(&model_cfg);
     let mut rng = StdRng::seed_from_u64(9);
     let set = set(20, d, true, &mut rng);
-    let data = TrainData {
-        set: &set,
-        train_rows: (0..16).map(|i| 2 * i).collect(),
-        train_labels: (0..16).map(|i| i as f32 / 16.0).collect(),
-        twins: (0..16).map(|_| Vec::new()).collect(),
-        val_rows: (16..20).map(|i| 2 * i).collect(),
-        val_labels: vec![0.1, 0.2, 0.3, 0.4],
-    };
+    let data = train_data(&set, 16, 4, false, &mut rng);
     let two: TrainConfig = serde_yaml::from_str("{ epochs: 2, batch_size: 8 }").unwrap();
     let device = Default::default();
     let start: Predictor<B> = model_cfg.init::<B>(&device).map(&mut Jitter(StdRng::seed_from_u64(10)));
@@ -385,28 +383,18 @@ fn a_steps_gradients_do_not_depend_on_the_thread_count() {
 
 #[test]
 fn a_native_training_stopped_after_a_checkpoint_resumes_to_the_uninterrupted_result() {
-    let model_cfg = ModelConfig::NarFormer {
-        tokenizer: serde_yaml::from_str("{ lx: 4, lp: 4, lr: 4 }").unwrap(),
-        transformer: NarFormerConfig {
-            depths: vec![1, 1, 1],
-            heads: 2,
-            d_ff: 16,
-            dropout: 0.1,
-            drop_path: 0.1,
-            depth_token: true,
-        },
-    };
+    let model_cfg = tiny(NarFormerConfig {
+        depths: vec![1, 1, 1],
+        heads: 2,
+        d_ff: 16,
+        dropout: 0.1,
+        drop_path: 0.1,
+        depth_token: true,
+    });
     let d = crate::predictor::dataset::width(&model_cfg);
     let mut rng = StdRng::seed_from_u64(4);
     let set = set(40, d, true, &mut rng);
-    let data = TrainData {
-        set: &set,
-        train_rows: (0..36).map(|i| 2 * i).collect(),
-        train_labels: (0..36).map(|_| rng.random_range(0.1..0.9)).collect(),
-        twins: (0..36).map(|i| vec![2 * i + 1]).collect(),
-        val_rows: (36..40).map(|i| 2 * i).collect(),
-        val_labels: vec![0.1, 0.3, 0.2, 0.4],
-    };
+    let data = train_data(&set, 36, 4, true, &mut rng);
     let cfg: TrainConfig = serde_yaml::from_str("{ epochs: 3, batch_size: 8, lr: 0.001, seed: 1 }").unwrap();
     let device = Default::default();
     let start: Predictor<B> = model_cfg.init::<B>(&device).map(&mut Jitter(StdRng::seed_from_u64(11)));
