@@ -367,8 +367,12 @@ impl NativeNarFormer {
     }
 
     /// Scores `rows` of `set`, in chunks spread over the threads; each chunk
-    /// is padded to its own longest row (padding is masked, so a score does
-    /// not depend on its neighbours).
+    /// is padded to its own longest row. A score is the same to the bit
+    /// whatever it was scored beside (a resumed search, its cache of scores
+    /// empty, scores a genotype in other company than the uninterrupted run
+    /// did): padding is masked and comes first, so the sums over tokens add
+    /// exact zeros ahead of the real terms, and a product's row depends on
+    /// that row alone ([`matmul`]).
     pub fn predict(&self, set: &EncodedSet, rows: &[usize]) -> Vec<f32> {
         let per = rows.len().div_ceil(rayon::current_num_threads()).clamp(1, CHUNK);
         rows.par_chunks(per).map(|chunk| self.forward(set.padded(chunk))).collect::<Vec<_>>().concat()
@@ -436,6 +440,8 @@ mod tests {
     use rand::{Rng, SeedableRng, rngs::StdRng};
 
     type B = NdArray<f32>;
+    /// The encoding's width in the tests that fix one.
+    const D: usize = 32;
 
     /// Adds noise to every parameter, so that norms' scales and shifts and
     /// all biases differ from their initial ones and a swapped or skipped
@@ -479,6 +485,32 @@ mod tests {
         for (i, (a, b)) in native.iter().zip(&burn).enumerate() {
             assert!((a - b).abs() < 2e-5, "architecture {i}: native {a}, burn {b} ({cfg:?})");
         }
+    }
+
+    #[test]
+    fn a_score_is_the_same_to_the_bit_whatever_it_is_scored_beside() {
+        // an architecture scored alone sends a single row through the last
+        // stage (one query), which gemm alone would add up another way;
+        // d_ff 640 is past the inner dimension of one gemm call
+        let cfg = NarFormerConfig { depths: vec![1, 1, 1], heads: 2, d_ff: 640, ..Default::default() };
+        let device = Default::default();
+        <B as Backend>::seed(&device, 5);
+        let model = NativeNarFormer::new(&cfg.init::<B>(D, &device).map(&mut Jitter));
+        let mut rng = StdRng::seed_from_u64(5);
+        let set = set(120, D, cfg.depth_token, &mut rng);
+        let all: Vec<usize> = (0..set.count()).collect();
+        let together = model.predict(&set, &all);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let alone: Vec<f32> = all.iter().flat_map(|&r| model.predict(&set, &[r])).collect();
+        assert_eq!(bits(&alone), bits(&together), "scored alone vs all together");
+        for size in [2, 3, 7, 50] {
+            let parts: Vec<f32> = all.chunks(size).flat_map(|c| model.predict(&set, c)).collect();
+            assert_eq!(bits(&parts), bits(&together), "in batches of {size}");
+        }
+        let reversed: Vec<usize> = all.iter().rev().copied().collect();
+        let mut back = model.predict(&set, &reversed);
+        back.reverse();
+        assert_eq!(bits(&back), bits(&together), "in reverse order");
     }
 
     #[test]

@@ -64,32 +64,57 @@ pub fn matmul(a: View, b: View, out: &mut [f32], out_rs: usize, accumulate: bool
         }
         return;
     }
-    // SAFETY: every index the product touches is inside its slice (checked
-    // above for a, b and out); out does not alias a or b (borrow rules).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            out_rs as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
+    if m == 1 {
+        // gemm sends a lone row through its matrix-vector path, which adds
+        // into `out` in another order than its kernels: run it as two rows
+        let row: Vec<f32> = (0..k).map(|j| a.data[j * a.cs]).collect();
+        let twice = [&row[..], &row[..]].concat();
+        let mut both = [&out[..n], &out[..n]].concat();
+        matmul(View::rows(&twice, 2, k, k), b, &mut both, n, accumulate);
+        out[..n].copy_from_slice(&both[..n]);
+        return;
+    }
+    let pieces = k.div_ceil(MAX_INNER);
+    let piece = k.div_ceil(pieces);
+    for depth in (0..k).step_by(piece) {
+        let kb = piece.min(k - depth);
+        // SAFETY: every index the product touches is inside its slice
+        // (checked above for a, b and out; the piece's columns of a and rows
+        // of b lie inside theirs); out does not alias a or b (borrow rules).
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                kb,
+                out.as_mut_ptr(),
+                1,
+                out_rs as isize,
+                accumulate || depth > 0,
+                a.data.as_ptr().add(depth * a.cs),
+                a.cs as isize,
+                a.rs as isize,
+                b.data.as_ptr().add(depth * b.rs),
+                b.cs as isize,
+                b.rs as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
     }
 }
+
+/// The longest inner dimension one `gemm` call sums. gemm cuts a longer one
+/// into blocks whose length depends on the product's other sizes (512 when
+/// both are at most 64, else from the cache, 320 at k = 640), so a row's
+/// result would round differently with the number of rows beside it. Cut
+/// here the same way for every shape, each row of a product depends on its
+/// own row alone: a score on who it was scored with, a gradient on how the
+/// batch was chunked.
+const MAX_INNER: usize = 512;
 
 /// Where a Linear layer's weight [din, dout] (row-major) and bias [dout]
 /// sit in the flat parameter array.

@@ -423,3 +423,29 @@ fn a_native_training_stopped_after_a_checkpoint_resumes_to_the_uninterrupted_res
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// Each row of a product is a function of its own row alone, to the bit:
+/// however many rows come with it (one, a few, more than gemm's small-size
+/// cut of 64), wherever it sits, with an inner dimension past one gemm call
+/// (split the same way for every shape) and added into what `out` holds.
+#[test]
+fn a_row_of_a_product_does_not_depend_on_the_rows_beside_it() {
+    use super::ops::{View, matmul};
+    let mut rng = StdRng::seed_from_u64(11);
+    for (k, n) in [(640, 32), (1100, 3), (513, 65), (48, 96), (640, 1), (2, 9)] {
+        let a: Vec<f32> = (0..160 * k).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let b: Vec<f32> = (0..k * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let bias: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let product = |first: usize, m: usize| {
+            let mut out = bias.repeat(m);
+            matmul(View::rows(&a[first * k..], m, k, k), View::rows(&b, k, n, n), &mut out, n, true);
+            out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        let all = product(0, 160);
+        for m in [1, 2, 5, 63, 64, 65, 100] {
+            for first in [0, 3, 60] {
+                assert_eq!(product(first, m), all[first * n..(first + m) * n], "k {k}, n {n}: rows {first}.. of {m}");
+            }
+        }
+    }
+}
