@@ -57,6 +57,8 @@ struct BestJson<'a> {
 pub struct Best {
     pub text: String,
     pub detail: Option<String>,
+    /// Said when the run has not finished: this is the best so far.
+    pub unfinished: Option<String>,
 }
 
 /// The best architecture of the run in `run_dir`, printed as `format` asks.
@@ -82,12 +84,13 @@ pub fn best(run_dir: &Path, format: BestFormat) -> Result<Best> {
             format!("{} (summary.csv's best) is not among the evaluations of {}", row.best_genotype, run_dir.display())
         })?
     } else {
-        eprintln!("{} has not finished: this is the best measured so far", run_dir.display());
         competing
             .into_iter()
             .next()
             .with_context(|| format!("{} has no successful evaluation yet", run_dir.display()))?
     };
+    let unfinished =
+        (!finished).then(|| format!("{} has not finished: this is the best measured so far", run_dir.display()));
     let genotype = rec.genotype.clone();
     let name = space.build()?.name();
     let top_k =
@@ -111,7 +114,7 @@ pub fn best(run_dir: &Path, format: BestFormat) -> Result<Best> {
                 crate::report::origin(rec, crate::report::pick_source(rec, &top_k)),
                 if finished { "" } else { " (run not finished)" }
             );
-            return Ok(Best { text: genotype, detail: Some(detail) });
+            return Ok(Best { text: genotype, detail: Some(detail), unfinished });
         }
         BestFormat::Darts => {
             need("darts")?;
@@ -136,7 +139,7 @@ pub fn best(run_dir: &Path, format: BestFormat) -> Result<Best> {
             finished,
         })?,
     };
-    Ok(Best { text, detail: None })
+    Ok(Best { text, detail: None, unfinished })
 }
 
 fn format_name(f: BestFormat) -> &'static str {

@@ -36,15 +36,14 @@ pub fn plot(dirs: &[PathBuf], out: Option<&Path>) -> Result<Vec<PathBuf>> {
         }
         [one] => run_plots(one, &out.map_or_else(|| one.join("plots"), Path::to_path_buf)),
         many => {
-            let runs = many.iter().map(|d| read::run(d)).collect::<Result<Vec<_>>>()?;
-            let out = out.map_or_else(|| PathBuf::from("plots"), Path::to_path_buf);
-            let groups = group_by_method(&runs);
-            write(&out, "progress.svg", &progress(&groups))
+            let svg = compared(many)?;
+            write(&out.map_or_else(|| PathBuf::from("plots"), Path::to_path_buf), "progress.svg", &svg)
         }
     }
 }
 
-/// Plots a run when it reports; a plotting error is logged by the caller, never fatal.
+/// Draws a run's pictures into `RUN_DIR/plots` (the workflow does after every
+/// round and when it reports); a plotting error is logged by the caller, never fatal.
 pub fn after_report(run_dir: &Path) -> Result<Vec<PathBuf>> {
     run_plots(run_dir, &run_dir.join("plots"))
 }
@@ -58,27 +57,41 @@ fn write(out: &Path, name: &str, svg: &str) -> Result<Vec<PathBuf>> {
 }
 
 fn run_plots(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
-    let run = read::run(dir)?;
     let mut written = Vec::new();
-    written.extend(write(out, "progress.svg", &progress(&[(run.method.clone(), vec![&run])]))?);
-    written.extend(write(out, "accuracy_vs_cost.svg", &accuracy_vs_cost(&run))?);
+    for (name, svg) in pictures(dir)? {
+        written.extend(write(out, name, &svg)?);
+    }
+    Ok(written)
+}
+
+/// The pictures of the run in `dir`, drawn from its files as they are now
+/// (a run that is still going gets what it has so far), as (file name, SVG).
+pub fn pictures(dir: &Path) -> Result<Vec<(&'static str, String)>> {
+    let run = read::run(dir)?;
+    let mut drawn = vec![
+        ("progress.svg", progress(&[(run.method.clone(), vec![&run])])),
+        ("accuracy_vs_cost.svg", accuracy_vs_cost(&run)),
+    ];
     if let Some(svg) = best_cell(&run)? {
-        written.extend(write(out, "best_cell.svg", &svg)?);
+        drawn.push(("best_cell.svg", svg));
     }
     if run.cfg.strategy.uses_predictor() {
         if let Some(log) = read::last_train_log(dir)? {
             let held_out = read::run_held_out(dir, &run.cfg);
-            written.extend(write(
-                out,
-                "predictor_training.svg",
-                &predictor_training(&log, "the last round's predictor", held_out),
-            )?);
+            drawn.push(("predictor_training.svg", predictor_training(&log, "the last round's predictor", held_out)));
         }
         if !run.topk.is_empty() {
-            written.extend(write(out, "predicted_vs_measured.svg", &predicted_vs_measured(&run)?)?);
+            drawn.push(("predicted_vs_measured.svg", predicted_vs_measured(&run)?));
         }
     }
-    Ok(written)
+    Ok(drawn)
+}
+
+/// Several runs' progress in one picture, runs of one method grouped (as
+/// `nas-search plot DIR DIR...` draws it).
+pub fn compared(dirs: &[PathBuf]) -> Result<String> {
+    let runs = dirs.iter().map(|d| read::run(d)).collect::<Result<Vec<_>>>()?;
+    Ok(progress(&group_by_method(&runs)))
 }
 
 fn training_plots(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {

@@ -67,9 +67,16 @@ pub fn execute(req: RunRequest) -> Result<PathBuf> {
         crate::invocation::command(&format!("resume {}", crate::invocation::shell_word(&setup.opts.run_dir)))
     ));
     let run_dir = setup.run_dir.clone();
-    dispatch(setup.cfg.device, OnBackend(setup))??;
-    Ok(run_dir)
+    let outcome = dispatch(setup.cfg.device, OnBackend(setup)).and_then(|r| r);
+    if let Err(e) = &outcome {
+        // the run directory says why it stopped (`nas-search serve` shows it)
+        run_dir::append_log(&run_dir, &format!("{STOPPED}{e:#}"));
+    }
+    outcome.map(|()| run_dir)
 }
+
+/// How `run.log` begins the line of the error that stopped a run.
+pub const STOPPED: &str = "stopped: ";
 
 /// The folder of a config file (relative paths in it resolve against it).
 fn folder_of(path: &Path) -> &Path {

@@ -321,9 +321,7 @@ impl RunDir {
 
     /// Appends a line to `run.log`, after a UTC timestamp.
     pub fn log(&self, line: &str) {
-        if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(self.path("run.log")) {
-            let _ = writeln!(f, "{} {line}", crate::clock::utc_now());
-        }
+        append_log(&self.root, line);
     }
 
     /// Replaces a whole file atomically.
@@ -338,5 +336,13 @@ impl RunDir {
             w.serialize(r)?;
         }
         self.write(name, &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    }
+}
+
+/// Appends a line, stamped with the time, to `root/run.log` (best effort:
+/// the log never fails a run).
+pub fn append_log(root: &Path, line: &str) {
+    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(root.join("run.log")) {
+        let _ = writeln!(f, "{} {line}", crate::clock::utc_now());
     }
 }

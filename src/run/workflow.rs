@@ -165,6 +165,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 Stage::EvaluateData => {
                     let picks = self.state.data.clone();
                     self.evaluate(&picks, Phase::Data, Budget::Proxy)?;
+                    self.draw_pictures();
                     self.state.stage = Stage::Train;
                 }
                 Stage::Train => self.train()?,
@@ -172,6 +173,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 Stage::EvaluateFinal => {
                     let picks = self.state.top_k.clone();
                     self.evaluate(&picks, Phase::Final, Budget::Final)?;
+                    self.draw_pictures();
                     self.state.round += 1;
                     let rounds = self.cfg.search.rounds;
                     self.state.stage = if self.state.round < rounds { Stage::Train } else { Stage::Report };
@@ -745,6 +747,17 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         Ok(())
     }
 
+    /// Draws the run's pictures into `plots/` as the run stands: after the
+    /// predictor's data, after every round and at the report, so that they
+    /// (and `nas-search serve`) follow a run that takes days. Pictures never
+    /// fail a run: a plotting error is logged.
+    fn draw_pictures(&self) {
+        match crate::plot::after_report(&self.dir.root) {
+            Ok(files) => self.dir.log(&format!("plots: {} files in {}", files.len(), self.dir.path("plots").display())),
+            Err(e) => self.say(&format!("plots could not be drawn: {e:#}")),
+        }
+    }
+
     fn report(&self) -> Result<()> {
         let row = crate::report::write(
             self.dir,
@@ -771,11 +784,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 }),
             },
         )?;
-        // pictures never fail a run: a plotting error is logged
-        match crate::plot::after_report(&self.dir.root) {
-            Ok(files) => self.dir.log(&format!("plots: {} files in {}", files.len(), self.dir.path("plots").display())),
-            Err(e) => self.say(&format!("plots could not be drawn: {e:#}")),
-        }
+        self.draw_pictures();
         self.say(&format!(
             "best: {} at {} ({:.2}M params, {:.1}M MACs); {} real evaluations",
             row.top1.map_or("-".into(), |a| format!("{a:.2}%")),

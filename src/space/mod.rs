@@ -183,6 +183,15 @@ pub trait SpaceTask {
 }
 
 impl SpaceConfig {
+    /// The `space:` as space files spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Nb201(_) => "nb201",
+            Self::Darts(_) => "darts",
+            Self::Mobilenetv3(_) => "mobilenetv3",
+        }
+    }
+
     /// Reads and checks a space definition file.
     pub fn load(path: &Path) -> Result<Self> {
         // a run config given where a space file is wanted: say so, and name its space
