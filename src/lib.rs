@@ -35,6 +35,7 @@ pub mod report;
 pub mod run;
 pub mod search;
 pub mod seed;
+pub mod serve;
 pub mod space;
 pub mod stats;
 pub mod trainer;

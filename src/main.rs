@@ -106,6 +106,19 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Serve a live, read-only page over run directories: every run's status and best so far, a run's
+    /// pictures, evaluations, top-K, config and log as the run goes, several runs compared.
+    Serve {
+        /// Run directories, or folders holding them (searched recursively).
+        #[arg(default_value = "runs")]
+        dirs: Vec<PathBuf>,
+        /// Port to listen on (0: any free one; the address is printed).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Address to listen on; any other than 127.0.0.1 or ::1 makes the page ask for the token printed at start.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+    },
     /// Print a trained predictor's predicted accuracy (%) for genotypes, one line each: SCORE<TAB>GENOTYPE.
     Predict {
         /// A run directory (its last round's predictor) or a `predictor train` directory.
@@ -499,6 +512,9 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
             })?;
             print_summary(&dir)?;
         }
+        Command::Serve { dirs, port, host } => {
+            nas_search::serve::serve(nas_search::serve::ServeOptions { dirs, host, port })?;
+        }
         Command::Plot { dirs, out } => {
             for path in nas_search::plot::plot(&dirs, out.as_deref())? {
                 println!("wrote {}", path.display());
@@ -507,6 +523,9 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
         Command::Best { run_dir, format } => {
             // the architecture on stdout (so `$(nas-search best DIR)` is it), what it is on stderr
             let best = nas_search::inspect::best(&run_dir, format)?;
+            if let Some(note) = &best.unfinished {
+                eprintln!("{note}");
+            }
             println!("{}", best.text);
             if let Some(detail) = best.detail {
                 eprintln!("{detail}");

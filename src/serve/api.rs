@@ -1,0 +1,198 @@
+//! The page's data, as JSON (and the pictures, as SVG): one handler per
+//! endpoint, each reading a run found by its id through the catalog. A run
+//! that is not there is a 404 naming the id; what a run's files cannot give
+//! comes back as warnings beside what they can.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::catalog::{Catalog, RunRef};
+use super::overview::{self, Overview, csv_table, overview, records, tail, text};
+use crate::eval::command::COMMAND;
+use crate::inspect::BestFormat;
+use crate::run::records::EvalRecord;
+
+pub type Shared = Arc<Catalog>;
+
+/// An answer that is not the data asked for: a status and a sentence.
+pub struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RunQuery {
+    run: String,
+}
+
+fn find(catalog: &Catalog, id: &str) -> Result<RunRef, Refusal> {
+    catalog.find(id).ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no run called {id:?} here")))
+}
+
+/// Every run, for the runs page.
+pub async fn runs(State(catalog): State<Shared>) -> Json<Vec<Overview>> {
+    Json(catalog.runs().iter().map(overview).collect())
+}
+
+/// The run page's data, but for the evaluations and the pictures.
+#[derive(Serialize)]
+pub struct RunPage {
+    overview: Overview,
+    config: Option<String>,
+    topk: Table,
+    log: Option<String>,
+    /// Slurm runs: the tasks in flight and the submissions log.
+    inflight: Option<Value>,
+    submissions: Option<String>,
+    /// The best architecture in each form `nas-search best` prints for this space.
+    best: Vec<BestForm>,
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct Table {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+#[derive(Serialize)]
+pub struct BestForm {
+    format: &'static str,
+    text: String,
+}
+
+pub async fn run(State(catalog): State<Shared>, Query(q): Query<RunQuery>) -> Result<Json<RunPage>, Refusal> {
+    let run = find(&catalog, &q.run)?;
+    let mut warnings = Vec::new();
+    let (headers, rows) = csv_table(&run.dir, "topk.csv", &mut warnings);
+    let inflight = text(&run.dir, "slurm/inflight.json", &mut warnings).and_then(|t| match serde_json::from_str(&t) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            warnings.push(format!("slurm/inflight.json: cannot be read now ({e})"));
+            None
+        }
+    });
+    let best = [
+        (BestFormat::Text, "text"),
+        (BestFormat::Json, "json"),
+        (BestFormat::Darts, "darts"),
+        (BestFormat::Ofa, "ofa"),
+    ]
+    .into_iter()
+    .filter_map(|(format, name)| {
+        let best = crate::inspect::best(&run.dir, format).ok()?;
+        Some(BestForm { format: name, text: best.text })
+    })
+    .collect();
+    Ok(Json(RunPage {
+        overview: overview(&run),
+        config: text(&run.dir, "config.yaml", &mut warnings),
+        topk: Table { headers, rows },
+        log: tail(&run.dir, "run.log", &mut warnings),
+        inflight,
+        submissions: tail(&run.dir, "slurm/submissions.log", &mut warnings),
+        best,
+        warnings,
+    }))
+}
+
+/// A row of the evaluations table: the record, and the command it ran.
+#[derive(Serialize)]
+pub struct EvalRow {
+    #[serde(flatten)]
+    record: EvalRecord,
+    command: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Evaluations {
+    rows: Vec<EvalRow>,
+    warnings: Vec<String>,
+}
+
+pub async fn evaluations(
+    State(catalog): State<Shared>,
+    Query(q): Query<RunQuery>,
+) -> Result<Json<Evaluations>, Refusal> {
+    let run = find(&catalog, &q.run)?;
+    let overview::Records { evals, warnings, .. } = records(&run);
+    let rows = evals
+        .into_iter()
+        .map(|record| {
+            let command = serde_json::from_str::<Value>(&record.extra)
+                .ok()
+                .and_then(|v| v.get(COMMAND).and_then(Value::as_str).map(str::to_string));
+            EvalRow { record, command }
+        })
+        .collect();
+    Ok(Json(Evaluations { rows, warnings }))
+}
+
+/// The pictures as the run stands, drawn now.
+#[derive(Serialize)]
+pub struct Pictures {
+    pictures: Vec<Picture>,
+    /// Why none could be drawn, if so.
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Picture {
+    name: &'static str,
+    svg: String,
+}
+
+pub async fn pictures(State(catalog): State<Shared>, Query(q): Query<RunQuery>) -> Result<Json<Pictures>, Refusal> {
+    let run = find(&catalog, &q.run)?;
+    Ok(Json(match crate::plot::pictures(&run.dir) {
+        Ok(drawn) => {
+            Pictures { pictures: drawn.into_iter().map(|(name, svg)| Picture { name, svg }).collect(), error: None }
+        }
+        Err(e) => Pictures { pictures: Vec::new(), error: Some(format!("{e:#}")) },
+    }))
+}
+
+/// Several runs' progress in one picture: `?run=ID&run=ID...`.
+pub async fn compare(
+    State(catalog): State<Shared>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, Refusal> {
+    let ids: Vec<&String> = pairs.iter().filter(|(k, _)| k == "run").map(|(_, v)| v).collect();
+    if ids.is_empty() {
+        return Err(Refusal(StatusCode::BAD_REQUEST, "name the runs to compare: ?run=ID&run=ID".into()));
+    }
+    let dirs = ids.iter().map(|id| find(&catalog, id).map(|r| r.dir)).collect::<Result<Vec<_>, _>>()?;
+    let svg = crate::plot::compared(&dirs).map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// A fingerprint of the run's files (sizes and times): the page polls it
+/// and fetches again when it changes.
+pub async fn stamp(State(catalog): State<Shared>, Query(q): Query<RunQuery>) -> Result<String, Refusal> {
+    let run = find(&catalog, &q.run)?;
+    Ok(fingerprint(&run.dir))
+}
+
+fn fingerprint(dir: &std::path::Path) -> String {
+    let mut parts: Vec<String> = ["", "slurm", "predictor"]
+        .iter()
+        .filter_map(|sub| std::fs::read_dir(dir.join(sub)).ok())
+        .flat_map(|entries| entries.flatten())
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            let t = m.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+            Some(format!("{}:{}:{}", e.file_name().to_string_lossy(), m.len(), t.as_nanos()))
+        })
+        .collect();
+    parts.sort();
+    parts.join(";")
+}

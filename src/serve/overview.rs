@@ -1,0 +1,259 @@
+//! What the page shows of a run, read from its files as they are at the
+//! moment, while the run may be writing them: a torn or malformed CSV row is
+//! skipped and named in `warnings`, a missing or unreadable file leaves its
+//! part empty and says why. Nothing here writes, and nothing here locks
+//! (taking even a shared lock on `lock` could turn a starting run away).
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::catalog::{RunRef, read_inside};
+use crate::run::STOPPED;
+use crate::run::config::RunConfig;
+use crate::run::records::{EvalRecord, last_attempts};
+
+/// How many lines of `run.log` and `submissions.log` the run page shows.
+const TAIL_LINES: usize = 80;
+
+/// A run as the runs page lists it.
+#[derive(Serialize)]
+pub struct Overview {
+    pub id: String,
+    pub name: String,
+    pub space: String,
+    pub strategy: String,
+    pub evaluator: String,
+    pub status: RunStatus,
+    /// Evaluations finished (an architecture's last attempt in its phase and round).
+    pub done: usize,
+    /// Evaluations the config plans in all (0 when it does not say).
+    pub planned: usize,
+    pub failures: usize,
+    pub best: Option<BestSoFar>,
+    pub started: Option<String>,
+    /// When a file of the run last changed, and how long ago (seconds).
+    pub last_activity: Option<String>,
+    pub idle_s: Option<u64>,
+    /// What could not be read, file by file.
+    pub warnings: Vec<String>,
+}
+
+/// Whether a run is going, and if not, how it ended.
+#[derive(Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum RunStatus {
+    /// A process holds the run: `holder` is the lock file's text (`pid N on HOST, since T`).
+    Running {
+        holder: String,
+    },
+    Finished,
+    /// Ended by an error, which `run.log` recorded.
+    Stopped {
+        error: String,
+    },
+    /// Neither running nor finished nor stopped by an error: killed, or
+    /// stopped with Ctrl-C; `nas-search resume` continues it.
+    Interrupted,
+}
+
+#[derive(Serialize)]
+pub struct BestSoFar {
+    pub genotype: String,
+    pub accuracy: Option<f64>,
+    pub report_accuracy: Option<f64>,
+}
+
+/// A run's evaluations and its config, as far as they could be read.
+pub struct Records {
+    pub cfg: Option<RunConfig>,
+    pub evals: Vec<EvalRecord>,
+    pub warnings: Vec<String>,
+}
+
+/// Reads `config.yaml` and `evaluations.csv` of `run`.
+pub fn records(run: &RunRef) -> Records {
+    let mut warnings = Vec::new();
+    let cfg = match RunConfig::load(&run.dir.join("config.yaml"), &[]) {
+        Ok(cfg) => Some(cfg),
+        Err(e) => {
+            warnings.push(format!("config.yaml: {e:#}"));
+            None
+        }
+    };
+    let evals = if run.dir.join("evaluations.csv").exists() {
+        csv_rows(&run.dir, "evaluations.csv", &mut warnings)
+    } else {
+        Vec::new()
+    };
+    Records { cfg, evals, warnings }
+}
+
+/// The runs page's row for `run`.
+pub fn overview(run: &RunRef) -> Overview {
+    let Records { cfg, evals, mut warnings } = records(run);
+    let last = last_attempts(&evals);
+    let best = cfg.as_ref().and_then(|c| crate::run::selection::best(&evals, c.rules())).map(|e| BestSoFar {
+        genotype: e.genotype.clone(),
+        accuracy: e.accuracy,
+        report_accuracy: e.report_accuracy,
+    });
+    let log = text(&run.dir, "run.log", &mut Vec::new()).unwrap_or_default();
+    let modified = last_modified(&run.dir);
+    Overview {
+        id: run.id.clone(),
+        name: cfg
+            .as_ref()
+            .and_then(|c| c.name.clone())
+            .unwrap_or_else(|| run.dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().to_string())),
+        space: cfg.as_ref().map_or_else(String::new, |c| c.space_config().name().to_string()),
+        strategy: cfg.as_ref().map_or_else(String::new, |c| c.strategy.name().to_string()),
+        evaluator: cfg.as_ref().map_or_else(String::new, |c| c.evaluator.config.kind().to_string()),
+        status: status(&run.dir, &log, &mut warnings),
+        done: last.len(),
+        planned: cfg.as_ref().map_or(0, RunConfig::planned_queries),
+        failures: last.iter().filter(|e| e.accuracy.is_none()).count(),
+        best,
+        started: log.split_whitespace().next().map(str::to_string),
+        last_activity: modified.map(|t| crate::clock::utc(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))),
+        idle_s: modified.map(|t| SystemTime::now().duration_since(t).unwrap_or(Duration::ZERO).as_secs()),
+        warnings,
+    }
+}
+
+fn status(dir: &Path, log: &str, warnings: &mut Vec<String>) -> RunStatus {
+    if let Some(holder) = text(dir, "lock", warnings).map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+        && holder_alive(&holder)
+    {
+        return RunStatus::Running { holder };
+    }
+    if dir.join("summary.csv").is_file() {
+        return RunStatus::Finished;
+    }
+    // the error that ended the last start, if one did
+    let lines: Vec<&str> = log.lines().collect();
+    let last_start = lines.iter().rposition(|l| l.contains(" start: ")).unwrap_or(0);
+    // a line is `TIME TEXT`
+    match lines[last_start..].iter().rev().find_map(|l| l.split_once(' ')?.1.strip_prefix(STOPPED)) {
+        Some(error) => RunStatus::Stopped { error: error.to_string() },
+        None => RunStatus::Interrupted,
+    }
+}
+
+/// Whether the process a lock file names still runs: checked when it runs
+/// on this host; a holder on another host is taken at its word.
+fn holder_alive(holder: &str) -> bool {
+    let mut words = holder.split_whitespace();
+    let pid = match (words.next(), words.next()) {
+        (Some("pid"), Some(pid)) => pid,
+        _ => return true,
+    };
+    let host = holder.split(" on ").nth(1).and_then(|h| h.split(',').next()).unwrap_or("");
+    let here = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    host.trim() != here.trim() || Path::new("/proc").join(pid).exists()
+}
+
+/// When any file directly in `dir` last changed.
+fn last_modified(dir: &Path) -> Option<SystemTime> {
+    std::fs::read_dir(dir).ok()?.flatten().filter_map(|e| e.metadata().ok()?.modified().ok()).max()
+}
+
+/// The text of the file `name` in `dir`, or None (and a warning, unless it
+/// is simply absent).
+pub fn text(dir: &Path, name: &str, warnings: &mut Vec<String>) -> Option<String> {
+    match read_inside(dir, name) {
+        Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            warnings.push(format!("{name}: {e}"));
+            None
+        }
+    }
+}
+
+/// The last lines of the file `name` in `dir`.
+pub fn tail(dir: &Path, name: &str, warnings: &mut Vec<String>) -> Option<String> {
+    let text = text(dir, name, warnings)?;
+    let lines: Vec<&str> = text.lines().collect();
+    Some(lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n"))
+}
+
+/// The rows of the CSV file `name` in `dir` that read as `T`; each that
+/// does not (torn by a write in progress, or damaged) is left out and named.
+pub fn csv_rows<T: DeserializeOwned>(dir: &Path, name: &str, warnings: &mut Vec<String>) -> Vec<T> {
+    let Some(text) = text(dir, name, warnings) else { return Vec::new() };
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            warnings.push(format!("{name}: its header cannot be read ({e})"));
+            return Vec::new();
+        }
+    };
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        match record.map_err(anyhow::Error::from).and_then(|r| Ok(r.deserialize::<T>(Some(&headers))?)) {
+            Ok(row) => rows.push(row),
+            Err(e) => warnings.push(format!("{name}: line {} could not be read, left out ({e})", i + 2)),
+        }
+    }
+    rows
+}
+
+/// A CSV file of `dir` as a table of text: its header and the rows that
+/// have as many fields (others are left out and named).
+pub fn csv_table(dir: &Path, name: &str, warnings: &mut Vec<String>) -> (Vec<String>, Vec<Vec<String>>) {
+    let Some(text) = text(dir, name, warnings) else { return (Vec::new(), Vec::new()) };
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let headers: Vec<String> = reader.headers().map(|h| h.iter().map(str::to_string).collect()).unwrap_or_default();
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        match record {
+            Ok(r) if r.len() == headers.len() => rows.push(r.iter().map(str::to_string).collect()),
+            _ => warnings.push(format!("{name}: line {} is torn or malformed, left out", i + 2)),
+        }
+    }
+    (headers, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(dir: &Path) -> String {
+        match status(dir, &std::fs::read_to_string(dir.join("run.log")).unwrap_or_default(), &mut Vec::new()) {
+            RunStatus::Running { holder } => format!("running {holder}"),
+            RunStatus::Finished => "finished".into(),
+            RunStatus::Stopped { error } => format!("stopped {error}"),
+            RunStatus::Interrupted => "interrupted".into(),
+        }
+    }
+
+    #[test]
+    fn a_runs_status_comes_from_its_lock_its_summary_and_its_log() {
+        let dir = std::env::temp_dir().join(format!("nas-serve-status-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let log = |lines: &[&str]| std::fs::write(dir.join("run.log"), lines.join("\n") + "\n").unwrap();
+        log(&["2026-01-01T00:00:00Z start: stage SampleData"]);
+        assert_eq!(state(&dir), "interrupted");
+        log(&["T start: stage Train", "T evaluation failed: stopped: not this", "T stopped: the evaluator crashed"]);
+        assert_eq!(state(&dir), "stopped the evaluator crashed");
+        log(&["T start: stage Train", "T stopped: the evaluator crashed", "T start: stage Train"]);
+        assert_eq!(state(&dir), "interrupted", "resumed after the error, then killed");
+        // a lock whose holder has ended (killed) is not a running run
+        std::fs::write(dir.join("lock"), format!("pid 4000000000 on {}, since T", host.trim())).unwrap();
+        assert_eq!(state(&dir), "interrupted");
+        std::fs::write(dir.join("summary.csv"), "x\n").unwrap();
+        assert_eq!(state(&dir), "finished");
+        let me = format!("pid {} on {}, since T", std::process::id(), host.trim());
+        std::fs::write(dir.join("lock"), &me).unwrap();
+        assert_eq!(state(&dir), format!("running {me}"), "a live holder: running again (a resume)");
+        std::fs::write(dir.join("lock"), "pid 4000000000 on another-host, since T").unwrap();
+        assert!(state(&dir).starts_with("running"), "a holder on another host is taken at its word");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

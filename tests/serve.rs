@@ -1,0 +1,392 @@
+//! `nas-search serve` end to end, against the real binary: the security
+//! cases over plain HTTP (a raw socket, so paths reach the server exactly as
+//! written), and the page in a real Chromium driven through WebDriver
+//! (`scripts/browser-for-tests.sh` installs Debian's chromium and
+//! chromium-driver when they are missing).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A child process killed when the test lets go of it, however it ends.
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A run config: NAS-Bench-201, a tiny predictor, 12 + 2 x 3 evaluations
+/// by the example evaluator (`args`: its failures, its pace).
+fn config(dir: &Path, name: &str, args: &str) -> PathBuf {
+    let text = format!(
+        "name: {name}
+seed: 2
+space: {space}
+strategy: nar-former-evolution
+evaluator:
+  kind: command
+  command: python3 {script} --json {{json}} --nb201-csv {csv} {args}
+  timeout_s: 60
+  retries: 0
+  workers: 1
+predictor:
+  train_archs: 12
+  val_fraction: 0.2
+  model:
+    kind: nar-former
+    tokenizer: {{ lx: 4, lp: 4, lr: 4 }}
+    transformer: {{ depths: [1, 1, 1, 1], heads: 2, d_ff: 32 }}
+  train: {{ epochs: 4, batch_size: 8, lr: 0.002 }}
+search:
+  evolution: {{ population: 16, generations: 4 }}
+  top_k: 3
+  rounds: 2
+",
+        space = repo().join("search_spaces/nb201.yaml").display(),
+        script = repo().join("scripts/example_evaluator.py").display(),
+        csv = nb201_csv().display(),
+    );
+    write(dir, &format!("{name}.yaml"), &text)
+}
+
+/// One finished run with failed evaluations, made once per test process:
+/// (the folder holding it, the run directory).
+fn finished() -> &'static (PathBuf, PathBuf) {
+    static RUN: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let root = temp_dir("serve-runs");
+        let cfg = config(&root, "finished", "--fail-fraction 0.3");
+        let run = root.join("runs/finished");
+        run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+        (root.join("runs"), run)
+    })
+}
+
+/// `nas-search serve` over `dirs`, and the address it printed (with the
+/// token, if it asks for one).
+fn serve(dirs: &[&Path], extra: &[&str]) -> (Killed, String) {
+    let mut child =
+        bin().arg("serve").args(dirs).args(["--port", "0"]).args(extra).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("http://"), "serve printed its address first: {line:?}");
+    (Killed(child), line.trim().to_string())
+}
+
+/// One HTTP/1.1 request, `target` sent as written: (status, head, body).
+fn request(base: &str, method: &str, target: &str, headers: &[&str]) -> (u16, String, String) {
+    let authority = base.trim_start_matches("http://").split('/').next().unwrap();
+    let mut s = TcpStream::connect(authority).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    write!(
+        s,
+        "{method} {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: 0\r\n{extra}\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Every file under `dir` with its bytes, to see that nothing changed.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                todo.push(e.path());
+            } else if t.is_file() {
+                out.push((e.path(), std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_server_is_read_only_stays_inside_its_folders_and_asks_for_its_token() {
+    let (runs, run) = finished();
+    let log = std::fs::read_to_string(run.join("run.log")).unwrap();
+    assert_eq!(log.matches(" plots: ").count(), 4, "pictures drawn after the data, each of 2 rounds, the report: {log}");
+    let dir = temp_dir("serve-http");
+    // beside the finished run: a damaged copy, and links that lead out of the served folder
+    let served = dir.join("served");
+    copy_dir(run, &served.join("damaged"));
+    let evals = served.join("damaged/evaluations.csv");
+    let text = std::fs::read_to_string(&evals).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let torn = lines[3].len() / 3;
+    lines[3].truncate(torn); // a torn row in the middle
+    std::fs::write(&evals, lines.join("\n") + "\n").unwrap();
+    std::fs::remove_file(served.join("damaged/run.log")).unwrap();
+    let secret = dir.join("secret.txt");
+    std::fs::write(&secret, "outside the served folder").unwrap();
+    std::os::unix::fs::symlink(&secret, served.join("damaged/run.log")).unwrap();
+    std::os::unix::fs::symlink(runs, served.join("linked")).unwrap();
+    let before = snapshot(&served);
+
+    let (_server, base) = serve(&[&served], &[]);
+    let (status, _, body) = request(&base, "GET", "/api/runs", &[]);
+    assert_eq!(status, 200, "{body}");
+    let listed = json(&body);
+    let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["served/damaged"], "a linked folder is not followed out");
+
+    // the torn row is left out and named; the rest is there
+    let (status, _, body) = request(&base, "GET", "/api/evaluations?run=served/damaged", &[]);
+    assert_eq!(status, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(v["rows"].as_array().unwrap().len(), lines.len() - 2, "{body}");
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("evaluations.csv: line 4"), "{warnings}");
+    let (status, _, body) = request(&base, "GET", "/api/run?run=served/damaged", &[]);
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("outside the served folder"), "a link out of the run is not read: {body}");
+    assert!(body.contains("run.log points outside the run directory"), "{body}");
+    let (status, _, body) = request(&base, "GET", "/api/pictures?run=served/damaged", &[]);
+    assert_eq!(status, 200, "{body}");
+    assert!(json(&body)["error"].as_str().unwrap().contains("evaluations.csv"), "says what it could not draw: {body}");
+
+    // paths out of the folder, however written
+    for target in [
+        "/../../../../etc/passwd",
+        "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/..%2f..%2f..%2fetc%2fpasswd",
+        "/api/run?run=../../../etc",
+        "/api/run?run=served%2F..%2F..%2Fetc",
+        "/api/run?run=served/linked/finished",
+        "/api/evaluations?run=%2Fetc%2Fpasswd",
+        "/app.js/../../etc/passwd",
+    ] {
+        let (status, _, body) = request(&base, "GET", target, &[]);
+        assert!(status == 404 || status == 400, "{target}: {status} {body}");
+        assert!(!body.contains("root:"), "{target}: {body}");
+    }
+    // nothing changes a run
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+        for target in ["/", "/api/runs", "/api/run?run=served/damaged", "/api/evaluations?run=served/damaged"] {
+            let (status, _, _) = request(&base, method, target, &[]);
+            assert_eq!(status, 405, "{method} {target}");
+        }
+    }
+    assert!(snapshot(&served) == before, "serving changed no file");
+
+    // on an address other machines reach, the token printed at start is needed
+    let (_open, with_token) = serve(&[&served], &["--host", "0.0.0.0"]);
+    let token = with_token.split("?token=").nth(1).expect("the address carries a token").to_string();
+    assert_eq!(token.len(), 32);
+    let plain = with_token.split('?').next().unwrap();
+    for target in ["/", "/api/runs", "/api/run?run=served/damaged", "/app.js"] {
+        assert_eq!(request(plain, "GET", target, &[]).0, 401, "{target} without the token");
+        assert_eq!(request(plain, "GET", &format!("{target}?token=0123"), &[]).0, 401, "{target} with a wrong token");
+    }
+    let (status, head, _) = request(plain, "GET", &format!("/?token={token}"), &[]);
+    assert_eq!(status, 200);
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .expect("the page sets a cookie for its own requests");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap();
+    let (status, _, body) = request(plain, "GET", "/api/runs", &[&format!("Cookie: {pair}")]);
+    assert_eq!(status, 200, "the cookie stands for the token: {body}");
+    assert_eq!(json(&body).as_array().unwrap().len(), 1);
+    let (status, _, _) =
+        request(plain, "GET", "/api/runs", &["Cookie: nas_search_token=ffffffffffffffffffffffffffffffff"]);
+    assert_eq!(status, 401, "a wrong cookie is refused");
+}
+
+// ---- in the browser ----------------------------------------------------------
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// chromedriver on a free port, and its address.
+fn chromedriver() -> (Killed, String) {
+    let out = Command::new("bash").arg(repo().join("scripts/browser-for-tests.sh")).output().unwrap();
+    assert!(out.status.success(), "no browser for the tests: {}", String::from_utf8_lossy(&out.stderr));
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(&path).arg(format!("--port={port}")).stdout(Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (Killed(child), format!("http://127.0.0.1:{port}"))
+}
+
+async fn browser(driver: &str, profile: &Path) -> Client {
+    let args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+    ];
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), serde_json::json!({ "args": args }));
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(driver)
+        .await
+        .expect("a WebDriver session in Chromium")
+}
+
+/// Polls `probe` until it gives a value (60 s at most).
+async fn until<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "waited a minute for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn text_of(c: &Client, css: &str) -> Option<String> {
+    c.find(Locator::Css(css)).await.ok()?.text().await.ok()
+}
+
+async fn count(c: &Client, css: &str) -> usize {
+    c.find_all(Locator::Css(css)).await.map_or(0, |v| v.len())
+}
+
+/// Whether every picture of the page has loaded and drawn something.
+async fn pictures_drawn(c: &Client) -> Vec<String> {
+    let script = "return [...document.querySelectorAll('#pictures img')]
+        .filter(i => i.complete && i.naturalWidth > 0).map(i => i.dataset.name)";
+    let v = c.execute(script, vec![]).await.unwrap();
+    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn the_page_follows_a_running_run_and_shows_filters_and_compares_runs() {
+    let (runs, finished_run) = finished();
+    let evals = csv_rows(&finished_run.join("evaluations.csv"));
+    let failed = evals.iter().filter(|r| r["status"] == "failed").count();
+    assert!(failed > 0 && failed < evals.len(), "the finished run has some failures to filter: {failed}");
+    // a run going on beside it, an evaluation every second
+    let dir = temp_dir("serve-browser");
+    let cfg = config(&dir, "going", "--sleep 1");
+    let going = runs.join("going");
+    let _ = std::fs::remove_dir_all(&going);
+    let _run = Killed(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&going).arg("--quiet").spawn().unwrap());
+    let (_server, base) = serve(&[runs], &[]);
+    let (_driver, driver) = chromedriver();
+    let best = String::from_utf8(run_ok(bin().args(["best"]).arg(finished_run)).stdout).unwrap();
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let c = browser(&driver, &dir.join("profile")).await;
+        // the runs page: both runs, one running, one finished
+        c.goto(&base).await.unwrap();
+        let going_done = "tr[data-run=\"runs/going\"] .done";
+        let first: usize = until("the running run's row", || async {
+            text_of(&c, going_done).await?.parse().ok()
+        })
+        .await;
+        let status = text_of(&c, "tr[data-run=\"runs/going\"] .status").await.unwrap();
+        assert!(status.starts_with("running (pid "), "{status}");
+        let status = text_of(&c, "tr[data-run=\"runs/finished\"] .status").await.unwrap();
+        assert_eq!(status, "finished");
+        let done = text_of(&c, "tr[data-run=\"runs/finished\"] .done").await.unwrap();
+        assert_eq!(done, evals.len().to_string());
+        // the count grows as the run appends rows, with no reload
+        c.execute("window.stayed = true", vec![]).await.unwrap();
+        let later: usize = until("the running run's count to grow", || async {
+            let n: usize = text_of(&c, going_done).await?.parse().ok()?;
+            (n > first).then_some(n)
+        })
+        .await;
+        assert!(later > first);
+        let stayed = c.execute("return window.stayed === true", vec![]).await.unwrap();
+        assert_eq!(stayed, serde_json::json!(true), "the page was not reloaded");
+
+        // a run's page: its pictures, its evaluations, a filter to the failed ones
+        c.find(Locator::Css("tr[data-run=\"runs/finished\"] a.run-link")).await.unwrap().click().await.unwrap();
+        let drawn = until("the pictures", || async {
+            let d = pictures_drawn(&c).await;
+            (d.len() >= 5).then_some(d)
+        })
+        .await;
+        for name in ["progress.svg", "accuracy_vs_cost.svg", "best_cell.svg", "predicted_vs_measured.svg", "predictor_training.svg"]
+        {
+            assert!(drawn.iter().any(|d| d == name), "{name} in {drawn:?}");
+        }
+        until("every evaluation in the table", || async { (count(&c, "#evals tbody tr").await == evals.len()).then_some(()) })
+            .await;
+        c.find(Locator::Css("#filter-status")).await.unwrap().select_by_value("failed").await.unwrap();
+        until("the failed ones only", || async { (count(&c, "#evals tbody tr").await == failed).then_some(()) }).await;
+        assert_eq!(count(&c, "#evals tbody tr.failed").await, failed);
+        let finals = evals.iter().filter(|r| r["phase"] == "final" && r["status"] == "failed").count();
+        c.find(Locator::Css("#filter-phase")).await.unwrap().select_by_value("final").await.unwrap();
+        until("the failed final ones", || async { (count(&c, "#evals tbody tr").await == finals).then_some(()) }).await;
+        // the best architecture, as `nas-search best` prints it, with its copy button
+        let shown = text_of(&c, "#best code").await.unwrap();
+        assert_eq!(shown, best.trim());
+        assert!(count(&c, "button.copy[data-format=\"json\"]").await == 1);
+        let topk_rows = count(&c, "#topk-table tbody tr").await;
+        assert_eq!(topk_rows, csv_rows(&finished_run.join("topk.csv")).len());
+
+        // two runs compared on one picture
+        c.goto(&base).await.unwrap();
+        for id in ["runs/finished", "runs/going"] {
+            let pick = format!("input.pick[data-run=\"{id}\"]");
+            until("the checkbox", || async { c.find(Locator::Css(&pick)).await.ok() }).await.click().await.unwrap();
+        }
+        c.find(Locator::Css("#compare")).await.unwrap().click().await.unwrap();
+        until("the compared progress", || async {
+            let v = c
+                .execute("const i = document.getElementById('compare-picture'); return !!i && i.complete && i.naturalWidth > 0", vec![])
+                .await
+                .ok()?;
+            (v == serde_json::json!(true)).then_some(())
+        })
+        .await;
+        assert_eq!(text_of(&c, "#compare-error").await.unwrap(), "");
+        assert!(c.current_url().await.unwrap().as_str().contains("/compare?run=runs%2Ffinished&run=runs%2Fgoing"));
+        c.close().await.unwrap();
+    });
+}
