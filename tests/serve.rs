@@ -138,7 +138,11 @@ fn copy_dir(from: &Path, to: &Path) {
 fn the_server_is_read_only_stays_inside_its_folders_and_asks_for_its_token() {
     let (runs, run) = finished();
     let log = std::fs::read_to_string(run.join("run.log")).unwrap();
-    assert_eq!(log.matches(" plots: ").count(), 4, "pictures drawn after the data, each of 2 rounds, the report: {log}");
+    assert_eq!(
+        log.matches(" plots: ").count(),
+        4,
+        "pictures drawn after the data, each of 2 rounds, the report: {log}"
+    );
     let dir = temp_dir("serve-http");
     // beside the finished run: a damaged copy, and links that lead out of the served folder
     let served = dir.join("served");
