@@ -24,9 +24,9 @@ impl Drop for Killed {
     }
 }
 
-/// A run config: NAS-Bench-201, a tiny predictor, 12 + 2 x 3 evaluations
-/// by the example evaluator (`args`: its failures, its pace).
-fn config(dir: &Path, name: &str, args: &str) -> PathBuf {
+/// A run config: NAS-Bench-201, a tiny predictor, `train_archs` + 2 x 3
+/// evaluations by the example evaluator (`args`: its failures, its pace).
+fn config(dir: &Path, name: &str, args: &str, train_archs: usize) -> PathBuf {
     let text = format!(
         "name: {name}
 seed: 2
@@ -39,7 +39,7 @@ evaluator:
   retries: 0
   workers: 1
 predictor:
-  train_archs: 12
+  train_archs: {train_archs}
   val_fraction: 0.2
   model:
     kind: nar-former
@@ -64,7 +64,7 @@ fn finished() -> &'static (PathBuf, PathBuf) {
     static RUN: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     RUN.get_or_init(|| {
         let root = temp_dir("serve-runs");
-        let cfg = config(&root, "finished", "--fail-fraction 0.3");
+        let cfg = config(&root, "finished", "--fail-fraction 0.3", 12);
         let run = root.join("runs/finished");
         run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
         (root.join("runs"), run)
@@ -88,11 +88,13 @@ fn request(base: &str, method: &str, target: &str, headers: &[&str]) -> (u16, St
     let mut s = TcpStream::connect(authority).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
-    write!(
-        s,
-        "{method} {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: 0\r\n{extra}\r\n"
-    )
-    .unwrap();
+    // the Host this machine's name, unless the test gives another
+    let host = if headers.iter().any(|h| h.to_ascii_lowercase().starts_with("host:")) {
+        String::new()
+    } else {
+        format!("Host: {authority}\r\n")
+    };
+    write!(s, "{method} {target} HTTP/1.1\r\n{host}Connection: close\r\nContent-Length: 0\r\n{extra}\r\n").unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).to_string();
@@ -134,6 +136,21 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A copy of `run` at `to` whose `evaluations.csv` is cut at line `line`
+/// (1 the header) to a third of it: a torn row; the last line, without its
+/// newline, is a row being written.
+fn torn_copy(run: &Path, to: &Path, line: usize) -> usize {
+    copy_dir(run, to);
+    let evals = to.join("evaluations.csv");
+    let text = std::fs::read_to_string(&evals).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let last = line == lines.len();
+    let cut = lines[line - 1].len() / 3;
+    lines[line - 1].truncate(cut);
+    std::fs::write(&evals, lines.join("\n") + if last { "" } else { "\n" }).unwrap();
+    lines.len() - 2
+}
+
 #[test]
 fn the_server_is_read_only_stays_inside_its_folders_and_asks_for_its_token() {
     let (runs, run) = finished();
@@ -144,43 +161,68 @@ fn the_server_is_read_only_stays_inside_its_folders_and_asks_for_its_token() {
         "pictures drawn after the data, each of 2 rounds, the report: {log}"
     );
     let dir = temp_dir("serve-http");
-    // beside the finished run: a damaged copy, and links that lead out of the served folder
     let served = dir.join("served");
-    copy_dir(run, &served.join("damaged"));
-    let evals = served.join("damaged/evaluations.csv");
-    let text = std::fs::read_to_string(&evals).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let torn = lines[3].len() / 3;
-    lines[3].truncate(torn); // a torn row in the middle
-    std::fs::write(&evals, lines.join("\n") + "\n").unwrap();
-    std::fs::remove_file(served.join("damaged/run.log")).unwrap();
+    // beside copies of the finished run: one with a torn row, one being written
+    let damaged_rows = torn_copy(run, &served.join("damaged"), 4);
+    let writing_rows = torn_copy(
+        run,
+        &served.join("writing"),
+        std::fs::read_to_string(run.join("evaluations.csv")).unwrap().lines().count(),
+    );
+    // links that lead out of the served folder, and a FIFO where a log should be
     let secret = dir.join("secret.txt");
     std::fs::write(&secret, "outside the served folder").unwrap();
-    std::os::unix::fs::symlink(&secret, served.join("damaged/run.log")).unwrap();
-    std::os::unix::fs::symlink(runs, served.join("linked")).unwrap();
+    copy_dir(run, &served.join("linked"));
+    std::fs::remove_file(served.join("linked/run.log")).unwrap();
+    std::os::unix::fs::symlink(&secret, served.join("linked/run.log")).unwrap();
+    copy_dir(run, &served.join("fifo"));
+    std::fs::remove_file(served.join("fifo/run.log")).unwrap();
+    assert!(Command::new("mkfifo").arg(served.join("fifo/run.log")).status().unwrap().success());
+    std::os::unix::fs::symlink(runs, served.join("elsewhere")).unwrap();
     let before = snapshot(&served);
 
     let (_server, base) = serve(&[&served], &[]);
-    let (status, _, body) = request(&base, "GET", "/api/runs", &[]);
+    let (status, head, body) = request(&base, "GET", "/api/runs", &[]);
     assert_eq!(status, 200, "{body}");
+    assert!(head.to_ascii_lowercase().contains("content-security-policy: default-src 'self'"), "{head}");
     let listed = json(&body);
-    let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["served/damaged"], "a linked folder is not followed out");
+    let runs_listed = listed.as_array().unwrap();
+    let ids: Vec<&str> = runs_listed.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["served/damaged", "served/fifo", "served/linked", "served/writing"],
+        "a linked folder is not followed"
+    );
+    // a run with a link or a FIFO is listed, said why, and not read
+    for (id, why) in [("served/linked", "run.log is a link"), ("served/fifo", "run.log is not a plain file")] {
+        let row = runs_listed.iter().find(|r| r["id"] == id).unwrap();
+        assert_eq!(row["status"]["state"], "refused", "{row}");
+        assert_eq!(row["status"]["reason"], why, "{row}");
+        for api in ["run", "evaluations", "pictures", "stamp"] {
+            let (status, _, body) = request(&base, "GET", &format!("/api/{api}?run={id}"), &[]);
+            assert_eq!(status, 403, "{api} {id}: {body}");
+            assert!(body.contains(why) && !body.contains("outside the served folder"), "{body}");
+        }
+    }
 
-    // the torn row is left out and named; the rest is there
+    // a torn row is left out and named, the rest is there; plots must not draw damaged records and say so
     let (status, _, body) = request(&base, "GET", "/api/evaluations?run=served/damaged", &[]);
     assert_eq!(status, 200, "{body}");
     let v = json(&body);
-    assert_eq!(v["rows"].as_array().unwrap().len(), lines.len() - 2, "{body}");
+    assert_eq!(v["rows"].as_array().unwrap().len(), damaged_rows, "{body}");
     let warnings = v["warnings"].to_string();
-    assert!(warnings.contains("evaluations.csv: line 4"), "{warnings}");
-    let (status, _, body) = request(&base, "GET", "/api/run?run=served/damaged", &[]);
-    assert_eq!(status, 200, "{body}");
-    assert!(!body.contains("outside the served folder"), "a link out of the run is not read: {body}");
-    assert!(body.contains("run.log points outside the run directory"), "{body}");
+    assert!(warnings.contains("evaluations.csv: row 4 is corrupt") && warnings.contains("left out"), "{warnings}");
     let (status, _, body) = request(&base, "GET", "/api/pictures?run=served/damaged", &[]);
     assert_eq!(status, 200, "{body}");
     assert!(json(&body)["error"].as_str().unwrap().contains("evaluations.csv"), "says what it could not draw: {body}");
+    // a row being written is left out, and everything else is drawn
+    let (_, _, body) = request(&base, "GET", "/api/evaluations?run=served/writing", &[]);
+    let v = json(&body);
+    assert_eq!(v["rows"].as_array().unwrap().len(), writing_rows, "{body}");
+    assert!(v["warnings"].to_string().contains("still being written"), "{}", v["warnings"]);
+    let (_, _, body) = request(&base, "GET", "/api/pictures?run=served/writing", &[]);
+    let v = json(&body);
+    assert!(v["error"].is_null() && v["pictures"].as_array().unwrap().len() == 5, "{}", v["error"]);
 
     // paths out of the folder, however written
     for target in [
@@ -189,7 +231,7 @@ fn the_server_is_read_only_stays_inside_its_folders_and_asks_for_its_token() {
         "/..%2f..%2f..%2fetc%2fpasswd",
         "/api/run?run=../../../etc",
         "/api/run?run=served%2F..%2F..%2Fetc",
-        "/api/run?run=served/linked/finished",
+        "/api/run?run=served/elsewhere/finished",
         "/api/evaluations?run=%2Fetc%2Fpasswd",
         "/app.js/../../etc/passwd",
     ] {
@@ -197,6 +239,10 @@ fn the_server_is_read_only_stays_inside_its_folders_and_asks_for_its_token() {
         assert!(status == 404 || status == 400, "{target}: {status} {body}");
         assert!(!body.contains("root:"), "{target}: {body}");
     }
+    // a web page whose name was pointed at 127.0.0.1 (DNS rebinding) gets nothing
+    let (status, _, body) = request(&base, "GET", "/api/runs", &["Host: attacker.example"]);
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(request(&base, "GET", "/api/runs", &["Host: localhost:8080"]).0, 200);
     // nothing changes a run
     for method in ["POST", "PUT", "DELETE", "PATCH"] {
         for target in ["/", "/api/runs", "/api/run?run=served/damaged", "/api/evaluations?run=served/damaged"] {
@@ -225,10 +271,9 @@ fn the_server_is_read_only_stays_inside_its_folders_and_asks_for_its_token() {
     let pair = cookie.split(';').next().unwrap();
     let (status, _, body) = request(plain, "GET", "/api/runs", &[&format!("Cookie: {pair}")]);
     assert_eq!(status, 200, "the cookie stands for the token: {body}");
-    assert_eq!(json(&body).as_array().unwrap().len(), 1);
-    let (status, _, _) =
-        request(plain, "GET", "/api/runs", &["Cookie: nas_search_token=ffffffffffffffffffffffffffffffff"]);
-    assert_eq!(status, 401, "a wrong cookie is refused");
+    assert_eq!(json(&body).as_array().unwrap().len(), 4);
+    let wrong = "Cookie: nas_search_token=ffffffffffffffffffffffffffffffff";
+    assert_eq!(request(plain, "GET", "/api/runs", &[wrong]).0, 401, "a wrong cookie is refused");
 }
 
 // ---- in the browser ----------------------------------------------------------
@@ -311,32 +356,36 @@ fn the_page_follows_a_running_run_and_shows_filters_and_compares_runs() {
     let evals = csv_rows(&finished_run.join("evaluations.csv"));
     let failed = evals.iter().filter(|r| r["status"] == "failed").count();
     assert!(failed > 0 && failed < evals.len(), "the finished run has some failures to filter: {failed}");
-    // a run going on beside it, an evaluation every second
+    let best = String::from_utf8(run_ok(bin().args(["best"]).arg(finished_run)).stdout).unwrap();
+    // the browser first (it may have to be installed), then a run going on
+    // beside the finished one: 40 + 6 evaluations, one a second
     let dir = temp_dir("serve-browser");
-    let cfg = config(&dir, "going", "--sleep 1");
+    let (_driver, driver) = chromedriver();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let c = rt.block_on(browser(&driver, &dir.join("profile")));
+    let cfg = config(&dir, "going", "--sleep 1", 40);
     let going = runs.join("going");
     let _ = std::fs::remove_dir_all(&going);
     let _run = Killed(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&going).arg("--quiet").spawn().unwrap());
     let (_server, base) = serve(&[runs], &[]);
-    let (_driver, driver) = chromedriver();
-    let best = String::from_utf8(run_ok(bin().args(["best"]).arg(finished_run)).stdout).unwrap();
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let c = browser(&driver, &dir.join("profile")).await;
-        // the runs page: both runs, one running, one finished
+        // the runs page: both runs, one running, one finished (the table is
+        // redrawn every 2 s: each look finds its element again)
         c.goto(&base).await.unwrap();
         let going_done = "tr[data-run=\"runs/going\"] .done";
-        let first: usize = until("the running run's row", || async {
-            text_of(&c, going_done).await?.parse().ok()
+        let first: usize = until("the running run's row, running", || async {
+            let status = text_of(&c, "tr[data-run=\"runs/going\"] .status").await?;
+            let n = text_of(&c, going_done).await?.parse().ok()?;
+            status.starts_with("running (pid ").then_some(n)
         })
         .await;
-        let status = text_of(&c, "tr[data-run=\"runs/going\"] .status").await.unwrap();
-        assert!(status.starts_with("running (pid "), "{status}");
-        let status = text_of(&c, "tr[data-run=\"runs/finished\"] .status").await.unwrap();
-        assert_eq!(status, "finished");
-        let done = text_of(&c, "tr[data-run=\"runs/finished\"] .done").await.unwrap();
-        assert_eq!(done, evals.len().to_string());
+        until("the finished run's row", || async {
+            let status = text_of(&c, "tr[data-run=\"runs/finished\"] .status").await?;
+            let done = text_of(&c, "tr[data-run=\"runs/finished\"] .done").await?;
+            (status == "finished" && done == evals.len().to_string()).then_some(())
+        })
+        .await;
         // the count grows as the run appends rows, with no reload
         c.execute("window.stayed = true", vec![]).await.unwrap();
         let later: usize = until("the running run's count to grow", || async {
@@ -349,7 +398,10 @@ fn the_page_follows_a_running_run_and_shows_filters_and_compares_runs() {
         assert_eq!(stayed, serde_json::json!(true), "the page was not reloaded");
 
         // a run's page: its pictures, its evaluations, a filter to the failed ones
-        c.find(Locator::Css("tr[data-run=\"runs/finished\"] a.run-link")).await.unwrap().click().await.unwrap();
+        until("a click on the finished run", || async {
+            c.find(Locator::Css("tr[data-run=\"runs/finished\"] a.run-link")).await.ok()?.click().await.ok()
+        })
+        .await;
         let drawn = until("the pictures", || async {
             let d = pictures_drawn(&c).await;
             (d.len() >= 5).then_some(d)
@@ -378,9 +430,10 @@ fn the_page_follows_a_running_run_and_shows_filters_and_compares_runs() {
         c.goto(&base).await.unwrap();
         for id in ["runs/finished", "runs/going"] {
             let pick = format!("input.pick[data-run=\"{id}\"]");
-            until("the checkbox", || async { c.find(Locator::Css(&pick)).await.ok() }).await.click().await.unwrap();
+            until("a click on the checkbox", || async { c.find(Locator::Css(&pick)).await.ok()?.click().await.ok() })
+                .await;
         }
-        c.find(Locator::Css("#compare")).await.unwrap().click().await.unwrap();
+        until("a click on compare", || async { c.find(Locator::Css("#compare")).await.ok()?.click().await.ok() }).await;
         until("the compared progress", || async {
             let v = c
                 .execute("const i = document.getElementById('compare-picture'); return !!i && i.complete && i.naturalWidth > 0", vec![])

@@ -71,8 +71,9 @@ pub fn run(dir: &Path) -> Result<RunData> {
     if !evals_path.is_file() {
         bail!("{}: missing (the run has not evaluated anything yet)", evals_path.display());
     }
-    // strict here: a plot must not draw a damaged record (a resume drops a torn last line instead)
-    let evals: Vec<EvalRecord> = rows(&evals_path)?;
+    // strict here: a plot must not draw a damaged record; a torn last line
+    // (a row being written) is left out, as a resume does
+    let evals: Vec<EvalRecord> = crate::run::run_dir::RunDir::read_evaluations(dir)?;
     let summary_path = dir.join("summary.csv");
     let summary = if summary_path.is_file() { rows::<SummaryRow>(&summary_path)?.into_iter().next() } else { None };
     let topk_path = dir.join("topk.csv");

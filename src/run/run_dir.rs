@@ -20,6 +20,17 @@ use crate::search::nsga2::FrontStats;
 /// The rows of an `evaluations.csv` (none when it does not exist), whether
 /// its header is the current one, and whether its last line was torn.
 fn read_evaluations_csv(path: &Path) -> Result<(Vec<EvalRecord>, bool, bool)> {
+    read_evaluations_with(path, &mut Err)
+}
+
+/// Reads `evaluations.csv` at `path`: its rows, whether its header is the
+/// current one, and whether a torn last line (no newline yet: a kill or a
+/// write in progress) was left out. A corrupt row goes to `bad`: an error
+/// from it stops the reading, Ok leaves the row out.
+fn read_evaluations_with(
+    path: &Path,
+    bad: &mut dyn FnMut(anyhow::Error) -> Result<()>,
+) -> Result<(Vec<EvalRecord>, bool, bool)> {
     if !path.exists() {
         return Ok((Vec::new(), true, false));
     }
@@ -32,10 +43,16 @@ fn read_evaluations_csv(path: &Path) -> Result<(Vec<EvalRecord>, bool, bool)> {
     let current = r.headers().map(|h| h.iter().eq(EVALUATIONS_HEADER)).unwrap_or(false);
     let mut out = Vec::new();
     for (i, rec) in r.deserialize::<EvalRecord>().enumerate() {
-        let mut rec = rec.with_context(|| format!("{}: row {} is corrupt", path.display(), i + 2))?;
-        rec.check_numbers().map_err(|e| anyhow::anyhow!("{}: row {}: {e}", path.display(), i + 2))?;
-        rec.upgrade();
-        out.push(rec);
+        let checked =
+            rec.with_context(|| format!("{}: row {} is corrupt", path.display(), i + 2)).and_then(|mut rec| {
+                rec.check_numbers().map_err(|e| anyhow::anyhow!("{}: row {}: {e}", path.display(), i + 2))?;
+                rec.upgrade();
+                Ok(rec)
+            });
+        match checked {
+            Ok(rec) => out.push(rec),
+            Err(e) => bad(e)?,
+        }
     }
     Ok((out, current, complete.len() != text.len()))
 }
@@ -81,7 +98,7 @@ fn same_file(file: &fs::File, path: &Path) -> bool {
 }
 
 /// The pid in a lock file's text (`pid N on HOST, since ...`).
-fn holder_pid(text: &str) -> Option<u32> {
+pub fn holder_pid(text: &str) -> Option<u32> {
     text.strip_prefix("pid ")?.split_whitespace().next()?.parse().ok()
 }
 
@@ -211,6 +228,30 @@ impl RunDir {
     /// lock: for commands that look at a run, running or not).
     pub fn read_evaluations(root: &Path) -> Result<Vec<EvalRecord>> {
         Ok(read_evaluations_csv(&root.join("evaluations.csv"))?.0)
+    }
+
+    /// As [`RunDir::read_evaluations`], but a corrupt row is left out and
+    /// said in the returned warnings instead of failing the reading (for a
+    /// page that shows what it can of a run being written).
+    pub fn read_evaluations_leniently(root: &Path) -> (Vec<EvalRecord>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let path = root.join("evaluations.csv");
+        let mut note = |e: anyhow::Error| {
+            warnings.push(format!("{e:#}, left out"));
+            Ok(())
+        };
+        match read_evaluations_with(&path, &mut note) {
+            Ok((rows, _, torn)) => {
+                if torn {
+                    warnings.push(format!("{}: its last line is still being written, left out", path.display()));
+                }
+                (rows, warnings)
+            }
+            Err(e) => {
+                warnings.push(format!("{e:#}"));
+                (Vec::new(), warnings)
+            }
+        }
     }
 
     fn append_row<T: Serialize>(&self, name: &str, header: &[&str], row: &T) -> Result<()> {

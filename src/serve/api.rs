@@ -34,13 +34,26 @@ pub struct RunQuery {
     run: String,
 }
 
+/// The run called `id`, if it is here and readable.
 fn find(catalog: &Catalog, id: &str) -> Result<RunRef, Refusal> {
-    catalog.find(id).ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no run called {id:?} here")))
+    let run = catalog.find(id).ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no run called {id:?} here")))?;
+    match &run.refused {
+        Some(reason) => Err(Refusal(StatusCode::FORBIDDEN, format!("{id} is not read: {reason}"))),
+        None => Ok(run),
+    }
+}
+
+/// Runs `work` (file reads) on the blocking pool, so that a slow disk
+/// holds up only its own request.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, Refusal> + Send + 'static) -> Result<T, Refusal> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|_| Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())))
 }
 
 /// Every run, for the runs page.
-pub async fn runs(State(catalog): State<Shared>) -> Json<Vec<Overview>> {
-    Json(catalog.runs().iter().map(overview).collect())
+pub async fn runs(State(catalog): State<Shared>) -> Result<Json<Vec<Overview>>, Refusal> {
+    blocking(move || Ok(Json(catalog.runs().iter().map(overview).collect()))).await
 }
 
 /// The run page's data, but for the evaluations and the pictures.
@@ -71,7 +84,11 @@ pub struct BestForm {
 }
 
 pub async fn run(State(catalog): State<Shared>, Query(q): Query<RunQuery>) -> Result<Json<RunPage>, Refusal> {
-    let run = find(&catalog, &q.run)?;
+    blocking(move || run_page(&catalog, &q.run)).await
+}
+
+fn run_page(catalog: &Catalog, id: &str) -> Result<Json<RunPage>, Refusal> {
+    let run = find(catalog, id)?;
     let mut warnings = Vec::new();
     let (headers, rows) = csv_table(&run.dir, "topk.csv", &mut warnings);
     let inflight = text(&run.dir, "slurm/inflight.json", &mut warnings).and_then(|t| match serde_json::from_str(&t) {
@@ -123,7 +140,11 @@ pub async fn evaluations(
     State(catalog): State<Shared>,
     Query(q): Query<RunQuery>,
 ) -> Result<Json<Evaluations>, Refusal> {
-    let run = find(&catalog, &q.run)?;
+    blocking(move || evaluation_rows(&catalog, &q.run)).await
+}
+
+fn evaluation_rows(catalog: &Catalog, id: &str) -> Result<Json<Evaluations>, Refusal> {
+    let run = find(catalog, id)?;
     let overview::Records { evals, warnings, .. } = records(&run);
     let rows = evals
         .into_iter()
@@ -152,13 +173,16 @@ pub struct Picture {
 }
 
 pub async fn pictures(State(catalog): State<Shared>, Query(q): Query<RunQuery>) -> Result<Json<Pictures>, Refusal> {
-    let run = find(&catalog, &q.run)?;
-    Ok(Json(match crate::plot::pictures(&run.dir) {
-        Ok(drawn) => {
-            Pictures { pictures: drawn.into_iter().map(|(name, svg)| Picture { name, svg }).collect(), error: None }
-        }
-        Err(e) => Pictures { pictures: Vec::new(), error: Some(format!("{e:#}")) },
-    }))
+    blocking(move || {
+        let run = find(&catalog, &q.run)?;
+        Ok(Json(match crate::plot::pictures(&run.dir) {
+            Ok(drawn) => {
+                Pictures { pictures: drawn.into_iter().map(|(name, svg)| Picture { name, svg }).collect(), error: None }
+            }
+            Err(e) => Pictures { pictures: Vec::new(), error: Some(format!("{e:#}")) },
+        }))
+    })
+    .await
 }
 
 /// Several runs' progress in one picture: `?run=ID&run=ID...`.
@@ -166,25 +190,35 @@ pub async fn compare(
     State(catalog): State<Shared>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, Refusal> {
-    let ids: Vec<&String> = pairs.iter().filter(|(k, _)| k == "run").map(|(_, v)| v).collect();
+    let ids: Vec<String> = pairs.into_iter().filter(|(k, _)| k == "run").map(|(_, v)| v).collect();
     if ids.is_empty() {
         return Err(Refusal(StatusCode::BAD_REQUEST, "name the runs to compare: ?run=ID&run=ID".into()));
     }
-    let dirs = ids.iter().map(|id| find(&catalog, id).map(|r| r.dir)).collect::<Result<Vec<_>, _>>()?;
-    let svg = crate::plot::compared(&dirs).map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+    blocking(move || {
+        let dirs = ids.iter().map(|id| find(&catalog, id).map(|r| r.dir)).collect::<Result<Vec<_>, _>>()?;
+        let svg =
+            crate::plot::compared(&dirs).map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
+        Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+    })
+    .await
 }
 
-/// A fingerprint of the run's files (sizes and times): the page polls it
-/// and fetches again when it changes.
+/// A fingerprint of the run (its files' sizes and times, and its status,
+/// which a killed process changes without touching a file): the page
+/// polls it and fetches again when it changes.
 pub async fn stamp(State(catalog): State<Shared>, Query(q): Query<RunQuery>) -> Result<String, Refusal> {
-    let run = find(&catalog, &q.run)?;
-    Ok(fingerprint(&run.dir))
+    blocking(move || {
+        let run = find(&catalog, &q.run)?;
+        let status = serde_json::to_string(&overview::status(&run, &mut Vec::new())).unwrap_or_default();
+        Ok(format!("{status};{}", fingerprint(&run.dir)))
+    })
+    .await
 }
 
 fn fingerprint(dir: &std::path::Path) -> String {
     let mut parts: Vec<String> = ["", "slurm", "predictor"]
         .iter()
+        // a run that is read has folders here, not links (see catalog)
         .filter_map(|sub| std::fs::read_dir(dir.join(sub)).ok())
         .flat_map(|entries| entries.flatten())
         .filter_map(|e| {

@@ -19,11 +19,55 @@ pub struct Catalog {
     roots: Vec<PathBuf>,
 }
 
+/// The largest file of a run that is read (a bigger one refuses the run).
+const MAX_FILE: u64 = 1 << 30;
+
 /// A run directory and the id the page knows it by.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunRef {
     pub id: String,
     pub dir: PathBuf,
+    /// Why the run is listed but not read, if it is not: what it holds
+    /// where its files should be is a link, not a plain file or folder
+    /// (a FIFO, a device), or too large to read.
+    pub refused: Option<String>,
+}
+
+/// Why a run directory is not read, if it is not: every entry where the
+/// page, the pictures and `best` read (the run's own files, `slurm/`,
+/// `predictor/` and each round's folder in it) must be a plain file of at
+/// most [`MAX_FILE`] bytes or a folder, not a link (which could lead out of
+/// the served folders) nor a FIFO or device (which could block a read or
+/// never end).
+fn unreadable(dir: &Path) -> Option<String> {
+    let mut folders = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < folders.len() {
+        let folder = folders[i].clone();
+        i += 1;
+        let Ok(mut entries) = fs::read_dir(&folder).map(|e| e.flatten().collect::<Vec<_>>()) else { continue };
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let Ok(t) = e.file_type() else { continue };
+            let path = e.path();
+            let sub = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
+            let name = sub.display().to_string();
+            if t.is_symlink() {
+                return Some(format!("{name} is a link"));
+            }
+            if t.is_dir() {
+                let depth = sub.components().count();
+                if (sub.starts_with("slurm") && depth == 1) || (sub.starts_with("predictor") && depth <= 2) {
+                    folders.push(path);
+                }
+            } else if !t.is_file() {
+                return Some(format!("{name} is not a plain file"));
+            } else if e.metadata().is_ok_and(|m| m.len() > MAX_FILE) {
+                return Some(format!("{name} is larger than {} MiB", MAX_FILE >> 20));
+            }
+        }
+    }
+    None
 }
 
 /// Whether `dir` is a run directory (what `nas-search run` makes).
@@ -69,7 +113,8 @@ impl Catalog {
                 } else {
                     format!("{name}/{}", rest.to_string_lossy())
                 };
-                out.push(RunRef { id, dir });
+                let refused = unreadable(&dir);
+                out.push(RunRef { id, dir, refused });
             }
         }
         out
@@ -103,10 +148,22 @@ fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
     }
 }
 
-/// The file `name` of the run directory `dir`, read only if it resolves
-/// inside `dir` (a link out of the run is refused). `name` comes from this
+/// Which bytes of a file to read.
+#[derive(Clone, Copy)]
+pub enum Part {
+    All,
+    /// The first n bytes.
+    Head(u64),
+    /// The last n bytes.
+    Tail(u64),
+}
+
+/// The file `name` of the run directory `dir` (the `part` of it), read only
+/// if it resolves inside `dir` and is a plain file (a second guard beside
+/// [`unreadable`]: the run may have changed since). `name` comes from this
 /// program, never from a request.
-pub fn read_inside(dir: &Path, name: &str) -> io::Result<Vec<u8>> {
+pub fn read_inside(dir: &Path, name: &str, part: Part) -> io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
     let path = dir.join(name);
     let real = path.canonicalize()?;
     let root = dir.canonicalize()?;
@@ -116,7 +173,22 @@ pub fn read_inside(dir: &Path, name: &str) -> io::Result<Vec<u8>> {
             format!("{name} points outside the run directory"),
         ));
     }
-    fs::read(real)
+    if !fs::metadata(&real)?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{name} is not a plain file")));
+    }
+    let mut file = fs::File::open(real)?;
+    let len = file.metadata()?.len();
+    let limit = match part {
+        Part::All => MAX_FILE,
+        Part::Head(n) => n,
+        Part::Tail(n) => {
+            file.seek(SeekFrom::Start(len.saturating_sub(n)))?;
+            n
+        }
+    };
+    let mut bytes = Vec::new();
+    file.take(limit).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -150,9 +222,19 @@ mod tests {
         assert_eq!(cat.find("runs/one").unwrap().dir, a.join("one").canonicalize().unwrap());
         assert!(cat.find("runs/link/secret").is_none());
         assert!(cat.find("runs/../outside/secret").is_none());
-        let err = read_inside(&cat.find("runs/one").unwrap().dir, "run.log").unwrap_err();
+        let one = cat.find("runs/one").unwrap();
+        assert_eq!(one.refused.as_deref(), Some("run.log is a link"));
+        let err = read_inside(&one.dir, "run.log", Part::All).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
-        assert!(read_inside(&cat.find("runs/one").unwrap().dir, "config.yaml").is_ok());
+        assert!(read_inside(&one.dir, "config.yaml", Part::All).is_ok());
+        assert_eq!(cat.find("runs/group/two").unwrap().refused, None);
+        // a FIFO where a file is read: refused, never opened
+        let three = cat.find("runs~2/three").unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(three.dir.join("slurm.fifo")).status().unwrap().success());
+        assert_eq!(cat.find("runs~2/three").unwrap().refused.as_deref(), Some("slurm.fifo is not a plain file"));
+        assert_eq!(read_inside(&three.dir, "slurm.fifo", Part::All).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        fs::write(three.dir.join("run.log"), "a\nb\nlast\n").unwrap();
+        assert_eq!(read_inside(&three.dir, "run.log", Part::Tail(5)).unwrap(), b"last\n");
         assert!(Catalog::new(&[tmp.join("nowhere")]).unwrap_err().to_string().contains("nowhere"));
         fs::remove_dir_all(&tmp).unwrap();
     }

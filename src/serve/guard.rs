@@ -1,7 +1,11 @@
 //! Who may read: with a token (served on an address other machines reach),
 //! a request must carry it, in the address (`?token=`, as printed at start)
-//! or in the cookie the first such page sets. Also the answer to a handler
-//! that panicked: a plain 500, no backtrace.
+//! or in the cookie the first such page sets; without one (127.0.0.1), a
+//! request must name this machine as its host, so that a web site whose
+//! name is made to point at 127.0.0.1 (DNS rebinding) cannot read the
+//! runs. Every answer says the page runs only its own script and is not
+//! framed. Also the answer to a handler that panicked: a plain 500, no
+//! backtrace.
 
 use std::sync::Arc;
 
@@ -41,8 +45,43 @@ fn presented(req: &Request) -> (Option<String>, Option<String>) {
     (query, cookie)
 }
 
+/// Whether the request's Host names this machine (`localhost`, a loopback address).
+fn local_host(req: &Request) -> bool {
+    let Some(host) = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Headers on every answer: only the page's own script and styles run,
+/// images come from here or the page's blobs, no frame shows it.
+fn harden(res: &mut Response) {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; img-src 'self' blob:; object-src 'none'; frame-ancestors 'none'"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+}
+
 pub async fn check(State(token): State<Option<Arc<String>>>, req: Request, next: Next) -> Response {
-    let Some(token) = token else { return next.run(req).await };
+    let mut res = admit(token, req, next).await;
+    harden(&mut res);
+    res
+}
+
+async fn admit(token: Option<Arc<String>>, req: Request, next: Next) -> Response {
+    let Some(token) = token else {
+        if !local_host(&req) {
+            let why = "this server answers to localhost only; to be reached from elsewhere, start it with --host \
+                       (it then prints an address with a token)\n";
+            return (StatusCode::FORBIDDEN, why).into_response();
+        }
+        return next.run(req).await;
+    };
     let (query, cookie) = presented(&req);
     let by_query = query.as_deref().is_some_and(|q| same(q, &token));
     if !by_query && !cookie.as_deref().is_some_and(|c| same(c, &token)) {

@@ -49,7 +49,11 @@ pub fn serve(opts: ServeOptions) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr} (--host, --port)"))?;
         let bound = listener.local_addr()?;
-        let shown = if opts.host.is_unspecified() { "127.0.0.1".to_string() } else { bound.ip().to_string() };
+        let shown = match bound.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+            IpAddr::V6(ip) if ip.is_unspecified() => "::1".to_string(),
+            ip => ip.to_string(),
+        };
         let query = token.as_ref().map_or_else(String::new, |t| format!("?token={t}"));
         let host = if bound.is_ipv6() { format!("[{shown}]") } else { shown };
         println!("http://{host}:{}/{query}", bound.port());

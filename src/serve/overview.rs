@@ -8,15 +8,17 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use super::catalog::{RunRef, read_inside};
+use super::catalog::{Part, RunRef, read_inside};
 use crate::run::STOPPED;
 use crate::run::config::RunConfig;
 use crate::run::records::{EvalRecord, last_attempts};
+use crate::run::run_dir::{RunDir, holder_pid};
 
 /// How many lines of `run.log` and `submissions.log` the run page shows.
 const TAIL_LINES: usize = 80;
+/// How much of the end of a log is read (for its last lines and the run's status).
+const TAIL_BYTES: u64 = 256 << 10;
 
 /// A run as the runs page lists it.
 #[derive(Serialize)]
@@ -57,6 +59,10 @@ pub enum RunStatus {
     /// Neither running nor finished nor stopped by an error: killed, or
     /// stopped with Ctrl-C; `nas-search resume` continues it.
     Interrupted,
+    /// Not read at all: see [`RunRef::refused`].
+    Refused {
+        reason: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -73,21 +79,26 @@ pub struct Records {
     pub warnings: Vec<String>,
 }
 
-/// Reads `config.yaml` and `evaluations.csv` of `run`.
+/// Reads `config.yaml` and `evaluations.csv` of `run` (a refused run: nothing).
 pub fn records(run: &RunRef) -> Records {
+    if let Some(reason) = &run.refused {
+        return Records { cfg: None, evals: Vec::new(), warnings: vec![format!("not read: {reason}")] };
+    }
     let mut warnings = Vec::new();
     let cfg = match RunConfig::load(&run.dir.join("config.yaml"), &[]) {
-        Ok(cfg) => Some(cfg),
+        Ok(cfg) if cfg.is_resolved() => Some(cfg),
+        Ok(_) => {
+            warnings
+                .push("config.yaml: written by an earlier version; resume the run once to bring it up to date".into());
+            None
+        }
         Err(e) => {
             warnings.push(format!("config.yaml: {e:#}"));
             None
         }
     };
-    let evals = if run.dir.join("evaluations.csv").exists() {
-        csv_rows(&run.dir, "evaluations.csv", &mut warnings)
-    } else {
-        Vec::new()
-    };
+    let (evals, more) = RunDir::read_evaluations_leniently(&run.dir);
+    warnings.extend(more);
     Records { cfg, evals, warnings }
 }
 
@@ -100,8 +111,12 @@ pub fn overview(run: &RunRef) -> Overview {
         accuracy: e.accuracy,
         report_accuracy: e.report_accuracy,
     });
-    let log = text(&run.dir, "run.log", &mut Vec::new()).unwrap_or_default();
+    let first_line = |dir: &Path| -> Option<String> {
+        let head = read_inside(dir, "run.log", Part::Head(200)).ok()?;
+        String::from_utf8_lossy(&head).split_whitespace().next().map(str::to_string)
+    };
     let modified = last_modified(&run.dir);
+    let ended = run.refused.is_some();
     Overview {
         id: run.id.clone(),
         name: cfg
@@ -111,19 +126,24 @@ pub fn overview(run: &RunRef) -> Overview {
         space: cfg.as_ref().map_or_else(String::new, |c| c.space_config().name().to_string()),
         strategy: cfg.as_ref().map_or_else(String::new, |c| c.strategy.name().to_string()),
         evaluator: cfg.as_ref().map_or_else(String::new, |c| c.evaluator.config.kind().to_string()),
-        status: status(&run.dir, &log, &mut warnings),
+        status: status(run, &mut warnings),
         done: last.len(),
         planned: cfg.as_ref().map_or(0, RunConfig::planned_queries),
         failures: last.iter().filter(|e| e.accuracy.is_none()).count(),
         best,
-        started: log.split_whitespace().next().map(str::to_string),
+        started: if ended { None } else { first_line(&run.dir) },
         last_activity: modified.map(|t| crate::clock::utc(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))),
         idle_s: modified.map(|t| SystemTime::now().duration_since(t).unwrap_or(Duration::ZERO).as_secs()),
         warnings,
     }
 }
 
-fn status(dir: &Path, log: &str, warnings: &mut Vec<String>) -> RunStatus {
+/// Whether `run` is going, and if not, how it ended.
+pub fn status(run: &RunRef, warnings: &mut Vec<String>) -> RunStatus {
+    if let Some(reason) = &run.refused {
+        return RunStatus::Refused { reason: reason.clone() };
+    }
+    let dir = &run.dir;
     if let Some(holder) = text(dir, "lock", warnings).map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
         && holder_alive(&holder)
     {
@@ -133,6 +153,8 @@ fn status(dir: &Path, log: &str, warnings: &mut Vec<String>) -> RunStatus {
         return RunStatus::Finished;
     }
     // the error that ended the last start, if one did
+    let log = read_inside(dir, "run.log", Part::Tail(TAIL_BYTES)).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let log = log.unwrap_or_default();
     let lines: Vec<&str> = log.lines().collect();
     let last_start = lines.iter().rposition(|l| l.contains(" start: ")).unwrap_or(0);
     // a line is `TIME TEXT`
@@ -145,14 +167,10 @@ fn status(dir: &Path, log: &str, warnings: &mut Vec<String>) -> RunStatus {
 /// Whether the process a lock file names still runs: checked when it runs
 /// on this host; a holder on another host is taken at its word.
 fn holder_alive(holder: &str) -> bool {
-    let mut words = holder.split_whitespace();
-    let pid = match (words.next(), words.next()) {
-        (Some("pid"), Some(pid)) => pid,
-        _ => return true,
-    };
+    let Some(pid) = holder_pid(holder) else { return true };
     let host = holder.split(" on ").nth(1).and_then(|h| h.split(',').next()).unwrap_or("");
     let here = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    host.trim() != here.trim() || Path::new("/proc").join(pid).exists()
+    host.trim() != here.trim() || Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// When any file directly in `dir` last changed.
@@ -163,7 +181,11 @@ fn last_modified(dir: &Path) -> Option<SystemTime> {
 /// The text of the file `name` in `dir`, or None (and a warning, unless it
 /// is simply absent).
 pub fn text(dir: &Path, name: &str, warnings: &mut Vec<String>) -> Option<String> {
-    match read_inside(dir, name) {
+    read(dir, name, Part::All, warnings)
+}
+
+fn read(dir: &Path, name: &str, part: Part, warnings: &mut Vec<String>) -> Option<String> {
+    match read_inside(dir, name, part) {
         Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
@@ -175,44 +197,30 @@ pub fn text(dir: &Path, name: &str, warnings: &mut Vec<String>) -> Option<String
 
 /// The last lines of the file `name` in `dir`.
 pub fn tail(dir: &Path, name: &str, warnings: &mut Vec<String>) -> Option<String> {
-    let text = text(dir, name, warnings)?;
+    let text = read(dir, name, Part::Tail(TAIL_BYTES), warnings)?;
     let lines: Vec<&str> = text.lines().collect();
     Some(lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n"))
 }
 
-/// The rows of the CSV file `name` in `dir` that read as `T`; each that
-/// does not (torn by a write in progress, or damaged) is left out and named.
-pub fn csv_rows<T: DeserializeOwned>(dir: &Path, name: &str, warnings: &mut Vec<String>) -> Vec<T> {
-    let Some(text) = text(dir, name, warnings) else { return Vec::new() };
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let headers = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => {
-            warnings.push(format!("{name}: its header cannot be read ({e})"));
-            return Vec::new();
-        }
-    };
-    let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        match record.map_err(anyhow::Error::from).and_then(|r| Ok(r.deserialize::<T>(Some(&headers))?)) {
-            Ok(row) => rows.push(row),
-            Err(e) => warnings.push(format!("{name}: line {} could not be read, left out ({e})", i + 2)),
-        }
-    }
-    rows
-}
-
 /// A CSV file of `dir` as a table of text: its header and the rows that
-/// have as many fields (others are left out and named).
+/// read with as many fields; a torn last line (no newline yet) and any
+/// malformed row are left out and named.
 pub fn csv_table(dir: &Path, name: &str, warnings: &mut Vec<String>) -> (Vec<String>, Vec<Vec<String>>) {
     let Some(text) = text(dir, name, warnings) else { return (Vec::new(), Vec::new()) };
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    if complete.len() != text.len() {
+        warnings.push(format!("{name}: its last line is still being written, left out"));
+    }
+    let mut reader = csv::ReaderBuilder::new().from_reader(complete.as_bytes());
     let headers: Vec<String> = reader.headers().map(|h| h.iter().map(str::to_string).collect()).unwrap_or_default();
     let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
+    for record in reader.records() {
         match record {
-            Ok(r) if r.len() == headers.len() => rows.push(r.iter().map(str::to_string).collect()),
-            _ => warnings.push(format!("{name}: line {} is torn or malformed, left out", i + 2)),
+            Ok(r) => rows.push(r.iter().map(str::to_string).collect()),
+            Err(e) => {
+                let line = e.position().map_or_else(String::new, |p| format!("line {} ", p.line()));
+                warnings.push(format!("{name}: {line}is torn or malformed, left out"));
+            }
         }
     }
     (headers, rows)
@@ -223,11 +231,13 @@ mod tests {
     use super::*;
 
     fn state(dir: &Path) -> String {
-        match status(dir, &std::fs::read_to_string(dir.join("run.log")).unwrap_or_default(), &mut Vec::new()) {
+        let run = RunRef { id: String::new(), dir: dir.to_path_buf(), refused: None };
+        match status(&run, &mut Vec::new()) {
             RunStatus::Running { holder } => format!("running {holder}"),
             RunStatus::Finished => "finished".into(),
             RunStatus::Stopped { error } => format!("stopped {error}"),
             RunStatus::Interrupted => "interrupted".into(),
+            RunStatus::Refused { reason } => format!("refused {reason}"),
         }
     }
 

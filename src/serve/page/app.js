@@ -35,6 +35,7 @@ function ago(s) {
 function statusText(st) {
   if (st.state === "running") return "running (" + st.holder + ")";
   if (st.state === "stopped") return "stopped: " + st.error;
+  if (st.state === "refused") return "not read: " + st.reason;
   return st.state;
 }
 function setLive(text) { document.getElementById("live").textContent = text; }
