@@ -468,7 +468,7 @@ fn a_missing_or_truncated_csv_is_named() {
     lines[3] = &cut;
     fs::write(run.join("evaluations.csv"), lines.join("\n") + "\n").unwrap();
     let err = run_err(bin().args(["plot"]).arg(&run));
-    assert!(err.contains("evaluations.csv: line 4 is malformed or truncated"), "{err}");
+    assert!(err.contains("evaluations.csv: row 4 is corrupt"), "{err}");
     fs::remove_file(run.join("evaluations.csv")).unwrap();
     let err = run_err(bin().args(["plot"]).arg(&run));
     assert!(err.contains("evaluations.csv: missing"), "{err}");
