@@ -64,85 +64,120 @@ pub struct Best {
 /// The best architecture of the run in `run_dir`, printed as `format` asks.
 /// A run that has not reported yet gives its best measured so far (and says so on stderr).
 pub fn best(run_dir: &Path, format: BestFormat) -> Result<Best> {
-    let cfg = run_config(run_dir)?;
-    let space = cfg.space_config();
-    let evals = RunDir::read_evaluations(run_dir)?;
-    let summary = run_dir.join("summary.csv");
-    let finished = summary.is_file();
-    let competing = crate::run::selection::best_first(&evals, cfg.rules());
-    let rec = if finished {
-        let mut r = csv::Reader::from_path(&summary).with_context(|| format!("reading {}", summary.display()))?;
-        let row: SummaryRow = r
-            .deserialize()
-            .next()
-            .with_context(|| format!("{} has no row", summary.display()))?
-            .with_context(|| format!("{} is corrupt", summary.display()))?;
-        if row.best_genotype.is_empty() {
-            bail!("{} found no architecture (every evaluation failed)", run_dir.display());
-        }
-        competing.into_iter().find(|e| e.genotype == row.best_genotype).with_context(|| {
-            format!("{} (summary.csv's best) is not among the evaluations of {}", row.best_genotype, run_dir.display())
-        })?
-    } else {
-        competing
-            .into_iter()
-            .next()
-            .with_context(|| format!("{} has no successful evaluation yet", run_dir.display()))?
-    };
-    let unfinished =
-        (!finished).then(|| format!("{} has not finished: this is the best measured so far", run_dir.display()));
-    let genotype = rec.genotype.clone();
-    let name = space.build()?.name();
-    let top_k =
-        crate::run::state::RunState::load(&run_dir.join("checkpoint.json"))?.map(|s| s.all_top_k).unwrap_or_default();
-    let need = |want: &str| -> Result<()> {
-        if name != want {
-            bail!(
-                "--format {} is for {want} runs; {} searched the {name} space",
-                format_name(format),
-                run_dir.display()
-            );
-        }
-        Ok(())
-    };
-    let text = match format {
-        BestFormat::Text => {
-            let detail = format!(
-                "  space {name}; {}; top-1 {}; from {}{}",
-                crate::report::costs(rec),
-                rec.reported().map_or("-".into(), |a| format!("{a:.2}%")),
-                crate::report::origin(rec, crate::report::pick_source(rec, &top_k)),
-                if finished { "" } else { " (run not finished)" }
-            );
-            return Ok(Best { text: genotype, detail: Some(detail), unfinished });
-        }
-        BestFormat::Darts => {
-            need("darts")?;
-            genotype
-        }
-        BestFormat::Ofa => {
-            need("mobilenetv3")?;
-            genotype
-        }
-        BestFormat::Json => serde_json::to_string(&BestJson {
-            genotype: &genotype,
-            space: name,
-            arch_key: &rec.arch_key,
-            params: rec.params,
-            macs: rec.macs,
-            std_params: rec.std_params,
-            std_macs: rec.std_macs,
-            budget: rec.budget.to_string(),
-            top1: rec.reported(),
-            signal: rec.accuracy,
-            origin: crate::report::origin(rec, crate::report::pick_source(rec, &top_k)),
-            finished,
-        })?,
-    };
-    Ok(Best { text, detail: None, unfinished })
+    BestFound::load(run_dir)?.render(format)
 }
 
-fn format_name(f: BestFormat) -> &'static str {
+/// A run's best architecture, found once, to print in any format.
+pub struct BestFound {
+    run_dir: std::path::PathBuf,
+    rec: crate::run::records::EvalRecord,
+    finished: bool,
+    /// The space's name.
+    space: &'static str,
+    top_k: Vec<crate::run::state::Pick>,
+}
+
+impl BestFound {
+    /// Finds the best of the run in `run_dir` (one rule: `selection::best_first`,
+    /// and a finished run's `summary.csv`).
+    pub fn load(run_dir: &Path) -> Result<Self> {
+        let cfg = run_config(run_dir)?;
+        let evals = RunDir::read_evaluations(run_dir)?;
+        let summary = run_dir.join("summary.csv");
+        let finished = summary.is_file();
+        let competing = crate::run::selection::best_first(&evals, cfg.rules());
+        let rec = if finished {
+            let mut r = csv::Reader::from_path(&summary).with_context(|| format!("reading {}", summary.display()))?;
+            let row: SummaryRow = r
+                .deserialize()
+                .next()
+                .with_context(|| format!("{} has no row", summary.display()))?
+                .with_context(|| format!("{} is corrupt", summary.display()))?;
+            if row.best_genotype.is_empty() {
+                bail!("{} found no architecture (every evaluation failed)", run_dir.display());
+            }
+            competing.into_iter().find(|e| e.genotype == row.best_genotype).with_context(|| {
+                format!(
+                    "{} (summary.csv's best) is not among the evaluations of {}",
+                    row.best_genotype,
+                    run_dir.display()
+                )
+            })?
+        } else {
+            competing
+                .into_iter()
+                .next()
+                .with_context(|| format!("{} has no successful evaluation yet", run_dir.display()))?
+        };
+        let top_k = crate::run::state::RunState::load(&run_dir.join("checkpoint.json"))?
+            .map(|s| s.all_top_k)
+            .unwrap_or_default();
+        Ok(Self {
+            run_dir: run_dir.to_path_buf(),
+            rec: rec.clone(),
+            finished,
+            space: cfg.space_config().build()?.name(),
+            top_k,
+        })
+    }
+
+    /// The best as `format` prints it; a format of another space is an error naming both.
+    pub fn render(&self, format: BestFormat) -> Result<Best> {
+        let (rec, finished, name, top_k) = (&self.rec, self.finished, self.space, &self.top_k);
+        let run_dir = self.run_dir.as_path();
+        let unfinished =
+            (!finished).then(|| format!("{} has not finished: this is the best measured so far", run_dir.display()));
+        let genotype = rec.genotype.clone();
+        let need = |want: &str| -> Result<()> {
+            if name != want {
+                bail!(
+                    "--format {} is for {want} runs; {} searched the {name} space",
+                    format_name(format),
+                    run_dir.display()
+                );
+            }
+            Ok(())
+        };
+        let text = match format {
+            BestFormat::Text => {
+                let detail = format!(
+                    "  space {name}; {}; top-1 {}; from {}{}",
+                    crate::report::costs(rec),
+                    rec.reported().map_or("-".into(), |a| format!("{a:.2}%")),
+                    crate::report::origin(rec, crate::report::pick_source(rec, top_k)),
+                    if finished { "" } else { " (run not finished)" }
+                );
+                return Ok(Best { text: genotype, detail: Some(detail), unfinished });
+            }
+            BestFormat::Darts => {
+                need("darts")?;
+                genotype
+            }
+            BestFormat::Ofa => {
+                need("mobilenetv3")?;
+                genotype
+            }
+            BestFormat::Json => serde_json::to_string(&BestJson {
+                genotype: &genotype,
+                space: name,
+                arch_key: &rec.arch_key,
+                params: rec.params,
+                macs: rec.macs,
+                std_params: rec.std_params,
+                std_macs: rec.std_macs,
+                budget: rec.budget.to_string(),
+                top1: rec.reported(),
+                signal: rec.accuracy,
+                origin: crate::report::origin(rec, crate::report::pick_source(rec, top_k)),
+                finished,
+            })?,
+        };
+        Ok(Best { text, detail: None, unfinished })
+    }
+}
+
+/// The `--format` value as the command line spells it.
+pub fn format_name(f: BestFormat) -> &'static str {
     match f {
         BestFormat::Text => "text",
         BestFormat::Darts => "darts",

@@ -98,18 +98,21 @@ fn run_page(catalog: &Catalog, id: &str) -> Result<Json<RunPage>, Refusal> {
             None
         }
     });
-    let best = [
-        (BestFormat::Text, "text"),
-        (BestFormat::Json, "json"),
-        (BestFormat::Darts, "darts"),
-        (BestFormat::Ofa, "ofa"),
-    ]
-    .into_iter()
-    .filter_map(|(format, name)| {
-        let best = crate::inspect::best(&run.dir, format).ok()?;
-        Some(BestForm { format: name, text: best.text })
-    })
-    .collect();
+    // found once, printed in each format `best` has that fits the run's space
+    let best = crate::inspect::BestFound::load(&run.dir).map_or_else(
+        |_| Vec::new(),
+        |found| {
+            <BestFormat as clap::ValueEnum>::value_variants()
+                .iter()
+                .filter_map(|&format| {
+                    Some(BestForm {
+                        format: crate::inspect::format_name(format),
+                        text: found.render(format).ok()?.text,
+                    })
+                })
+                .collect()
+        },
+    );
     Ok(Json(RunPage {
         overview: overview(&run),
         config: text(&run.dir, "config.yaml", &mut warnings),
