@@ -97,6 +97,16 @@ impl Catalog {
     /// ids in the order found: `NAME/REST` where NAME is the root's folder
     /// name, suffixed `~2`, `~3` ... where two roots share one.
     pub fn runs(&self) -> Vec<RunRef> {
+        self.located().into_iter().map(|(id, dir)| checked(id, dir)).collect()
+    }
+
+    /// The run the page calls `id`, if there is one (only it is checked).
+    pub fn find(&self, id: &str) -> Option<RunRef> {
+        self.located().into_iter().find(|(found, _)| found == id).map(|(id, dir)| checked(id, dir))
+    }
+
+    /// Every run directory under the roots, with its id.
+    fn located(&self) -> Vec<(String, PathBuf)> {
         let mut out = Vec::new();
         let mut names: Vec<String> = Vec::new();
         for root in &self.roots {
@@ -113,17 +123,17 @@ impl Catalog {
                 } else {
                     format!("{name}/{}", rest.to_string_lossy())
                 };
-                let refused = unreadable(&dir);
-                out.push(RunRef { id, dir, refused });
+                out.push((id, dir));
             }
         }
         out
     }
+}
 
-    /// The run the page calls `id`, if there is one.
-    pub fn find(&self, id: &str) -> Option<RunRef> {
-        self.runs().into_iter().find(|r| r.id == id)
-    }
+/// The run `id` at `dir`, with why it is not read, if it is not.
+fn checked(id: String, dir: PathBuf) -> RunRef {
+    let refused = unreadable(&dir);
+    RunRef { id, dir, refused }
 }
 
 fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
