@@ -23,6 +23,12 @@ fn read_evaluations_csv(path: &Path) -> Result<(Vec<EvalRecord>, bool, bool)> {
     read_evaluations_with(path, &mut Err)
 }
 
+/// `text` up to its last newline: a line without one is still being
+/// written (or was torn by a kill), and is not read.
+pub fn complete_lines(text: &str) -> &str {
+    &text[..text.rfind('\n').map_or(0, |i| i + 1)]
+}
+
 /// Reads `evaluations.csv` at `path`: its rows, whether its header is the
 /// current one, and whether a torn last line (no newline yet: a kill or a
 /// write in progress) was left out. A corrupt row goes to `bad`: an error
@@ -35,10 +41,7 @@ fn read_evaluations_with(
         return Ok((Vec::new(), true, false));
     }
     let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let complete = match text.rfind('\n') {
-        Some(i) => &text[..=i],
-        None => "",
-    };
+    let complete = complete_lines(&text);
     let mut r = csv::Reader::from_reader(complete.as_bytes());
     let current = r.headers().map(|h| h.iter().eq(EVALUATIONS_HEADER)).unwrap_or(false);
     let mut out = Vec::new();

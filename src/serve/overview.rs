@@ -13,7 +13,7 @@ use super::catalog::{Part, RunRef, read_inside};
 use crate::run::STOPPED;
 use crate::run::config::RunConfig;
 use crate::run::records::{EvalRecord, last_attempts};
-use crate::run::run_dir::{RunDir, holder_pid};
+use crate::run::run_dir::{RunDir, complete_lines, holder_pid};
 
 /// How many lines of `run.log` and `submissions.log` the run page shows.
 const TAIL_LINES: usize = 80;
@@ -207,7 +207,7 @@ pub fn tail(dir: &Path, name: &str, warnings: &mut Vec<String>) -> Option<String
 /// malformed row are left out and named.
 pub fn csv_table(dir: &Path, name: &str, warnings: &mut Vec<String>) -> (Vec<String>, Vec<Vec<String>>) {
     let Some(text) = text(dir, name, warnings) else { return (Vec::new(), Vec::new()) };
-    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    let complete = complete_lines(&text);
     if complete.len() != text.len() {
         warnings.push(format!("{name}: its last line is still being written, left out"));
     }
