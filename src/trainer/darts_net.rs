@@ -2,7 +2,7 @@
 //! [`crate::net::darts::DartsNet`] (the description the cost model counts).
 
 use burn::module::Module;
-use burn::nn::{BatchNorm, BatchNormConfig, Relu};
+use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::tensor::backend::Backend;
 use std::cell::RefCell;
 
@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 
 use rand::rngs::StdRng;
 
+use super::kernels::{Activation, activation, batch_norm};
 use super::layers::{LayerStack, MatConv};
 use crate::net::darts::{CellLayers, DartsNet, OpLayers};
 
@@ -18,7 +19,6 @@ use crate::net::darts::{CellLayers, DartsNet, OpLayers};
 /// one pixel, concatenated, BN.
 #[derive(Module, Debug)]
 pub struct FactorizedReduce<B: Backend> {
-    relu: Relu,
     conv_a: MatConv<B>,
     conv_b: MatConv<B>,
     bn: BatchNorm<B>,
@@ -28,11 +28,11 @@ impl<B: Backend> FactorizedReduce<B> {
     fn new(cin: usize, cout: usize, rng: &mut StdRng, device: &B::Device) -> Self {
         let conv_a = MatConv::new(cin, cout / 2, 1, 2, 0, 1, false, rng, device);
         let conv_b = MatConv::new(cin, cout / 2, 1, 2, 0, 1, false, rng, device);
-        Self { relu: Relu, conv_a, conv_b, bn: BatchNormConfig::new(cout).init(device) }
+        Self { conv_a, conv_b, bn: BatchNormConfig::new(cout).init(device) }
     }
 
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let x = self.relu.forward(x);
+        let x = activation(x, Activation::Relu);
         let [b, c, h, w] = x.dims();
         let a = self.conv_a.forward(x.clone());
         let shifted = x.slice([0..b, 0..c, 1.min(h - 1)..h, 1.min(w - 1)..w]);
@@ -43,7 +43,7 @@ impl<B: Backend> FactorizedReduce<B> {
             // Odd input sizes: the shifted half is one pixel smaller; pad it.
             s = s.pad((0, wa - ws, 0, ha - hs), burn::tensor::ops::PadMode::Constant(0.0));
         }
-        self.bn.forward(Tensor::cat(vec![a, s], 1))
+        batch_norm(&self.bn, Tensor::cat(vec![a, s], 1), Activation::Identity)
     }
 }
 

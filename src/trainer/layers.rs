@@ -12,7 +12,7 @@ use burn::tensor::{Tensor, TensorData, s};
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal, Uniform};
 
-use super::depthwise::depthwise_conv2d;
+use super::kernels::{Activation, activation, batch_norm, depthwise_conv2d};
 use burn::tensor::backend::Backend;
 
 use crate::net::{Layer, LayerSeq};
@@ -186,7 +186,7 @@ impl<B: Backend> LayerModule<B> {
         match self {
             Self::Depthwise(m) => m.forward(x),
             Self::MatConv(m) => m.forward(x),
-            Self::BatchNorm(m) => m.forward(x),
+            Self::BatchNorm(m) => batch_norm(m, x, Activation::Identity),
             Self::Linear(m) => {
                 let [b, c, h, w] = x.dims();
                 assert_eq!((h, w), (1, 1), "a linear layer reads a globally pooled map");
@@ -194,12 +194,24 @@ impl<B: Backend> LayerModule<B> {
                 let out = y.dims()[1];
                 y.reshape([b, out, 1, 1])
             }
-            Self::Relu(m) => m.forward(x),
-            Self::HSwish(m) => m.forward(x),
+            Self::Relu(_) => activation(x, Activation::Relu),
+            Self::HSwish(_) => activation(x, Activation::HSwish),
             Self::HSigmoid(m) => m.forward(x),
             Self::MaxPool(m) => m.forward(x),
             Self::AvgPool(m) => m.forward(x),
             Self::GlobalAvgPool(m) => m.forward(x),
+        }
+    }
+}
+
+impl<B: Backend> LayerModule<B> {
+    /// The element-wise activation this layer is, if it is one the
+    /// kernels fuse into a BatchNorm before it.
+    fn activation(&self) -> Option<Activation> {
+        match self {
+            Self::Relu(_) => Some(Activation::Relu),
+            Self::HSwish(_) => Some(Activation::HSwish),
+            _ => None,
         }
     }
 }
@@ -215,7 +227,19 @@ impl<B: Backend> LayerStack<B> {
         Self { layers: seq.0.iter().map(|l| LayerModule::new(l, rng, device)).collect() }
     }
 
-    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        self.layers.iter().fold(x, |x, l| l.forward(x))
+    /// The layers in order; a BatchNorm followed by a ReLU or h-swish runs
+    /// as one op (see [`super::kernels`]).
+    pub fn forward(&self, mut x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let mut layers = self.layers.iter().peekable();
+        while let Some(layer) = layers.next() {
+            x = match (layer, layers.peek().and_then(|next| next.activation())) {
+                (LayerModule::BatchNorm(bn), Some(act)) => {
+                    layers.next();
+                    batch_norm(bn, x, act)
+                }
+                _ => layer.forward(x),
+            };
+        }
+        x
     }
 }

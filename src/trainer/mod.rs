@@ -6,7 +6,8 @@
 pub mod augment;
 pub mod budget;
 pub mod darts_net;
-pub mod depthwise;
+pub mod kernels;
+
 pub mod layers;
 pub mod mobilenet_net;
 pub mod nb201_net;

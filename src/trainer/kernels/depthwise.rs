@@ -8,36 +8,25 @@
 //! kernel tap is one multiply-add over a run of an output row. Every other
 //! backend (CUDA, NdArray without autodiff, Flex) uses burn's conv2d.
 
-use std::any::Any;
-
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ndarray::NdArrayTensor;
-use burn::backend::{Autodiff, NdArray};
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
-use burn::tensor::{Tensor, TensorData, TensorMetadata, TensorPrimitive};
 use rayon::prelude::*;
 
-type Cpu = NdArray<f32>;
-type CpuAd = Autodiff<Cpu>;
+use super::{Cpu, CpuAd, dims, from_cpu, native, tensor, to_cpu, with_values};
 
 /// `conv2d(x, w)` with groups = channels, no bias.
 pub fn depthwise_conv2d<B: Backend>(x: Tensor<B, 4>, w: Tensor<B, 4>, opts: ConvOptions<2>) -> Tensor<B, 4> {
-    let x: Box<dyn Any> = Box::new(x);
-    match x.downcast::<Tensor<CpuAd, 4>>() {
-        Ok(x) => {
-            let w: Box<dyn Any> = Box::new(w);
-            let w = *w.downcast::<Tensor<CpuAd, 4>>().expect("input and weight share a backend");
-            let y: Box<dyn Any> = Box::new(cpu_autodiff(*x, w, opts));
-            *y.downcast::<Tensor<B, 4>>().expect("the same backend")
-        }
-        Err(x) => conv2d(*x.downcast::<Tensor<B, 4>>().expect("the same backend"), w, None, opts),
+    if !native::<B>() {
+        return conv2d(x, w, None, opts);
     }
+    from_cpu(cpu_autodiff(to_cpu(x), to_cpu(w), opts))
 }
 
 #[derive(Debug)]
@@ -52,7 +41,7 @@ impl Backward<Cpu, 2> for DepthwiseBackward {
         let (x_state, w_state, opts) = ops.state;
         let x = checkpointer.retrieve_node_output::<FloatTensor<Cpu>>(x_state);
         let w = checkpointer.retrieve_node_output::<FloatTensor<Cpu>>(w_state);
-        let (x_shape, w_shape) = (dims(&x), dims(&w));
+        let (x_shape, w_shape): ([usize; 4], [usize; 4]) = (dims(&x), dims(&w));
         let geo = Geometry::new(&x_shape, &w_shape, &opts);
         with_values(&grad, |dy| {
             if let Some(node) = node_x {
@@ -67,46 +56,22 @@ impl Backward<Cpu, 2> for DepthwiseBackward {
     }
 }
 
-fn cpu_autodiff(x: Tensor<CpuAd, 4>, w: Tensor<CpuAd, 4>, opts: ConvOptions<2>) -> Tensor<CpuAd, 4> {
-    let x = x.into_primitive().tensor();
-    let w = w.into_primitive().tensor();
+fn cpu_autodiff(x: FloatTensor<CpuAd>, w: FloatTensor<CpuAd>, opts: ConvOptions<2>) -> FloatTensor<CpuAd> {
     let forward = |x: FloatTensor<Cpu>, w: FloatTensor<Cpu>, opts: &ConvOptions<2>| {
         let (xs, ws) = (dims(&x), dims(&w));
         let geo = Geometry::new(&xs, &ws, opts);
         let y = with_values(&x, |x| with_values(&w, |w| forward(&geo, x, w)));
         tensor(y, [xs[0], xs[1], geo.ho, geo.wo])
     };
-    let out =
-        match DepthwiseBackward.prepare::<NoCheckpointing>([x.node.clone(), w.node.clone()]).compute_bound().stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let xs = prep.checkpoint(&x);
-                let ws = prep.checkpoint(&w);
-                let y = forward(x.primitive, w.primitive, &opts);
-                prep.finish((xs, ws, opts), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(x.primitive, w.primitive, &opts)),
-        };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
-}
-
-fn dims(t: &FloatTensor<Cpu>) -> [usize; 4] {
-    t.shape().dims()
-}
-
-/// Calls `f` with a tensor's values (row-major), without a copy when they
-/// lie contiguous (burn's `into_data` copies a shared array element by element).
-fn with_values<R>(t: &FloatTensor<Cpu>, f: impl FnOnce(&[f32]) -> R) -> R {
-    let NdArrayTensor::F32(storage) = t else { panic!("the CPU backend computes in f32, got {:?}", t.dtype()) };
-    let view = storage.view();
-    match view.as_slice() {
-        Some(values) => f(values),
-        None => f(&view.iter().copied().collect::<Vec<f32>>()),
+    match DepthwiseBackward.prepare::<NoCheckpointing>([x.node.clone(), w.node.clone()]).compute_bound().stateful() {
+        OpsKind::Tracked(mut prep) => {
+            let xs = prep.checkpoint(&x);
+            let ws = prep.checkpoint(&w);
+            let y = forward(x.primitive, w.primitive, &opts);
+            prep.finish((xs, ws, opts), y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(x.primitive, w.primitive, &opts)),
     }
-}
-
-fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FloatTensor<Cpu> {
-    Tensor::<Cpu, 4>::from_data(TensorData::new(values, shape), &Default::default()).into_primitive().tensor()
 }
 
 /// Shapes of one depthwise convolution: `planes` (image, channel) pairs of

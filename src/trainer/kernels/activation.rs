@@ -1,0 +1,139 @@
+//! ReLU and h-swish on the CPU backend: one pass forward, one pass back
+//! (burn's ReLU gradient is three: a comparison, a mask, a fill; its
+//! h-swish is a product of a clamp, six passes each way). Also the
+//! activation [`super::batch_norm`] applies in its own passes.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use rayon::prelude::*;
+
+use super::{Cpu, CpuAd, dims, from_cpu, native, tensor, to_cpu, with_values};
+
+/// Element-wise values are split into runs of this many for the threads.
+const RUN: usize = 1 << 14;
+
+/// An element-wise activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Identity,
+    Relu,
+    /// `z * relu6(z + 3) / 6`, MobileNetV3's.
+    HSwish,
+}
+
+impl Activation {
+    #[inline]
+    pub(super) fn apply(self, z: f32) -> f32 {
+        match self {
+            Self::Identity => z,
+            Self::Relu => z.max(0.0),
+            Self::HSwish => z * (z + 3.0).clamp(0.0, 6.0) / 6.0,
+        }
+    }
+
+    /// The derivative at `z` (0 at ReLU's kink, as burn and PyTorch take it).
+    #[inline]
+    pub(super) fn slope(self, z: f32) -> f32 {
+        match self {
+            Self::Identity => 1.0,
+            Self::Relu if z > 0.0 => 1.0,
+            Self::Relu => 0.0,
+            Self::HSwish if z < -3.0 => 0.0,
+            Self::HSwish if z > 3.0 => 1.0,
+            Self::HSwish => (2.0 * z + 3.0) / 6.0,
+        }
+    }
+
+    /// burn's op for it (every backend but the native one).
+    pub fn burn<B: Backend, const D: usize>(self, x: Tensor<B, D>) -> Tensor<B, D> {
+        match self {
+            Self::Identity => x,
+            Self::Relu => burn::tensor::activation::relu(x),
+            Self::HSwish => burn::tensor::activation::hard_swish(x),
+        }
+    }
+}
+
+/// `act(x)` element-wise.
+pub fn activation<B: Backend, const D: usize>(x: Tensor<B, D>, act: Activation) -> Tensor<B, D> {
+    if !native::<B>() || act == Activation::Identity {
+        return act.burn(x);
+    }
+    from_cpu::<B, D>(cpu_autodiff::<D>(to_cpu(x), act))
+}
+
+#[derive(Debug)]
+struct ActivationBackward<const D: usize>;
+
+impl<const D: usize> Backward<Cpu, 1> for ActivationBackward<D> {
+    /// The input, and the activation.
+    type State = (FloatTensor<Cpu>, Activation);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [Some(node)] = ops.parents else { return };
+        let dy = grads.consume::<Cpu>(&ops.node);
+        let (x, act) = ops.state;
+        let shape: [usize; D] = dims(&x);
+        let dx = with_values(&dy, |dy| {
+            with_values(&x, |x| {
+                let mut dx = vec![0f32; x.len()];
+                dx.par_chunks_mut(RUN).zip(x.par_chunks(RUN)).zip(dy.par_chunks(RUN)).for_each(|((dx, x), dy)| {
+                    dx.iter_mut().zip(x).zip(dy).for_each(|((d, &z), &g)| *d = g * act.slope(z))
+                });
+                dx
+            })
+        });
+        grads.register::<Cpu>(node.id, tensor(dx, shape));
+    }
+}
+
+fn cpu_autodiff<const D: usize>(x: FloatTensor<CpuAd>, act: Activation) -> FloatTensor<CpuAd> {
+    let forward = |x: &FloatTensor<Cpu>| {
+        let shape: [usize; D] = dims(x);
+        let y = with_values(x, |x| {
+            let mut y = vec![0f32; x.len()];
+            y.par_chunks_mut(RUN)
+                .zip(x.par_chunks(RUN))
+                .for_each(|(y, x)| y.iter_mut().zip(x).for_each(|(y, &z)| *y = act.apply(z)));
+            y
+        });
+        tensor(y, shape)
+    };
+    match ActivationBackward::<D>.prepare::<NoCheckpointing>([x.node.clone()]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let y = forward(&x.primitive);
+            prep.finish((x.primitive, act), y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(&x.primitive)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trainer::kernels::tests::{assert_close, random};
+
+    #[test]
+    fn activations_and_their_gradients_match_burns() {
+        for act in [Activation::Relu, Activation::HSwish] {
+            for shape in [[2, 3, 5, 7], [1, 1, 1, 1], [3, 17, 33, 31]] {
+                // Values spread past h-swish's bends at -3 and 3.
+                let x0 = random(shape, 5.0);
+                let weights = random(shape, 1.0);
+                let run = |native: bool| {
+                    let x = x0.clone().require_grad();
+                    let y = if native { activation(x.clone(), act) } else { act.burn(x.clone()) };
+                    let g = (y.clone() * weights.clone()).sum().backward();
+                    [y.inner().into_data(), x.grad(&g).unwrap().into_data()]
+                };
+                let what = format!("{act:?} {shape:?}");
+                assert_close(&run(true), &run(false), &["output", "input gradient"], 1e-5, &what);
+            }
+        }
+    }
+}
