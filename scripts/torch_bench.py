@@ -12,7 +12,10 @@ same shapes, so the two figures come from one run on one machine:
   train:     the DARTS evaluation network of a genotype (stem, normal and
              reduction cells, global pool, classifier): one SGD step
              (momentum 0.9, weight decay 3e-4, gradient-norm clip 5) on a
-             batch of random images (images/s).
+             batch of random images (images/s). With --mobilenet, the
+             Once-for-All MobileNetV3 subnet nas-search describes in that
+             JSON (its layer list: stem, inverted-residual blocks with
+             squeeze-excite, final expand, head) instead.
 
 Prints one JSON line of figures. Needs torch (`pip install torch`). The
 nas-search binary carries a copy of this file and runs it with the Python
@@ -233,6 +236,66 @@ class DartsNetwork(nn.Module):
         return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
 
 
+# ------------------------------------------------------ MobileNetV3 network
+
+class Linear1x1(nn.Linear):
+    """A linear layer on a globally pooled [batch, c, 1, 1] map, as nas-search's."""
+
+    def forward(self, x):
+        return super().forward(x.flatten(1))[:, :, None, None]
+
+
+def layer(spec):
+    """One of nas-search's `Layer`s, serialized as `"Relu"` or `{"Conv": {...}}`."""
+    if isinstance(spec, str):
+        return {"Relu": nn.ReLU, "HSwish": nn.Hardswish, "HSigmoid": nn.Hardsigmoid,
+                "GlobalAvgPool": lambda: nn.AdaptiveAvgPool2d(1)}[spec]()
+    (name, a), = spec.items()
+    if name == "Conv":
+        return nn.Conv2d(a["cin"], a["cout"], a["k"], a["stride"], a["pad"], dilation=a["dilation"],
+                         groups=a["groups"], bias=a["bias"])
+    if name == "BatchNorm":
+        return nn.BatchNorm2d(a["c"])
+    if name == "Linear":
+        return Linear1x1(a["inp"], a["out"], bias=a["bias"])
+    if name == "MaxPool":
+        return nn.MaxPool2d(a["k"], a["stride"], a["pad"])
+    if name == "AvgPool":
+        return nn.AvgPool2d(a["k"], a["stride"], a["pad"], count_include_pad=False)
+    raise ValueError(f"unknown layer {spec}")
+
+
+def seq(layers):
+    return nn.Sequential(*[layer(x) for x in layers]) if layers is not None else None
+
+
+class MbBlock(nn.Module):
+    def __init__(self, b):
+        super().__init__()
+        self.expand, self.depthwise, self.se, self.project = (
+            seq(b["expand"]), seq(b["depthwise"]), seq(b["se"]), seq(b["project"]))
+        self.residual = b["residual"]
+
+    def forward(self, x):
+        y = self.expand(x) if self.expand is not None else x
+        y = self.depthwise(y)
+        if self.se is not None:
+            y = y * self.se(y)
+        y = self.project(y)
+        return y + x if self.residual else y
+
+
+class MobileNet(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.stem = seq(net["stem"])
+        self.blocks = nn.Sequential(*[MbBlock(b) for b in net["blocks"]])
+        self.final_expand, self.head = seq(net["final_expand"]), seq(net["head"])
+
+    def forward(self, x):
+        return self.head(self.final_expand(self.blocks(self.stem(x)))).flatten(1)
+
+
 def parse_genotype(text):
     """`Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[...], ...)` as a dict."""
     call = ast.parse(text.strip(), mode="eval").body
@@ -241,7 +304,10 @@ def parse_genotype(text):
 
 def bench_train(a, dev, sync):
     torch.manual_seed(0)
-    net = DartsNetwork(parse_genotype(a.genotype), a.channels, a.cells).to(dev)
+    if a.mobilenet:
+        net = MobileNet(json.loads(a.mobilenet)).to(dev)
+    else:
+        net = DartsNetwork(parse_genotype(a.genotype), a.channels, a.cells).to(dev)
     params = sum(p.numel() for p in net.parameters())
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=3e-4)
     x = torch.randn(a.batch, 3, a.resolution, a.resolution, device=dev)
@@ -280,7 +346,9 @@ def main():
     p.add_argument("--train-batch", type=int, default=128)
     p.add_argument("--repeats", type=int, default=5)
     t = sub.add_parser("train")
-    t.add_argument("--genotype", required=True)
+    net = t.add_mutually_exclusive_group(required=True)
+    net.add_argument("--genotype", help="a DARTS genotype")
+    net.add_argument("--mobilenet", help="a MobileNetV3 subnet as nas-search's layer list (JSON)")
     t.add_argument("--channels", type=int, default=16)
     t.add_argument("--cells", type=int, default=8)
     t.add_argument("--batch", type=int, default=64)

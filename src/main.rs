@@ -386,23 +386,30 @@ enum BenchCmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Training throughput (images/s) of the built-in trainer on a DARTS network.
+    /// Training throughput (images/s) of the built-in trainer on a DARTS
+    /// network or a MobileNetV3 subnet.
     Train {
         /// Where the network trains.
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceKind,
+        /// The network: a DARTS V2 network, or an OFA MobileNetV3 subnet at width 1.0.
+        #[arg(long, value_enum, default_value = "darts")]
+        space: bench::BenchSpace,
         /// Initial channels C of the DARTS network.
         #[arg(long, default_value_t = 16)]
         channels: usize,
         /// Cells of the DARTS network.
         #[arg(long, default_value_t = 8)]
         cells: usize,
-        /// Images per step.
-        #[arg(long, default_value_t = 64)]
-        batch: usize,
-        /// Image side in pixels.
-        #[arg(long, default_value_t = 32)]
-        resolution: usize,
+        /// The MobileNetV3 subnet as OFA's arch dict (default: kernel 5, expand 4, depth 3 everywhere).
+        #[arg(long)]
+        arch: Option<String>,
+        /// Images per step [default: 64 for darts, 32 for mobilenetv3].
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Image side in pixels [default: 32 for darts, 64 for mobilenetv3].
+        #[arg(long)]
+        resolution: Option<usize>,
         /// Timed steps (after one warm-up step).
         #[arg(long, default_value_t = 5)]
         steps: usize,
@@ -564,8 +571,19 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Bench(BenchCmd::Train { device, channels, cells, batch, resolution, steps, compare_torch }) => {
-            bench::train(bench::TrainBench { device, channels, cells, batch, resolution, steps, compare_torch })?;
+        Command::Bench(BenchCmd::Train {
+            device,
+            space,
+            channels,
+            cells,
+            arch,
+            batch,
+            resolution,
+            steps,
+            compare_torch,
+        }) => {
+            let b = bench::TrainBench { device, space, channels, cells, arch, batch, resolution, steps, compare_torch };
+            bench::train(b)?;
         }
         Command::Latency(LatencyCmd::Measure { space, out, n, all: _, timing, remeasure, seed, quiet }) => {
             use nas_search::latency::measure;

@@ -8,7 +8,7 @@ pub mod torch;
 pub mod train;
 
 pub use predictor::{PredictorBench, PredictorBenchResult, predictor};
-pub use train::{TrainBench, TrainBenchResult, train};
+pub use train::{BenchSpace, TrainBench, TrainBenchResult, train};
 
 /// The median of repeated timings; benchmarks always take at least one.
 fn median(v: Vec<f64>) -> f64 {

@@ -30,8 +30,8 @@ impl std::ops::AddAssign for Cost {
     }
 }
 
-/// One primitive layer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One primitive layer (serialized for the PyTorch twin of `bench train`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Layer {
     Conv { cin: usize, cout: usize, k: usize, stride: usize, pad: usize, dilation: usize, groups: usize, bias: bool },
     BatchNorm { c: usize },
@@ -95,7 +95,7 @@ impl Layer {
 }
 
 /// Layers applied one after another.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct LayerSeq(pub Vec<Layer>);
 
 impl LayerSeq {

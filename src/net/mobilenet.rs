@@ -70,7 +70,7 @@ pub struct BlockChoice {
 }
 
 /// One inverted-residual block.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MbBlock {
     /// Expand 1x1 + BN + act (absent in the first block, expand ratio 1).
     pub expand: Option<LayerSeq>,
@@ -84,7 +84,7 @@ pub struct MbBlock {
 }
 
 /// The whole network.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MobileNet {
     pub resolution: usize,
     pub stem: LayerSeq,
