@@ -28,6 +28,7 @@ pub mod inspect;
 pub mod interrupt;
 pub mod invocation;
 pub mod latency;
+pub mod matmul;
 pub mod net;
 pub mod plot;
 pub mod predictor;

@@ -8,20 +8,18 @@ use burn::nn::pool::{
 };
 use burn::nn::{BatchNorm, BatchNormConfig, HardSigmoid, HardSigmoidConfig, Linear, PaddingConfig2d, Relu};
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Tensor, TensorData, s};
+use burn::tensor::{Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal, Uniform};
 
-use super::kernels::{Activation, activation, batch_norm, depthwise_conv2d};
+use super::kernels::{Activation, ConvGeometry, activation, batch_norm, dense_conv2d, depthwise_conv2d};
 use burn::tensor::backend::Backend;
 
 use crate::net::{Layer, LayerSeq};
 
-/// A dense (groups = 1) convolution as im2col and one matrix product.
-/// burn 0.21's NdArray convolution computes its weight gradient with a
-/// direct convolution that is 10-100x slower than this on the CPU; a matrix
-/// product differentiates fast. Weight layout: `[cout, k*k*cin]` with the
-/// kernel offset outer and the input channel inner.
+/// A dense (groups = 1) convolution as a matrix product of unfolded
+/// columns ([`super::kernels::conv`]). Weight layout: `[cout, k*k*cin]`
+/// with the kernel offset outer and the input channel inner.
 #[derive(Module, Debug)]
 pub struct MatConv<B: Backend> {
     weight: Param<Tensor<B, 2>>,
@@ -51,23 +49,12 @@ impl<B: Backend> MatConv<B> {
     }
 
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let (k, s, d, p) = (self.k, self.stride, self.dilation, self.pad);
-        let x = if p > 0 { x.pad((p, p, p, p), burn::tensor::ops::PadMode::Constant(0.0)) } else { x };
-        let [b, cin, h, w] = x.dims();
-        let ho = (h - d * (k - 1) - 1) / s + 1;
-        let wo = (w - d * (k - 1) - 1) / s + 1;
-        let patch = |i: usize, j: usize| {
-            let (y0, x0) = (i * d, j * d);
-            let v = x.clone().slice(s![.., .., y0..y0 + (ho - 1) * s + 1;s, x0..x0 + (wo - 1) * s + 1;s]);
-            v.reshape([b, cin, ho * wo])
-        };
-        let cols = if k == 1 { patch(0, 0) } else { Tensor::cat((0..k * k).map(|o| patch(o / k, o % k)).collect(), 1) };
-        let cout = self.weight.dims()[0];
-        let mut y = self.weight.val().unsqueeze::<3>().matmul(cols);
-        if let Some(bias) = &self.bias {
-            y = y + bias.val().reshape([1, cout, 1]);
+        let g = ConvGeometry { k: self.k, stride: self.stride, pad: self.pad, dilation: self.dilation };
+        let y = dense_conv2d(x, self.weight.val(), g);
+        match &self.bias {
+            Some(bias) => y + bias.val().reshape([1, bias.dims()[0], 1, 1]),
+            None => y,
         }
-        y.reshape([b, cout, ho, wo])
     }
 }
 

@@ -4,14 +4,15 @@
 //! pass into a new array, and records each for the backward pass: a
 //! BatchNorm in training is ~15 passes forward and as many back, a ReLU's
 //! gradient 3. PyTorch runs these as fused kernels. On `Autodiff<NdArray>`
-//! (and only there: [`native`]) the trainer's depthwise convolutions,
-//! BatchNorm + activation and activations run here, forward and backward,
-//! each as one or two passes. Every other backend (CUDA, WGPU, Flex,
+//! (and only there: [`native`]) the trainer's dense and depthwise
+//! convolutions, BatchNorm + activation and activations run here, forward
+//! and backward, each as one or two passes or matrix products. Every other backend (CUDA, WGPU, Flex,
 //! NdArray without autodiff when evaluating) runs burn's own ops, which
 //! these are tested against.
 
 pub mod activation;
 pub mod batch_norm;
+pub mod conv;
 pub mod depthwise;
 
 use std::any::{Any, TypeId};
@@ -24,6 +25,7 @@ use burn::tensor::{Tensor, TensorData, TensorMetadata, TensorPrimitive};
 
 pub use activation::{Activation, activation};
 pub use batch_norm::batch_norm;
+pub use conv::{ConvGeometry, dense_conv2d};
 pub use depthwise::depthwise_conv2d;
 
 type Cpu = NdArray<f32>;
