@@ -17,6 +17,8 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
+use super::activation::specialised;
+use super::slices::{lanes, lanes2};
 use super::{Activation, Cpu, CpuAd, dims, from_cpu, native, tensor, to_cpu, with_values};
 
 /// `act(bn(x))` for a `[batch, channels, h, w]` input; in training (an
@@ -73,12 +75,14 @@ fn forward(
     let count = (n * hw) as f64;
     with_values(x, |xs| {
         // Sums in f64, in a fixed order: the same to the bit on any thread count.
+        // (Each plane in f32 lanes, planes added in f64.)
         let stats: Vec<(f32, f32)> = (0..c)
             .into_par_iter()
             .map(|ch| {
-                let mean = planes(xs, (n, c, hw), ch).flatten().map(|&v| v as f64).sum::<f64>() / count;
-                let var = planes(xs, (n, c, hw), ch).flatten().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / count;
-                (mean as f32, var as f32)
+                let sum: f64 = planes(xs, (n, c, hw), ch).map(|p| lanes(p, |v| v) as f64).sum();
+                let mean = (sum / count) as f32;
+                let sq: f64 = planes(xs, (n, c, hw), ch).map(|p| lanes(p, |v| (v - mean) * (v - mean)) as f64).sum();
+                (mean, (sq / count) as f32)
             })
             .collect();
         let (mean, var): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
@@ -86,9 +90,11 @@ fn forward(
         let scale: Vec<f32> = (0..c).map(|ch| gamma[ch] * inv_std[ch]).collect();
         let shift: Vec<f32> = (0..c).map(|ch| beta[ch] - mean[ch] * scale[ch]).collect();
         let mut y = vec![0f32; xs.len()];
-        y.par_chunks_mut(hw).zip(xs.par_chunks(hw)).enumerate().for_each(|(p, (y, x))| {
-            let (a, b) = (scale[p % c], shift[p % c]);
-            y.iter_mut().zip(x).for_each(|(y, &v)| *y = act.apply(v * a + b));
+        specialised!(act, apply, |apply| {
+            y.par_chunks_mut(hw).zip(xs.par_chunks(hw)).enumerate().for_each(|(p, (y, x))| {
+                let (a, b) = (scale[p % c], shift[p % c]);
+                y.iter_mut().zip(x).for_each(|(y, &v)| *y = apply(v * a + b));
+            })
         });
         let saved = Saved { x: x.clone(), mean: mean.clone(), inv_std, scale, shift, act };
         (tensor(y, shape), mean, var, saved)
@@ -111,34 +117,35 @@ impl Backward<Cpu, 3> for BatchNormBackward {
         with_values(&s.x, |xs| {
             with_values(&dy, |dys| {
                 // g = dL/d(pre-activation); per channel the sums of g and of g * x-hat.
-                let grad = |v: f32, d: f32, ch: usize| d * s.act.slope(v * s.scale[ch] + s.shift[ch]);
-                let sums: Vec<(f64, f64)> = (0..c)
-                    .into_par_iter()
-                    .map(|ch| {
-                        let (mut sum_g, mut sum_gx) = (0f64, 0f64);
-                        for (x, dy) in planes(xs, (n, c, hw), ch).zip(planes(dys, (n, c, hw), ch)) {
-                            for (&v, &d) in x.iter().zip(dy) {
-                                let g = grad(v, d, ch) as f64;
-                                sum_g += g;
-                                sum_gx += g * ((v - s.mean[ch]) * s.inv_std[ch]) as f64;
+                let sums: Vec<(f64, f64)> = specialised!(s.act, slope, |slope| {
+                    (0..c)
+                        .into_par_iter()
+                        .map(|ch| {
+                            let (a, b, m, is) = (s.scale[ch], s.shift[ch], s.mean[ch], s.inv_std[ch]);
+                            let (mut sum_g, mut sum_gx) = (0f64, 0f64);
+                            for (x, dy) in planes(xs, (n, c, hw), ch).zip(planes(dys, (n, c, hw), ch)) {
+                                sum_g += lanes2(x, dy, |v, d| d * slope(v * a + b)) as f64;
+                                sum_gx += lanes2(x, dy, |v, d| d * slope(v * a + b) * ((v - m) * is)) as f64;
                             }
-                        }
-                        (sum_g, sum_gx)
-                    })
-                    .collect();
+                            (sum_g, sum_gx)
+                        })
+                        .collect()
+                });
                 if let Some(node) = node_x {
                     let mean_g: Vec<f32> = sums.iter().map(|s| (s.0 / count) as f32).collect();
                     let mean_gx: Vec<f32> = sums.iter().map(|s| (s.1 / count) as f32).collect();
                     let mut dx = vec![0f32; xs.len()];
-                    dx.par_chunks_mut(hw).zip(xs.par_chunks(hw)).zip(dys.par_chunks(hw)).enumerate().for_each(
-                        |(p, ((dx, x), dy))| {
+                    specialised!(s.act, slope, |slope| {
+                        let rows = dx.par_chunks_mut(hw).zip(xs.par_chunks(hw)).zip(dys.par_chunks(hw));
+                        rows.enumerate().for_each(|(p, ((dx, x), dy))| {
                             let ch = p % c;
-                            let (m, is, a) = (s.mean[ch], s.inv_std[ch], s.scale[ch]);
+                            let (a, b, m, is) = (s.scale[ch], s.shift[ch], s.mean[ch], s.inv_std[ch]);
+                            let (mg, mgx) = (mean_g[ch], mean_gx[ch]);
                             for ((dx, &v), &d) in dx.iter_mut().zip(x).zip(dy) {
-                                *dx = a * (grad(v, d, ch) - mean_g[ch] - (v - m) * is * mean_gx[ch]);
+                                *dx = a * (d * slope(v * a + b) - mg - (v - m) * is * mgx);
                             }
-                        },
-                    );
+                        })
+                    });
                     grads.register::<Cpu>(node.id, tensor(dx, shape));
                 }
                 if let Some(node) = node_gamma {

@@ -19,6 +19,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
 use rayon::prelude::*;
 
+use super::slices::{add_scaled, dot, scatter_scaled};
 use super::{Cpu, CpuAd, dims, from_cpu, native, tensor, to_cpu, with_values};
 
 /// `conv2d(x, w)` with groups = channels, no bias.
@@ -153,10 +154,7 @@ fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
         let (x, w) = (&x[p * plane_in..][..plane_in], &w[(p % g.channels) * taps..][..taps]);
         let sx = g.stride[1];
         g.taps(|t, oy, iy, lo, hi, ix| {
-            let wt = w[t];
-            let out = &mut y[oy * g.wo + lo..oy * g.wo + hi];
-            let row = x[iy * g.w + ix..(iy + 1) * g.w].iter().step_by(sx);
-            out.iter_mut().zip(row).for_each(|(o, v)| *o += wt * v);
+            add_scaled(&mut y[oy * g.wo + lo..oy * g.wo + hi], &x[iy * g.w + ix..(iy + 1) * g.w], sx, w[t]);
         });
     });
     y
@@ -170,9 +168,7 @@ fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
         let (dy, w) = (&dy[p * plane_out..][..plane_out], &w[(p % g.channels) * taps..][..taps]);
         let sx = g.stride[1];
         g.taps(|t, oy, iy, lo, hi, ix| {
-            let wt = w[t];
-            let row = dx[iy * g.w + ix..(iy + 1) * g.w].iter_mut().step_by(sx);
-            row.zip(&dy[oy * g.wo + lo..oy * g.wo + hi]).for_each(|(v, d)| *v += wt * d);
+            scatter_scaled(&mut dx[iy * g.w + ix..(iy + 1) * g.w], sx, &dy[oy * g.wo + lo..oy * g.wo + hi], w[t]);
         });
     });
     dx
@@ -188,8 +184,7 @@ fn weight_grad(g: &Geometry, dy: &[f32], x: &[f32]) -> Vec<f32> {
             let mut dw = vec![0f32; taps];
             let sx = g.stride[1];
             g.taps(|t, oy, iy, lo, hi, ix| {
-                let row = x[iy * g.w + ix..(iy + 1) * g.w].iter().step_by(sx);
-                dw[t] += dy[oy * g.wo + lo..oy * g.wo + hi].iter().zip(row).map(|(d, v)| d * v).sum::<f32>();
+                dw[t] += dot(&dy[oy * g.wo + lo..oy * g.wo + hi], &x[iy * g.w + ix..(iy + 1) * g.w], sx);
             });
             dw
         })

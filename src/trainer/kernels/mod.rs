@@ -14,6 +14,7 @@ pub mod activation;
 pub mod batch_norm;
 pub mod conv;
 pub mod depthwise;
+mod slices;
 
 use std::any::{Any, TypeId};
 
