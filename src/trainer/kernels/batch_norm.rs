@@ -58,8 +58,8 @@ fn layout(shape: [usize; 4]) -> (usize, usize, usize) {
     (shape[0], shape[1], shape[2] * shape[3])
 }
 
-/// Calls `f(channel, plane)` for each of the channel's planes, in image order.
-fn planes<'a>(x: &'a [f32], (n, c, hw): (usize, usize, usize), ch: usize) -> impl Iterator<Item = &'a [f32]> {
+/// The planes of channel `ch`, in image order.
+fn planes(x: &[f32], (n, c, hw): (usize, usize, usize), ch: usize) -> impl Iterator<Item = &[f32]> {
     (0..n).map(move |i| &x[(i * c + ch) * hw..][..hw])
 }
 
