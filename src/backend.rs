@@ -1,5 +1,7 @@
 //! Compute backends: NdArray on the CPU (default), burn's Flex CPU backend
-//! (`device: flex`, pure Rust, gemm-based), CUDA with `--features cuda`.
+//! (`device: flex`, pure Rust, gemm-based), CUDA with `--features cuda`,
+//! WGPU (Vulkan, Metal, DX12; a software Vulkan driver in CI) with
+//! `--features wgpu`.
 //! Code that trains or runs models is generic over the backend; this module
 //! picks the concrete one from the config's `device`.
 
@@ -15,6 +17,11 @@ pub type Flex = burn::backend::Flex;
 #[cfg(feature = "cuda")]
 pub type Gpu = burn::backend::Cuda<f32>;
 
+/// burn's WGPU backend: CubeCL's kernels, fusion and runtime (those CUDA
+/// uses) compiled to WGSL for whatever GPU wgpu finds.
+#[cfg(feature = "wgpu")]
+pub type Wgpu = burn::backend::Wgpu<f32>;
+
 /// Where models run (`device:` in a config file).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -24,6 +31,8 @@ pub enum DeviceKind {
     /// The CPU through burn's Flex backend.
     Flex,
     Cuda,
+    /// A GPU through wgpu (AMD, Intel, Apple; any Vulkan driver).
+    Wgpu,
 }
 
 impl DeviceKind {
@@ -33,6 +42,7 @@ impl DeviceKind {
             Self::Cpu => "cpu",
             Self::Flex => "flex",
             Self::Cuda => "cuda",
+            Self::Wgpu => "wgpu",
         }
     }
 
@@ -43,6 +53,7 @@ impl DeviceKind {
             Self::Cpu => "ndarray",
             Self::Flex => "flex",
             Self::Cuda => "cuda",
+            Self::Wgpu => "wgpu",
         }
     }
 }
@@ -63,6 +74,10 @@ pub fn dispatch<T: BackendTask>(kind: DeviceKind, task: T) -> anyhow::Result<T::
         DeviceKind::Cuda => Ok(task.with_backend::<Autodiff<Gpu>>(Default::default())),
         #[cfg(not(feature = "cuda"))]
         DeviceKind::Cuda => anyhow::bail!("device: cuda needs a build with `--features cuda`"),
+        #[cfg(feature = "wgpu")]
+        DeviceKind::Wgpu => Ok(task.with_backend::<Autodiff<Wgpu>>(Default::default())),
+        #[cfg(not(feature = "wgpu"))]
+        DeviceKind::Wgpu => anyhow::bail!("device: wgpu needs a build with `--features wgpu`"),
     }
 }
 
