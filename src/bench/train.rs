@@ -72,9 +72,15 @@ pub fn train(b: TrainBench) -> Result<TrainBenchResult> {
             let cfg = DartsNetConfig { channels: b.channels, cells: b.cells, input_size: res, ..Default::default() };
             let spec = NetSpec::Darts(darts_net::build(&genotype, &cfg));
             let name = format!("DARTS V2 network C={} cells={}", b.channels, b.cells);
-            let args = vec!["--genotype".to_string(), genotype.to_string()];
-            let sizes = ["--channels".into(), b.channels.to_string(), "--cells".into(), b.cells.to_string()];
-            (spec, name, args.into_iter().chain(sizes).collect::<Vec<String>>())
+            let args = vec![
+                "--genotype".to_string(),
+                genotype.to_string(),
+                "--channels".into(),
+                b.channels.to_string(),
+                "--cells".into(),
+                b.cells.to_string(),
+            ];
+            (spec, name, args)
         }
         BenchSpace::Mobilenetv3 => {
             let text = b.arch.as_deref().unwrap_or(MOBILENET_DEFAULT);

@@ -18,7 +18,7 @@ use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::activation::specialised;
-use super::slices::{lanes, lanes2};
+use super::slices::{lanes, lanes2_pair};
 use super::{Activation, Cpu, CpuAd, dims, from_cpu, native, tensor, to_cpu, with_values};
 
 /// `act(bn(x))` for a `[batch, channels, h, w]` input; in training (an
@@ -124,8 +124,12 @@ impl Backward<Cpu, 3> for BatchNormBackward {
                             let (a, b, m, is) = (s.scale[ch], s.shift[ch], s.mean[ch], s.inv_std[ch]);
                             let (mut sum_g, mut sum_gx) = (0f64, 0f64);
                             for (x, dy) in planes(xs, (n, c, hw), ch).zip(planes(dys, (n, c, hw), ch)) {
-                                sum_g += lanes2(x, dy, |v, d| d * slope(v * a + b)) as f64;
-                                sum_gx += lanes2(x, dy, |v, d| d * slope(v * a + b) * ((v - m) * is)) as f64;
+                                let (g, gx) = lanes2_pair(x, dy, |v, d| {
+                                    let g = d * slope(v * a + b);
+                                    (g, g * ((v - m) * is))
+                                });
+                                sum_g += g as f64;
+                                sum_gx += gx as f64;
                             }
                             (sum_g, sum_gx)
                         })

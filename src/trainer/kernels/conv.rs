@@ -19,7 +19,7 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, s};
 use rayon::prelude::*;
 
-use super::{Cpu, CpuAd, dims, from_cpu, native, tensor, to_cpu, with_values};
+use super::{Cpu, CpuAd, dims, from_cpu, native, tap_run, tensor, to_cpu, with_values};
 use crate::matmul::{View, matmul};
 
 /// Images per share of the weight gradient: shares are summed in a fixed
@@ -93,25 +93,21 @@ impl Sizes {
         self.g.k == 1 && self.g.stride == 1 && self.g.pad == 0
     }
 
-    /// Calls `f(column row, output row, input row index, [(output col, input col)])`
-    /// over the taps: for every column row (tap, channel) and output row
-    /// whose input row lies inside, the run of output columns that read
-    /// inside the input and the input column of the first.
+    /// Calls `f(column row, output row, start of the input row, output
+    /// columns lo..hi, first input column)` for every column row (tap,
+    /// channel) and output row whose input row lies inside: the run of
+    /// output columns that read inside the input.
     fn runs(&self, mut f: impl FnMut(usize, usize, usize, usize, usize, usize)) {
         let g = self.g;
-        let inside = |o: usize, t: usize, size: usize| {
-            let pos = (o * g.stride + t * g.dilation) as isize - g.pad as isize;
-            (pos >= 0 && (pos as usize) < size).then_some(pos as usize)
-        };
         for ky in 0..g.k {
+            let (oy0, oy1, iy0) = tap_run(g.stride, g.dilation, g.pad, ky, self.h, self.ho);
             for kx in 0..g.k {
-                // output columns lo..hi read inside the input
-                let lo = (0..self.wo).find(|&o| inside(o, kx, self.w).is_some());
-                let Some(lo) = lo else { continue };
-                let hi = (lo..self.wo).take_while(|&o| inside(o, kx, self.w).is_some()).last().unwrap() + 1;
-                let ix = inside(lo, kx, self.w).unwrap();
-                for oy in 0..self.ho {
-                    let Some(iy) = inside(oy, ky, self.h) else { continue };
+                let (lo, hi, ix) = tap_run(g.stride, g.dilation, g.pad, kx, self.w, self.wo);
+                if lo == hi {
+                    continue;
+                }
+                for (n, oy) in (oy0..oy1).enumerate() {
+                    let iy = iy0 + n * g.stride;
                     for ci in 0..self.cin {
                         f((ky * g.k + kx) * self.cin + ci, oy, ci * self.h * self.w + iy * self.w, lo, hi, ix);
                     }

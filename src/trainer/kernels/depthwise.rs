@@ -20,7 +20,7 @@ use burn::tensor::ops::{ConvOptions, FloatTensor};
 use rayon::prelude::*;
 
 use super::slices::{add_scaled, dot, scatter_scaled};
-use super::{Cpu, CpuAd, dims, from_cpu, native, tensor, to_cpu, with_values};
+use super::{Cpu, CpuAd, dims, from_cpu, native, tap_run, tensor, to_cpu, with_values};
 
 /// `conv2d(x, w)` with groups = channels, no bias.
 pub fn depthwise_conv2d<B: Backend>(x: Tensor<B, 4>, w: Tensor<B, 4>, opts: ConvOptions<2>) -> Tensor<B, 4> {
@@ -117,15 +117,9 @@ impl Geometry {
         (self.h * self.w, self.ho * self.wo, self.k[0] * self.k[1])
     }
 
-    /// The output positions `lo..hi` along axis `i` (of `size` inputs,
-    /// `outs` outputs) whose kernel tap `t` lands inside the input, and the
-    /// input position of the first.
+    /// [`tap_run`] along axis `i`.
     fn run(&self, i: usize, t: usize, size: usize, outs: usize) -> (usize, usize, usize) {
-        let (s, off) = (self.stride[i], t * self.dilation[i]);
-        // input = o * s + off - pad must lie in 0..size
-        let lo = self.pad[i].saturating_sub(off).div_ceil(s);
-        let hi = if size + self.pad[i] > off { ((size + self.pad[i] - off - 1) / s + 1).min(outs) } else { 0 };
-        (lo, hi.max(lo), (lo * s + off).saturating_sub(self.pad[i]))
+        tap_run(self.stride[i], self.dilation[i], self.pad[i], t, size, outs)
     }
 
     /// Calls `f(tap, output row, input row, output columns lo..hi, first

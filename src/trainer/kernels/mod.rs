@@ -55,6 +55,17 @@ fn from_cpu<B: Backend, const D: usize>(t: FloatTensor<CpuAd>) -> Tensor<B, D> {
     cast(Tensor::<CpuAd, D>::from_primitive(TensorPrimitive::Float(t)))
 }
 
+/// Along one axis of a convolution (input `size`, `outs` outputs): the
+/// outputs `lo..hi` whose kernel tap `tap` lands inside the input, and the
+/// input position of the first. Shared by the dense and depthwise kernels.
+fn tap_run(stride: usize, dilation: usize, pad: usize, tap: usize, size: usize, outs: usize) -> (usize, usize, usize) {
+    let off = tap * dilation;
+    // input = o * stride + off - pad must lie in 0..size
+    let lo = pad.saturating_sub(off).div_ceil(stride);
+    let hi = if size + pad > off { ((size + pad - off - 1) / stride + 1).min(outs) } else { 0 };
+    (lo, hi.max(lo), (lo * stride + off).saturating_sub(pad))
+}
+
 fn dims<const D: usize>(t: &FloatTensor<Cpu>) -> [usize; D] {
     t.shape().dims()
 }

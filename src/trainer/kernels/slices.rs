@@ -40,16 +40,30 @@ pub fn dot(d: &[f32], x: &[f32], stride: usize) -> f32 {
 /// `sum over i of f(a[i], b[i])` in eight lanes (`a` and `b` the same length).
 #[inline]
 pub fn lanes2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
-    let mut acc = [0f32; LANES];
+    lanes2_pair(a, b, |a, b| (f(a, b), 0.0)).0
+}
+
+/// Two sums over one pass: `sum over i of f(a[i], b[i])`, each component
+/// summed as [`lanes2`] sums it.
+#[inline]
+pub fn lanes2_pair(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f32, f32) {
+    let (mut acc0, mut acc1) = ([0f32; LANES], [0f32; LANES]);
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (ca, cb) in ca.zip(cb) {
         for i in 0..LANES {
-            acc[i] += f(ca[i], cb[i]);
+            let (u, v) = f(ca[i], cb[i]);
+            acc0[i] += u;
+            acc1[i] += v;
         }
     }
-    let tail: f32 = ra.iter().zip(rb).map(|(&a, &b)| f(a, b)).sum();
-    acc.iter().sum::<f32>() + tail
+    let (mut tail0, mut tail1) = (0f32, 0f32);
+    for (&a, &b) in ra.iter().zip(rb) {
+        let (u, v) = f(a, b);
+        tail0 += u;
+        tail1 += v;
+    }
+    (acc0.iter().sum::<f32>() + tail0, acc1.iter().sum::<f32>() + tail1)
 }
 
 /// `sum over i of f(v[i])` in eight lanes.
