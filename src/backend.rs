@@ -3,7 +3,8 @@
 //! WGPU (Vulkan, Metal, DX12; a software Vulkan driver in CI) with
 //! `--features wgpu`.
 //! Code that trains or runs models is generic over the backend; this module
-//! picks the concrete one from the config's `device`.
+//! picks the concrete one from the config's `device`, and says per backend
+//! which of the tool's own CPU code paths it takes ([`identify`]).
 
 use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
@@ -81,14 +82,141 @@ pub fn dispatch<T: BackendTask>(kind: DeviceKind, task: T) -> anyhow::Result<T::
     }
 }
 
-/// Whether `B` is the CPU backend (with or without autodiff).
-pub fn is_cpu<B: 'static>() -> bool {
+/// Which of the backends this build has `B` is: its device and whether it
+/// records gradients (`Autodiff<..>`); `None` for any other backend type.
+/// The one table the tool's own code paths are chosen from.
+pub fn identify<B: 'static>() -> Option<(DeviceKind, bool)> {
     use std::any::TypeId;
-    [TypeId::of::<Cpu>(), TypeId::of::<Autodiff<Cpu>>(), TypeId::of::<Flex>(), TypeId::of::<Autodiff<Flex>>()]
-        .contains(&TypeId::of::<B>())
+    let b = TypeId::of::<B>();
+    #[cfg_attr(not(any(feature = "cuda", feature = "wgpu")), allow(unused_mut))]
+    let mut table = vec![
+        (TypeId::of::<Cpu>(), DeviceKind::Cpu, false),
+        (TypeId::of::<Autodiff<Cpu>>(), DeviceKind::Cpu, true),
+        (TypeId::of::<Flex>(), DeviceKind::Flex, false),
+        (TypeId::of::<Autodiff<Flex>>(), DeviceKind::Flex, true),
+    ];
+    #[cfg(feature = "cuda")]
+    table.extend([
+        (TypeId::of::<Gpu>(), DeviceKind::Cuda, false),
+        (TypeId::of::<Autodiff<Gpu>>(), DeviceKind::Cuda, true),
+    ]);
+    #[cfg(feature = "wgpu")]
+    table.extend([
+        (TypeId::of::<Wgpu>(), DeviceKind::Wgpu, false),
+        (TypeId::of::<Autodiff<Wgpu>>(), DeviceKind::Wgpu, true),
+    ]);
+    table.into_iter().find(|&(t, _, _)| t == b).map(|(_, kind, ad)| (kind, ad))
+}
+
+impl DeviceKind {
+    /// Whether tensors live in host memory (a CPU backend), so code that
+    /// reads weights and computes on slices costs no transfer.
+    pub fn on_host(self) -> bool {
+        matches!(self, Self::Cpu | Self::Flex)
+    }
+}
+
+/// Whether `B` is a CPU backend (with or without autodiff).
+pub fn is_cpu<B: 'static>() -> bool {
+    identify::<B>().is_some_and(|(kind, _)| kind.on_host())
+}
+
+/// Whether the predictor's native NAR-Former step and scorer (host
+/// slices, `predictor::native*`) run on `B`: the CPU backends only.
+pub fn native_predictor<B: 'static>() -> bool {
+    is_cpu::<B>()
+}
+
+/// Whether the trainer's kernels (`trainer::kernels`, written on NdArray's
+/// arrays) run on `B`: NdArray with autodiff only. Every GPU backend, Flex,
+/// and any backend not in [`identify`]'s table run burn's ops.
+pub fn native_trainer<B: 'static>() -> bool {
+    identify::<B>() == Some((DeviceKind::Cpu, true))
+}
+
+/// A GPU runtime's memory report (CubeCL's memory pools), in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceMemory {
+    /// Bytes held by live tensors.
+    pub in_use: u64,
+    /// Bytes the pools hold from the device (in use, padding and free pages).
+    pub reserved: u64,
+}
+
+/// The memory report of `device` when `B` is a GPU backend of this build
+/// (after finishing its queued work); `None` on the CPU backends.
+pub fn device_memory<B: burn::tensor::backend::Backend>(device: &B::Device) -> Option<DeviceMemory> {
+    let (kind, _) = identify::<B>()?;
+    if kind.on_host() {
+        return None;
+    }
+    B::sync(device).ok()?;
+    let any: &dyn std::any::Any = device;
+    let _ = any;
+    match kind {
+        #[cfg(feature = "wgpu")]
+        DeviceKind::Wgpu => {
+            use burn::cubecl::Runtime;
+            let usage = burn::backend::wgpu::WgpuRuntime::client(any.downcast_ref()?).memory_usage().ok()?;
+            Some(DeviceMemory { in_use: usage.bytes_in_use, reserved: usage.bytes_reserved })
+        }
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => {
+            use burn::cubecl::Runtime;
+            let usage = burn::cubecl::cuda::CudaRuntime::client(any.downcast_ref()?).memory_usage().ok()?;
+            Some(DeviceMemory { in_use: usage.bytes_in_use, reserved: usage.bytes_reserved })
+        }
+        _ => None,
+    }
+}
+
+/// The name of the adapter `device: wgpu` computes on (wgpu's default
+/// device: the high-performance adapter of the platform's graphics API), as
+/// its driver reports it, e.g. `llvmpipe (LLVM 19.1.7, 256 bits) (Vulkan,
+/// Mesa 25.0.7)`; `None` without the feature or an adapter.
+pub fn wgpu_adapter_name() -> Option<String> {
+    #[cfg(feature = "wgpu")]
+    {
+        use burn::cubecl::wgpu::{AutoGraphicsApi, GraphicsApi};
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: AutoGraphicsApi::backend().into(),
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let options = wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            force_fallback_adapter: false,
+            compatible_surface: None,
+        };
+        let info = burn::cubecl::future::block_on(instance.request_adapter(&options)).ok()?.get_info();
+        Some(format!("{} ({:?}, {})", info.name, info.backend, info.driver_info))
+    }
+    #[cfg(not(feature = "wgpu"))]
+    None
 }
 
 /// Threads the CPU backend computes with.
 pub fn cpu_threads() -> usize {
     rayon::current_num_threads()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cpu_backend_is_identified_and_takes_only_its_own_paths() {
+        assert_eq!(identify::<Cpu>(), Some((DeviceKind::Cpu, false)));
+        assert_eq!(identify::<Autodiff<Cpu>>(), Some((DeviceKind::Cpu, true)));
+        assert_eq!(identify::<Autodiff<Flex>>(), Some((DeviceKind::Flex, true)));
+        // the trainer's kernels need NdArray's arrays and autodiff: nothing else
+        assert!(native_trainer::<Autodiff<Cpu>>());
+        assert!(!native_trainer::<Cpu>() && !native_trainer::<Autodiff<Flex>>());
+        // the predictor's native code reads weights on the host: both CPU backends
+        assert!(native_predictor::<Cpu>() && native_predictor::<Autodiff<Flex>>());
+        // a backend outside the table takes burn's ops everywhere
+        type Other = burn::backend::NdArray<f64>;
+        assert_eq!(identify::<Other>(), None);
+        assert!(!native_predictor::<Other>() && !native_trainer::<Other>() && !is_cpu::<Other>());
+        assert_eq!(device_memory::<Cpu>(&Default::default()), None);
+    }
 }

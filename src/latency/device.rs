@@ -9,7 +9,7 @@ use crate::backend::DeviceKind;
 /// The machine a measurement was made on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {
-    /// `cpu`, `flex` or `cuda` (the config's `device`).
+    /// `cpu`, `flex`, `cuda` or `wgpu` (the config's `device`).
     pub device: String,
     /// The CPU model (`/proc/cpuinfo`) or the GPU's name.
     pub device_name: String,
@@ -24,6 +24,7 @@ impl DeviceInfo {
     pub fn here(kind: DeviceKind, threads: usize) -> Self {
         let device_name = match kind {
             DeviceKind::Cuda => gpu_name().unwrap_or_else(|| "CUDA device 0".to_string()),
+            DeviceKind::Wgpu => crate::backend::wgpu_adapter_name().unwrap_or_else(|| "wgpu adapter".to_string()),
             _ => cpu_model(),
         };
         Self { device: kind.name().to_string(), device_name, backend: kind.backend_name().to_string(), threads }

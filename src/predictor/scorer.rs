@@ -7,7 +7,7 @@ use burn::tensor::backend::Backend;
 use super::Predictor;
 use super::dataset::EncodedSet;
 use super::native::NativeNarFormer;
-use crate::backend::is_cpu;
+use crate::backend::native_predictor;
 
 /// Architectures per `forward` call on the burn path.
 const BATCH: usize = 1024;
@@ -21,7 +21,7 @@ pub enum Scorer<'a, B: Backend> {
 impl<'a, B: Backend> Scorer<'a, B> {
     pub fn new(model: &'a Predictor<B>, device: &'a B::Device) -> Self {
         match model {
-            Predictor::NarFormer(m) if is_cpu::<B>() => Self::Native(Box::new(NativeNarFormer::new(m))),
+            Predictor::NarFormer(m) if native_predictor::<B>() => Self::Native(Box::new(NativeNarFormer::new(m))),
             _ => Self::Burn(model, device),
         }
     }

@@ -26,7 +26,7 @@ use super::native_train::NativeStep;
 use super::optim::lr_at;
 use super::step::{BurnStep, StepBatch, TrainStep};
 use super::{ModelConfig, Predictor};
-use crate::backend::is_cpu;
+use crate::backend::native_predictor;
 
 /// Training hyper-parameters (`train:` in a config file; defaults: the paper's).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -236,13 +236,13 @@ pub fn train_with<B: AutodiffBackend>(
         // is burn's record.
         Engine::Auto => {
             matches!(model_cfg, ModelConfig::NarFormer { .. })
-                && is_cpu::<B>()
+                && native_predictor::<B>()
                 && !latest.as_ref().is_some_and(|(dir, _)| BurnStep::<B>::wrote(dir))
         }
         Engine::Burn => false,
         Engine::Native => true,
     };
-    anyhow::ensure!(!native || is_cpu::<B>(), "the native training step runs on a CPU backend only");
+    anyhow::ensure!(!native || native_predictor::<B>(), "the native training step runs on a CPU backend only");
     let model = initial.unwrap_or_else(|| model_cfg.init(device));
     let mut stepper: Box<dyn TrainStep<B>> = if native {
         let resume = latest.as_ref().map(|(dir, s)| (dir.as_path(), s.steps_done));

@@ -33,10 +33,13 @@ type Cpu = NdArray<f32>;
 type CpuAd = Autodiff<Cpu>;
 
 /// Whether `B` runs the kernels of this module: exactly the CPU backend
-/// with autodiff, the one the trainer trains on without a GPU. The choice
-/// is by type, so a GPU backend can never take a CPU path.
+/// with autodiff, the one the trainer trains on without a GPU
+/// ([`crate::backend::native_trainer`], by type: a GPU backend can never
+/// take a CPU path, and [`cast`] relies on it).
 pub fn native<B: Backend>() -> bool {
-    TypeId::of::<B>() == TypeId::of::<CpuAd>()
+    let native = crate::backend::native_trainer::<B>();
+    debug_assert_eq!(native, TypeId::of::<B>() == TypeId::of::<CpuAd>());
+    native
 }
 
 /// `t` as the type [`native`] has established it is.
