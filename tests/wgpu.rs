@@ -361,47 +361,36 @@ fn device_memory_does_not_grow_across_epochs() {
     let cfg = train_config(10);
     let (_, _, memory) = on_wgpu(PredictorTraining { model: &model, train: &cfg, init: &dir, out: dir.join("out") });
     let memory: Vec<DeviceMemory> = memory.into_iter().map(|m| m.expect("a memory report")).collect();
-    eprintln!("predictor, device memory after each epoch: {memory:?}");
-    // After two epochs (the pools' first growth, the best weights' first
-    // copies) nothing may grow: a leak of even one batch's tensors per
-    // epoch shows as bytes in use rising epoch over epoch.
-    let settled = memory[1];
-    for (epoch, m) in memory.iter().enumerate().skip(2) {
-        assert!(
-            m.in_use <= settled.in_use + 64 * 1024,
-            "epoch {}: {} bytes in use, {} after epoch 2",
-            epoch + 1,
-            m.in_use,
-            settled.in_use
-        );
-        assert!(
-            m.reserved <= settled.reserved,
-            "epoch {}: {} bytes reserved, {} after epoch 2",
-            epoch + 1,
-            m.reserved,
-            settled.reserved
-        );
-    }
+    assert_flat("predictor", &memory);
 
     // the built-in trainer too: 6 epochs of a small DARTS network
     let budget =
         TrainBudget { channels: Some(4), cells: Some(2), resolution: Some(8), batch_size: 16, ..TrainBudget::new(6) };
     let spec = network("darts.yaml", &darts_v2(), &budget);
     let memory = on_wgpu(TrainerMemory { spec: &spec, budget: &budget });
-    eprintln!("trainer, device memory after each epoch: {memory:?}");
+    assert_flat("trainer", &memory);
+}
+
+/// After two epochs (the pools' first growth, the best weights' first
+/// copies) the bytes in use may not grow: a leak of even one batch's
+/// tensors per epoch shows as bytes in use rising epoch over epoch. The
+/// pools may still take a page or so when a size first meets a busy pool
+/// (CI saw +4.5 KB at epoch 3 where this machine saw it at epoch 2), so
+/// reserved bytes get 10%: a leak of pages grows past that in a few epochs.
+fn assert_flat(what: &str, memory: &[DeviceMemory]) {
+    eprintln!("{what}, device memory after each epoch: {memory:?}");
     let settled = memory[1];
     for (epoch, m) in memory.iter().enumerate().skip(2) {
+        let epoch = epoch + 1;
         assert!(
             m.in_use <= settled.in_use + 64 * 1024,
-            "trainer epoch {}: {} bytes in use, {} after epoch 2",
-            epoch + 1,
+            "{what} epoch {epoch}: {} bytes in use, {} after epoch 2",
             m.in_use,
             settled.in_use
         );
         assert!(
-            m.reserved <= settled.reserved,
-            "trainer epoch {}: {} bytes reserved, {} after epoch 2",
-            epoch + 1,
+            m.reserved <= settled.reserved + settled.reserved / 10,
+            "{what} epoch {epoch}: {} bytes reserved, {} after epoch 2",
             m.reserved,
             settled.reserved
         );
