@@ -87,24 +87,17 @@ pub fn dispatch<T: BackendTask>(kind: DeviceKind, task: T) -> anyhow::Result<T::
 /// The one table the tool's own code paths are chosen from.
 pub fn identify<B: 'static>() -> Option<(DeviceKind, bool)> {
     use std::any::TypeId;
-    let b = TypeId::of::<B>();
-    #[cfg_attr(not(any(feature = "cuda", feature = "wgpu")), allow(unused_mut))]
-    let mut table = vec![
-        (TypeId::of::<Cpu>(), DeviceKind::Cpu, false),
-        (TypeId::of::<Autodiff<Cpu>>(), DeviceKind::Cpu, true),
-        (TypeId::of::<Flex>(), DeviceKind::Flex, false),
-        (TypeId::of::<Autodiff<Flex>>(), DeviceKind::Flex, true),
-    ];
+    // A backend and its autodiff wrapper: called in the trainer's hot path
+    // (every kernel asks), so a chain of constants, no allocation.
+    fn pair<T: 'static>(kind: DeviceKind) -> [(TypeId, DeviceKind, bool); 2] {
+        [(TypeId::of::<T>(), kind, false), (TypeId::of::<Autodiff<T>>(), kind, true)]
+    }
+    let table = pair::<Cpu>(DeviceKind::Cpu).into_iter().chain(pair::<Flex>(DeviceKind::Flex));
     #[cfg(feature = "cuda")]
-    table.extend([
-        (TypeId::of::<Gpu>(), DeviceKind::Cuda, false),
-        (TypeId::of::<Autodiff<Gpu>>(), DeviceKind::Cuda, true),
-    ]);
+    let table = table.chain(pair::<Gpu>(DeviceKind::Cuda));
     #[cfg(feature = "wgpu")]
-    table.extend([
-        (TypeId::of::<Wgpu>(), DeviceKind::Wgpu, false),
-        (TypeId::of::<Autodiff<Wgpu>>(), DeviceKind::Wgpu, true),
-    ]);
+    let table = table.chain(pair::<Wgpu>(DeviceKind::Wgpu));
+    let b = TypeId::of::<B>();
     table.into_iter().find(|&(t, _, _)| t == b).map(|(_, kind, ad)| (kind, ad))
 }
 
@@ -152,7 +145,6 @@ pub fn device_memory<B: burn::tensor::backend::Backend>(device: &B::Device) -> O
     }
     B::sync(device).ok()?;
     let any: &dyn std::any::Any = device;
-    let _ = any;
     match kind {
         #[cfg(feature = "wgpu")]
         DeviceKind::Wgpu => {
@@ -166,7 +158,10 @@ pub fn device_memory<B: burn::tensor::backend::Backend>(device: &B::Device) -> O
             let usage = burn::cubecl::cuda::CudaRuntime::client(any.downcast_ref()?).memory_usage().ok()?;
             Some(DeviceMemory { in_use: usage.bytes_in_use, reserved: usage.bytes_reserved })
         }
-        _ => None,
+        _ => {
+            let _ = any; // read by the GPU arms of builds that have them
+            None
+        }
     }
 }
 
