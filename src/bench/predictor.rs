@@ -56,6 +56,7 @@ pub struct PredictorBenchResult {
 pub fn predictor(b: PredictorBench) -> Result<PredictorBenchResult> {
     let cfg = ModelConfig::default();
     let ModelConfig::NarFormer { transformer: t, .. } = &cfg else { unreachable!("the default model is NAR-Former") };
+    println!("{}", super::machine_line());
     println!(
         "backend {} | threads {} | model nar-former depths {:?} heads {} d_ff {}",
         b.device.backend_name(),

@@ -91,6 +91,7 @@ pub fn train(b: TrainBench) -> Result<TrainBenchResult> {
         }
     };
     let cost = spec.cost();
+    println!("{}", super::machine_line());
     println!(
         "backend {} | threads {} | {name} ({:.2}M params, {:.1}M MACs) | batch {batch} | {res}x{res}",
         b.device.backend_name(),

@@ -183,7 +183,7 @@ impl<B: Backend> LayerModule<B> {
             }
             Self::Relu(_) => activation(x, Activation::Relu),
             Self::HSwish(_) => activation(x, Activation::HSwish),
-            Self::HSigmoid(m) => m.forward(x),
+            Self::HSigmoid(_) => activation(x, Activation::HSigmoid),
             Self::MaxPool(m) => m.forward(x),
             Self::AvgPool(m) => m.forward(x),
             Self::GlobalAvgPool(m) => m.forward(x),

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::AutodiffModule;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
@@ -20,6 +19,7 @@ use rand::seq::SliceRandom;
 use super::augment::{Augment, Normalize, batch};
 use super::budget::TrainBudget;
 use super::darts_net::DropPath;
+use super::kernels::cross_entropy;
 use super::network::Network;
 use crate::data::{ImageData, ImageSet};
 use crate::net::NetSpec;
@@ -75,7 +75,8 @@ pub struct Trainer<'a, B: AutodiffBackend> {
     pub budget: &'a TrainBudget,
     pub device: B::Device,
     optim: burn::optim::adaptor::OptimizerAdaptor<burn::optim::Sgd<B::InnerBackend>, Network<B>, B>,
-    loss: burn::nn::loss::CrossEntropyLoss<B>,
+    /// Label smoothing of the cross-entropy (0: none).
+    smoothing: f32,
 }
 
 impl<'a, B: AutodiffBackend> Trainer<'a, B> {
@@ -89,9 +90,7 @@ impl<'a, B: AutodiffBackend> Trainer<'a, B> {
             .with_weight_decay((budget.weight_decay > 0.0).then(|| WeightDecayConfig::new(budget.weight_decay as f32)))
             .with_gradient_clipping(budget.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32)))
             .init();
-        let smoothing = (budget.label_smoothing > 0.0).then_some(budget.label_smoothing as f32);
-        let loss = CrossEntropyLossConfig::new().with_smoothing(smoothing).init(&device);
-        Self { budget, device, optim, loss }
+        Self { budget, device, optim, smoothing: budget.label_smoothing as f32 }
     }
 
     /// One step on a batch; returns the updated model and the batch loss.
@@ -105,9 +104,9 @@ impl<'a, B: AutodiffBackend> Trainer<'a, B> {
     ) -> (Network<B>, f64) {
         let with_aux = self.budget.auxiliary_weight > 0.0;
         let (logits, aux) = model.forward(x, drop, with_aux);
-        let mut loss = self.loss.forward(logits, y.clone());
+        let mut loss = cross_entropy(logits, y.clone(), self.smoothing);
         if let Some(aux) = aux {
-            loss = loss + self.loss.forward(aux, y).mul_scalar(self.budget.auxiliary_weight);
+            loss = loss + cross_entropy(aux, y, self.smoothing).mul_scalar(self.budget.auxiliary_weight);
         }
         let value: f64 = loss.clone().into_scalar().elem();
         let grads = GradientsParams::from_grads(loss.backward(), &model);

@@ -24,28 +24,40 @@ pub enum Activation {
     Relu,
     /// `z * relu6(z + 3) / 6`, MobileNetV3's.
     HSwish,
+    /// `relu6(z + 3) / 6`, the gate of MobileNetV3's squeeze-and-excite.
+    HSigmoid,
 }
 
 impl Activation {
+    /// The value at `z`; a NaN stays NaN (`f32::max` would turn ReLU's into
+    /// 0, and burn-ndarray 0.21's SIMD max and clamp do, burn issue #5716:
+    /// a diverging training must be seen diverging).
     #[inline]
     pub(super) fn apply(self, z: f32) -> f32 {
         match self {
             Self::Identity => z,
-            Self::Relu => z.max(0.0),
+            Self::Relu if z <= 0.0 => 0.0,
+            Self::Relu => z,
+            // `clamp` keeps a NaN
             Self::HSwish => z * (z + 3.0).clamp(0.0, 6.0) / 6.0,
+            Self::HSigmoid => (z + 3.0).clamp(0.0, 6.0) / 6.0,
         }
     }
 
-    /// The derivative at `z` (0 at ReLU's kink, as burn and PyTorch take it).
+    /// The derivative at `z` (0 at a kink, as burn and PyTorch take it);
+    /// NaN at a NaN.
     #[inline]
     pub(super) fn slope(self, z: f32) -> f32 {
         match self {
+            _ if z.is_nan() => f32::NAN,
             Self::Identity => 1.0,
             Self::Relu if z > 0.0 => 1.0,
             Self::Relu => 0.0,
             Self::HSwish if z < -3.0 => 0.0,
             Self::HSwish if z > 3.0 => 1.0,
             Self::HSwish => (2.0 * z + 3.0) / 6.0,
+            Self::HSigmoid if z <= -3.0 || z >= 3.0 => 0.0,
+            Self::HSigmoid => 1.0 / 6.0,
         }
     }
 
@@ -55,6 +67,7 @@ impl Activation {
             Self::Identity => x,
             Self::Relu => burn::tensor::activation::relu(x),
             Self::HSwish => burn::tensor::activation::hard_swish(x),
+            Self::HSigmoid => burn::tensor::activation::hard_sigmoid(x, 1.0 / 6.0, 0.5),
         }
     }
 }
@@ -76,6 +89,10 @@ macro_rules! specialised {
             }
             Activation::HSwish => {
                 let $f = |z: f32| Activation::HSwish.$method(z);
+                $body
+            }
+            Activation::HSigmoid => {
+                let $f = |z: f32| Activation::HSigmoid.$method(z);
                 $body
             }
         }
@@ -143,12 +160,15 @@ fn cpu_autodiff<const D: usize>(x: FloatTensor<CpuAd>, act: Activation) -> Float
 
 #[cfg(test)]
 mod tests {
+    use burn::tensor::TensorData;
+
     use super::*;
+    use crate::trainer::kernels::tests::CpuAd;
     use crate::trainer::kernels::tests::{assert_close, random};
 
     #[test]
     fn activations_and_their_gradients_match_burns() {
-        for act in [Activation::Relu, Activation::HSwish] {
+        for act in [Activation::Relu, Activation::HSwish, Activation::HSigmoid] {
             for shape in [[2, 3, 5, 7], [1, 1, 1, 1], [3, 17, 33, 31]] {
                 // Values spread past h-swish's bends at -3 and 3.
                 let x0 = random(shape, 5.0);
@@ -162,6 +182,23 @@ mod tests {
                 let what = format!("{act:?} {shape:?}");
                 assert_close(&run(true), &run(false), &["output", "input gradient"], 1e-5, &what);
             }
+        }
+    }
+
+    #[test]
+    fn a_nan_stays_nan_through_every_activation_and_its_gradient() {
+        for act in [Activation::Relu, Activation::HSwish, Activation::HSigmoid] {
+            let values = [f32::NAN, -4.0, -1.0, 0.0, 2.0, 5.0];
+            let x0 = Tensor::<CpuAd, 4>::from_data(TensorData::new(values.to_vec(), [1, 1, 2, 3]), &Default::default());
+            let x = x0.require_grad();
+            let y = activation(x.clone(), act);
+            let g = y.clone().sum().backward();
+            let (y, dx) = (
+                y.inner().into_data().to_vec::<f32>().unwrap(),
+                x.grad(&g).unwrap().into_data().to_vec::<f32>().unwrap(),
+            );
+            assert!(y[0].is_nan() && dx[0].is_nan(), "{act:?}: {y:?} {dx:?}");
+            assert!(y[1..].iter().chain(&dx[1..]).all(|v| v.is_finite()), "{act:?}: only the NaN is NaN: {y:?} {dx:?}");
         }
     }
 }

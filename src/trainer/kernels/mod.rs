@@ -13,6 +13,7 @@
 pub mod activation;
 pub mod batch_norm;
 pub mod conv;
+pub mod cross_entropy;
 pub mod depthwise;
 mod slices;
 
@@ -27,6 +28,7 @@ use burn::tensor::{Tensor, TensorData, TensorMetadata, TensorPrimitive};
 pub use activation::{Activation, activation};
 pub use batch_norm::batch_norm;
 pub use conv::{ConvGeometry, dense_conv2d};
+pub use cross_entropy::cross_entropy;
 pub use depthwise::depthwise_conv2d;
 
 type Cpu = NdArray<f32>;
