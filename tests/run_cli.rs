@@ -55,13 +55,19 @@ fn command_evaluator(extra: &str, log: &Path) -> String {
 /// evaluations.csv without its `seconds` column and without the command
 /// line in `extra` (it names the run's own folder).
 fn evaluations(run: &Path) -> Vec<Vec<String>> {
+    evaluations_without(run, &["command"])
+}
+
+/// evaluations.csv, sorted, without its `seconds` column and without the
+/// `extra` fields `keys`.
+fn evaluations_without(run: &Path, keys: &[&str]) -> Vec<Vec<String>> {
     let mut r = csv::Reader::from_path(run.join("evaluations.csv")).unwrap();
     let h = r.headers().unwrap().clone();
     let skip = h.iter().position(|c| c == "seconds").unwrap();
     let extra = h.iter().position(|c| c == "extra").unwrap();
-    let without_command = |v: &str| {
+    let without_keys = |v: &str| {
         let mut m: serde_json::Map<String, serde_json::Value> = serde_json::from_str(v).unwrap();
-        m.remove("command");
+        keys.iter().for_each(|k| drop(m.remove(*k)));
         serde_json::Value::Object(m).to_string()
     };
     let mut rows: Vec<Vec<String>> = r
@@ -71,7 +77,7 @@ fn evaluations(run: &Path) -> Vec<Vec<String>> {
             rec.iter()
                 .enumerate()
                 .filter(|(i, _)| *i != skip)
-                .map(|(i, v)| if i == extra { without_command(v) } else { v.to_string() })
+                .map(|(i, v)| if i == extra { without_keys(v) } else { v.to_string() })
                 .collect()
         })
         .collect();
@@ -367,18 +373,6 @@ fn builtin_evaluator_trains_darts_networks_in_the_workflow() {
     assert!(err.contains("data_batch_1.bin") && err.contains("evaluator.data.dir"), "{err}");
 }
 
-/// evaluations.csv without how long each took (`seconds`, and `extra`'s
-/// speed), sorted: what was measured.
-fn measured(run: &Path) -> Vec<Vec<String>> {
-    let mut r = csv::Reader::from_path(run.join("evaluations.csv")).unwrap();
-    let h = r.headers().unwrap().clone();
-    let keep: Vec<usize> = (0..h.len()).filter(|&i| !["seconds", "extra"].contains(&&h[i])).collect();
-    let mut rows: Vec<Vec<String>> =
-        r.records().map(|rec| keep.iter().map(|&i| rec.as_ref().unwrap()[i].to_string()).collect()).collect();
-    rows.sort();
-    rows
-}
-
 #[test]
 fn a_killed_builtin_run_resumes_to_the_same_accuracies() {
     // Batches of 32 and more: until the loss's reciprocal estimate was taken
@@ -392,6 +386,8 @@ fn a_killed_builtin_run_resumes_to_the_same_accuracies() {
     let cfg = write(&dir, "builtin-resume.yaml", &text);
     let whole = dir.join("whole");
     run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&whole).arg("--quiet"));
+    // what was measured, the training loss included; not how fast
+    let measured = |run: &Path| evaluations_without(run, &["images_per_s"]);
     let reference = measured(&whole);
     assert_eq!(reference.len(), 4 + 2, "{reference:?}");
     let run = dir.join("killed");

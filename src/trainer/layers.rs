@@ -151,7 +151,8 @@ impl<B: Backend> LayerModule<B> {
             }
             Layer::Relu => Self::Relu(Relu),
             Layer::HSwish => Self::HSwish(HardSwish),
-            Layer::HSigmoid => Self::HSigmoid(HardSigmoidConfig::new().with_alpha(1.0 / 6.0).with_beta(0.5).init()),
+            // a marker, like Relu's: the op is `Activation::HSigmoid` (relu6(z + 3) / 6)
+            Layer::HSigmoid => Self::HSigmoid(HardSigmoidConfig::new().init()),
             Layer::MaxPool { k, stride, pad } => Self::MaxPool(
                 MaxPool2dConfig::new([k, k])
                     .with_strides([stride, stride])

@@ -1,7 +1,8 @@
-//! ReLU and h-swish on the CPU backend: one pass forward, one pass back
-//! (burn's ReLU gradient is three: a comparison, a mask, a fill; its
-//! h-swish is a product of a clamp, six passes each way). Also the
-//! activation [`super::batch_norm`] applies in its own passes.
+//! ReLU, h-swish and h-sigmoid on the CPU backend: one pass forward, one
+//! pass back (burn's ReLU gradient is three: a comparison, a mask, a fill;
+//! its h-swish is a product of a clamp, six passes each way), keeping a
+//! NaN a NaN. Also the activation [`super::batch_norm`] applies in its own
+//! passes.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -44,8 +45,9 @@ impl Activation {
         }
     }
 
-    /// The derivative at `z` (0 at a kink, as burn and PyTorch take it);
-    /// NaN at a NaN.
+    /// The derivative at `z`, as PyTorch takes it at the kinks (ReLU 0 at 0,
+    /// h-swish -0.5 at -3 and 1.5 at 3, h-sigmoid 0 at ±3); NaN at a NaN
+    /// (burn and PyTorch pass a gradient through a NaN input: here it shows).
     #[inline]
     pub(super) fn slope(self, z: f32) -> f32 {
         match self {
