@@ -15,6 +15,14 @@ static MESSAGE: Mutex<String> = Mutex::new(String::new());
 /// Files to remove when interrupted (a run directory's lock: the process
 /// exits without running destructors).
 static RELEASE: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
+/// The run mark of the evaluation processes to kill besides the groups
+/// (those that left their group with `setsid`): `crate::eval::process`.
+static MARK: Mutex<Option<String>> = Mutex::new(None);
+
+/// On Ctrl-C, every process carrying run mark `mark` is killed too.
+pub fn kill_marked_on_interrupt(mark: String) {
+    *MARK.lock().unwrap_or_else(|e| e.into_inner()) = Some(mark);
+}
 
 /// On Ctrl-C, `path` is removed before the process exits (as its owner's
 /// destructor would have).
@@ -36,6 +44,9 @@ pub fn on_interrupt(message: String) {
             };
             for group in children {
                 kill_group(group);
+            }
+            if let Some(mark) = MARK.lock().unwrap_or_else(|e| e.into_inner()).as_deref() {
+                crate::eval::process::kill_marked(mark);
             }
             eprintln!("\n{}", MESSAGE.lock().unwrap_or_else(|e| e.into_inner()));
             for path in RELEASE.lock().unwrap_or_else(|e| e.into_inner()).iter() {

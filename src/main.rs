@@ -38,9 +38,13 @@ enum Command {
         /// Override a config value, e.g. --set search.top_k=5 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
-        /// With --resume: evaluate again the architectures whose last evaluation failed.
+        /// With --resume: evaluate again the architectures whose last evaluation failed, in every stage.
         #[arg(long)]
         retry_failed: bool,
+        /// With --retry-failed: keep the predictors and searches already made, even where they learnt
+        /// without an evaluation that succeeds now (default: train again from the first such round).
+        #[arg(long)]
+        keep_later_stages: bool,
         /// No progress bars or progress lines.
         #[arg(long)]
         quiet: bool,
@@ -49,9 +53,15 @@ enum Command {
     Resume {
         /// The run directory (it holds checkpoint.json).
         run_dir: PathBuf,
-        /// Evaluate again the architectures whose last evaluation failed (after fixing the evaluator).
+        /// Evaluate again the architectures whose last evaluation failed, in every stage (after fixing
+        /// the evaluator); a round whose predictor learnt without one that succeeds now is trained and
+        /// searched again.
         #[arg(long)]
         retry_failed: bool,
+        /// With --retry-failed: keep the predictors and searches already made, even where they learnt
+        /// without an evaluation that succeeds now.
+        #[arg(long)]
+        keep_later_stages: bool,
         /// Continue with this config (e.g. the one you fixed the evaluator in) instead of the copy the
         /// run directory keeps: it may change how evaluations run (command, cwd, timeouts, retries,
         /// workers, Slurm settings), not what is measured (space, budgets, data, seed, search).
@@ -448,13 +458,22 @@ fn print_metrics(m: &experiment::TestMetrics) {
     );
 }
 
-fn print_summary(dir: &std::path::Path) -> anyhow::Result<()> {
+/// A finished run: prints its summary; with failed evaluations, a last line
+/// that counts them per stage and gives the command that retries them, and
+/// the exit status that says so ([`run::EXIT_FAILED_EVALUATIONS`]).
+fn finished(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let md = std::fs::read_to_string(dir.join("summary.md"))?;
     println!("{md}run directory: {}", dir.display());
-    Ok(())
+    Ok(match run::failed_at_end(dir)? {
+        Some(line) => {
+            println!("{line}");
+            ExitCode::from(run::EXIT_FAILED_EVALUATIONS)
+        }
+        None => ExitCode::SUCCESS,
+    })
 }
 
-fn handle(cli: Cli) -> anyhow::Result<()> {
+fn handle(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Predictor(PredictorCmd::Train { config, out, overrides, results, restart, quiet }) => {
             let req = TrainRequest {
@@ -471,13 +490,25 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
         Command::Predictor(PredictorCmd::Eval { config, checkpoint, overrides }) => {
             print_outcome(&experiment::run_eval(config.as_deref(), &overrides, &checkpoint)?);
         }
-        Command::Run { config, run_dir, seed, resume, force, overrides, retry_failed, quiet } => {
+        Command::Run { config, run_dir, seed, resume, force, overrides, retry_failed, keep_later_stages, quiet } => {
             if retry_failed && !resume {
                 anyhow::bail!("--retry-failed continues a run: it needs --resume");
             }
-            let req =
-                run::RunRequest { config: Some(config), overrides, run_dir, seed, resume, force, quiet, retry_failed };
-            print_summary(&run::execute(req)?)?;
+            if keep_later_stages && !retry_failed {
+                anyhow::bail!("--keep-later-stages goes with --retry-failed");
+            }
+            let req = run::RunRequest {
+                config: Some(config),
+                overrides,
+                run_dir,
+                seed,
+                resume,
+                force,
+                quiet,
+                retry_failed,
+                keep_later_stages,
+            };
+            return finished(&run::execute(req)?);
         }
         Command::Cancel { run_dir } => {
             let jobs = nas_search::eval::slurm::cancel(&run_dir)?;
@@ -506,7 +537,10 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
             }
             println!("{}", nas_search::eval::one::result_line(&outcome));
         }
-        Command::Resume { run_dir, retry_failed, config, overrides, quiet } => {
+        Command::Resume { run_dir, retry_failed, keep_later_stages, config, overrides, quiet } => {
+            if keep_later_stages && !retry_failed {
+                anyhow::bail!("--keep-later-stages goes with --retry-failed");
+            }
             let dir = run::execute(run::RunRequest {
                 config,
                 overrides,
@@ -516,8 +550,9 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
                 force: false,
                 quiet,
                 retry_failed,
+                keep_later_stages,
             })?;
-            print_summary(&dir)?;
+            return finished(&dir);
         }
         Command::Serve { dirs, port, host } => {
             nas_search::serve::serve(nas_search::serve::ServeOptions { dirs, host, port })?;
@@ -644,7 +679,7 @@ fn handle(cli: Cli) -> anyhow::Result<()> {
             bench::predictor(b)?;
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A training step allocates and frees the same few-megabyte arrays
@@ -671,7 +706,7 @@ fn main() -> ExitCode {
     }
     keep_freed_memory();
     match handle(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -255,7 +255,7 @@ fn failing_evaluations_are_recorded_and_the_run_finishes() {
         }
         let cfg = small_config(&sub, &ev);
         let run = sub.join("run");
-        run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+        run_with_failures(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
         let text = fs::read_to_string(run.join("evaluations.csv")).unwrap();
         let failed: Vec<&str> = text.lines().filter(|l| l.contains(",failed,")).collect();
         assert!(!failed.is_empty(), "{mode}: no failure recorded");

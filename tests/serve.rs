@@ -66,7 +66,7 @@ fn finished() -> &'static (PathBuf, PathBuf) {
         let root = temp_dir("serve-runs");
         let cfg = config(&root, "finished", "--fail-fraction 0.3", 12);
         let run = root.join("runs/finished");
-        run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+        run_with_failures(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
         (root.join("runs"), run)
     })
 }

@@ -226,7 +226,7 @@ fn failing_tasks_are_failed_evaluations_with_their_stderr() {
     let dir = temp_dir("slurm-fail");
     let cfg = config(&dir, "fail", &slurm(&example("--fail-fraction 0.4 --fail-mode crash"), ""));
     let run = dir.join("run");
-    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+    run_with_failures(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
     let evals = rows(&run.join("evaluations.csv"));
     let failed: Vec<_> = evals.iter().filter(|e| e["status"] == "failed").collect();
     assert!(!failed.is_empty() && failed.len() < evals.len(), "{} of {} failed", failed.len(), evals.len());

@@ -198,4 +198,9 @@ impl<B: AutodiffBackend> Evaluator for BuiltinEvaluator<B> {
     fn measures(&self) -> Measures {
         measures_of(&self.cfg.data, "trained by the built-in trainer")
     }
+
+    /// `workers` as configured (1 when unset, whatever the cores).
+    fn parallelism(&self) -> usize {
+        self.cfg.workers.unwrap_or(1)
+    }
 }

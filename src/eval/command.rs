@@ -12,11 +12,13 @@
 //! a run past `timeout_s` (its whole process group is killed), or output
 //! without a valid accuracy is retried `retries` times with doubling backoff,
 //! then recorded as a failed evaluation with the tail of its stderr.
+//! Each attempt runs under [`super::process`]'s supervisor, so it dies with
+//! the driver however the driver dies.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -47,7 +49,7 @@ pub struct CommandConfig {
     #[serde(default = "d_workers")]
     pub workers: usize,
     /// Settings written into the JSON file for each budget (free-form).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::free_budgets")]
     pub budgets: Budgets<Value>,
 }
 
@@ -88,6 +90,8 @@ pub struct CommandEvaluator {
     cwd: PathBuf,
     /// Per-evaluation scratch folders go here (absolute).
     scratch: PathBuf,
+    /// The run's mark in every evaluation process's environment.
+    mark: String,
 }
 
 impl CommandEvaluator {
@@ -95,7 +99,12 @@ impl CommandEvaluator {
         cfg.validate()?;
         let absolute = |p: &Path| std::path::absolute(p).with_context(|| format!("resolving {}", p.display()));
         let cwd = absolute(cfg.cwd.as_deref().unwrap_or(Path::new(".")))?;
-        Ok(Self { cfg, cwd, scratch: absolute(&ctx.run_dir.join("eval"))? })
+        Ok(Self {
+            cfg,
+            cwd,
+            scratch: absolute(&ctx.run_dir.join("eval"))?,
+            mark: super::process::run_mark(ctx.run_dir)?,
+        })
     }
 
     /// Runs job `i` with its retries; `retrying` hears of each failed
@@ -127,15 +136,18 @@ impl CommandEvaluator {
         let cmd = prepare(&self.cfg.command, self.cfg.budgets.get(job.budget), job, &dir)?;
         let started = Instant::now();
         let mut child = crate::interrupt::spawn(
-            Command::new("sh")
-                .arg("-c")
-                .arg(&cmd)
+            super::process::command(&cmd, &self.mark, &dir)
                 .current_dir(&self.cwd)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped()),
         )
         .context("starting sh")?;
+        // who runs in the work folder, for a driver after this one (a failed write loses only that)
+        let record = super::process::Record::of(child.id());
+        if let Some(r) = &record {
+            let _ = r.write(&dir);
+        }
         let mut out = child.stdout.take().expect("piped");
         let mut err = child.stderr.take().expect("piped");
         let out_reader = std::thread::spawn(move || {
@@ -162,6 +174,9 @@ impl CommandEvaluator {
             std::thread::sleep(Duration::from_millis(20));
         };
         crate::interrupt::untrack(child.id());
+        if record.is_some() {
+            let _ = std::fs::remove_file(dir.join(super::process::RECORD));
+        }
         let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).to_string();
         let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).to_string();
         let wall = started.elapsed().as_secs_f64();
@@ -337,6 +352,10 @@ pub fn parse_output(stdout: &str, wall: f64) -> Result<EvalOutcome> {
 impl Evaluator for CommandEvaluator {
     fn evaluate(&self, jobs: &[EvalJob], events: Events) -> Result<()> {
         super::pool::run_jobs(jobs, self.cfg.workers, events, |i, job, send| self.run_one(i, job, send))
+    }
+
+    fn parallelism(&self) -> usize {
+        self.cfg.workers
     }
 
     fn measures(&self) -> Measures {

@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod command;
 pub mod one;
 pub mod pool;
+pub mod process;
 pub mod slurm;
 pub mod tabular;
 
@@ -73,6 +74,26 @@ impl<T: PartialEq> Budgets<T> {
     pub fn equal(&self) -> bool {
         self.proxy == self.final_
     }
+}
+
+/// `budgets:` of free-form settings (the command and Slurm evaluators):
+/// either budget may be left out (`{}`, README's default), and then hands
+/// `null` to the command; another key is refused by name.
+pub(crate) fn free_budgets<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Budgets<serde_json::Value>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Partial {
+        #[serde(default)]
+        proxy: serde_json::Value,
+        #[serde(default, rename = "final")]
+        final_: serde_json::Value,
+    }
+    // `budgets:` with nothing after it is YAML's null: no settings either
+    let partial: Option<Partial> = Option::deserialize(d)?;
+    let p = partial.unwrap_or(Partial { proxy: serde_json::Value::Null, final_: serde_json::Value::Null });
+    Ok(Budgets { proxy: p.proxy, final_: p.final_ })
 }
 
 /// One architecture to evaluate.
@@ -160,6 +181,13 @@ pub trait Evaluator: Send + Sync {
 
     /// What its accuracies and seconds are, for the report.
     fn measures(&self) -> Measures;
+
+    /// How many evaluations it runs at once as configured (never the
+    /// machine's core count: a baseline's waves follow it, and the same
+    /// config must give the same proposals on any machine).
+    fn parallelism(&self) -> usize {
+        1
+    }
 }
 
 /// What an evaluator's numbers are: the signal the search sees and, when

@@ -106,7 +106,7 @@ pub struct SlurmConfig {
     #[serde(default = "d_stuck")]
     pub stuck_warn_s: f64,
     /// Settings written into each task's JSON file per budget (command only).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::free_budgets")]
     pub budgets: Budgets<Value>,
     /// The nas-search binary the nodes run for `builtin` (default: this one;
     /// it must be on storage the nodes see).
@@ -1019,6 +1019,12 @@ impl Evaluator for SlurmEvaluator {
                 seconds: EvalSeconds::Wall,
             },
         }
+    }
+
+    /// `max_parallel` (1 when unset: an array without a bound has no
+    /// number a baseline's waves could follow).
+    fn parallelism(&self) -> usize {
+        self.cfg.max_parallel.unwrap_or(1)
     }
 }
 

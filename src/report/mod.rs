@@ -121,6 +121,16 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
     let row = summary_row(r, &evals, best);
     dir.write_csv("summary.csv", std::slice::from_ref(&row))?;
     let mut md = summary_md(r, &evals, &row, best);
+    let failed = crate::run::records::failures_by_stage(r.evals);
+    if !failed.is_empty() {
+        md.push_str(&format!(
+            "\n**{} evaluations failed** ({}); their errors are in `evaluations.csv` and `run.log`. Once their \
+             cause is fixed, evaluate them again with `{}`.\n",
+            failed.iter().map(|f| f.2).sum::<usize>(),
+            crate::run::records::describe_failures(&failed),
+            crate::run::retry_command(&dir.root)
+        ));
+    }
     if let Some(spec) = &r.front {
         let (pareto, front_row) = front::front(r, spec);
         dir.write_csv("pareto.csv", &pareto)?;

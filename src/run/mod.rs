@@ -40,6 +40,8 @@ pub struct RunRequest {
     pub quiet: bool,
     /// Evaluate again the architectures whose last evaluation failed.
     pub retry_failed: bool,
+    /// With `retry_failed`: keep the rounds already made as they are.
+    pub keep_later_stages: bool,
 }
 
 /// A run ready to go: its config (resolved: self-contained), directory and checkpoint.
@@ -73,6 +75,33 @@ pub fn execute(req: RunRequest) -> Result<PathBuf> {
         run_dir::append_log(&run_dir, &format!("{STOPPED}{e:#}"));
     }
     outcome.map(|()| run_dir)
+}
+
+/// The exit status of `run` and `resume` when the run finished but some
+/// architectures' last evaluation failed.
+pub const EXIT_FAILED_EVALUATIONS: u8 = 3;
+
+/// For a finished run whose last evaluation of some architectures failed:
+/// the line that says how many, per stage, and the command that evaluates
+/// them again (the run's last terminal line). None when none failed.
+pub fn failed_at_end(run_dir: &Path) -> Result<Option<String>> {
+    let stages = records::failures_by_stage(&RunDir::read_evaluations(run_dir)?);
+    let failed: usize = stages.iter().map(|s| s.2).sum();
+    Ok((failed > 0).then(|| {
+        format!(
+            "{failed} evaluations failed ({}); after fixing their cause, evaluate them again with: {}",
+            records::describe_failures(&stages),
+            retry_command(run_dir)
+        )
+    }))
+}
+
+/// The command that evaluates a run's failed evaluations again.
+pub fn retry_command(run_dir: &Path) -> String {
+    crate::invocation::command(&format!(
+        "resume {} --retry-failed",
+        crate::invocation::shell_word(&run_dir.display().to_string())
+    ))
 }
 
 /// How `run.log` begins the line of the error that stopped a run.
@@ -155,6 +184,7 @@ fn set_up(req: &RunRequest) -> Result<Setup> {
     let opts = DriveOptions {
         quiet: req.quiet,
         retry_failed: req.retry_failed,
+        keep_later_stages: req.keep_later_stages,
         run_dir: run_dir.display().to_string(),
         config_file: state.config_file.clone(),
     };
@@ -198,18 +228,25 @@ impl BackendTask for OnBackend {
 
     fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
         let s = self.0;
+        stop_leftovers(&s)?;
         let any: Arc<dyn AnySpace> = Arc::from(s.cfg.space_config().build()?);
         let ctx = EvalContext { space: any.clone(), run_dir: &s.run_dir, seed: s.cfg.seed };
         let evaluator =
             s.cfg.evaluator.config.build::<B>(&ctx, &device).context("setting up the evaluator (key `evaluator`)")?;
         let evals = s.dir.load_evaluations()?;
         if !s.opts.quiet && !evals.is_empty() {
-            let failed = records::last_attempts(&evals).iter().filter(|e| e.accuracy.is_none()).count();
+            let stages = records::failures_by_stage(&evals);
+            let failed: usize = stages.iter().map(|s| s.2).sum();
             eprintln!(
-                "resuming {}: {} evaluations on record ({failed} of them failed{})",
+                "resuming {}: {} evaluations on record ({failed} of them failed{}{})",
                 s.run_dir.display(),
                 evals.len(),
-                if s.opts.retry_failed { ", evaluated again now" } else { "" }
+                if failed > 0 { format!(": {}", records::describe_failures(&stages)) } else { String::new() },
+                match (s.opts.retry_failed, failed) {
+                    (true, 1..) => "; evaluated again now",
+                    (false, 1..) => "; --retry-failed evaluates them again",
+                    _ => "",
+                }
             );
         }
         s.dir.log(&format!(
@@ -271,6 +308,31 @@ impl BackendTask for OnBackend {
         };
         s.cfg.space_config().dispatch(task)?
     }
+}
+
+/// Stops what a previous driver of this run left running (evaluation
+/// processes that outlived it: `crate::eval::process`) before anything is
+/// evaluated, and says what it stopped (in `run.log` and on the terminal,
+/// even with --quiet).
+fn stop_leftovers(s: &Setup) -> Result<()> {
+    use crate::eval::process;
+    crate::interrupt::kill_marked_on_interrupt(process::run_mark(&s.run_dir)?);
+    for l in process::stop_leftovers(&s.run_dir, process::STOP_GRACE)? {
+        let line = format!(
+            "stopped pid {} that this run's previous driver left running{}: {}{}",
+            l.pid,
+            l.workdir.as_ref().map_or(String::new(), |w| format!(" (evaluation in {})", w.display())),
+            l.command,
+            if l.killed {
+                format!(" (SIGKILL: still running {} s after SIGTERM)", process::STOP_GRACE.as_secs())
+            } else {
+                String::new()
+            }
+        );
+        s.dir.log(&line);
+        eprintln!("{line}");
+    }
+    Ok(())
 }
 
 /// The workflow on the configured space `S`.

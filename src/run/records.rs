@@ -162,6 +162,31 @@ pub fn last_attempts(evals: &[EvalRecord]) -> Vec<&EvalRecord> {
         .collect()
 }
 
+/// How many architectures' last evaluation failed, per stage: (phase,
+/// round, count), in the order the stages first appear in `evals`.
+pub fn failures_by_stage(evals: &[EvalRecord]) -> Vec<(Phase, usize, usize)> {
+    let mut out: Vec<(Phase, usize, usize)> = Vec::new();
+    for e in last_attempts(evals).into_iter().filter(|e| e.accuracy.is_none()) {
+        match out.iter_mut().find(|(p, r, _)| (*p, *r) == (e.phase, e.round)) {
+            Some(g) => g.2 += 1,
+            None => out.push((e.phase, e.round, 1)),
+        }
+    }
+    out
+}
+
+/// [`failures_by_stage`] in words: `3 data (round 0), 1 final (round 1)`.
+pub fn describe_failures(stages: &[(Phase, usize, usize)]) -> String {
+    let parts: Vec<String> = stages
+        .iter()
+        .map(|(phase, round, n)| match phase {
+            Phase::Baseline(_) => format!("{n} {phase}"),
+            _ => format!("{n} {phase} (round {round})"),
+        })
+        .collect();
+    parts.join(", ")
+}
+
 /// The header of `evaluations.csv`, in [`EvalRecord`]'s field order.
 pub const EVALUATIONS_HEADER: [&str; 17] = [
     "phase",

@@ -92,6 +92,10 @@ pub struct RunState {
     pub front: Option<Nsga2State>,
     /// Final top-K of every round, for the report.
     pub all_top_k: Vec<Pick>,
+    /// A baseline's proposals being evaluated now (a wave of as many as the
+    /// evaluator runs at once), so that a resume evaluates the same ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wave: Vec<Pick>,
     pub predictor_seconds: Vec<f64>,
     pub search_seconds: f64,
     pub scored: usize,
@@ -114,6 +118,7 @@ impl RunState {
             evolution: None,
             front: None,
             all_top_k: Vec::new(),
+            wave: Vec::new(),
             predictor_seconds: Vec::new(),
             search_seconds: 0.0,
             scored: 0,

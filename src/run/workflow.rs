@@ -14,7 +14,7 @@ use burn::tensor::backend::AutodiffBackend;
 use super::config::{PredictorSection, RunConfig, Strategy};
 use super::fitness::PredictorFitness;
 use super::progress::bar;
-use super::records::{EvalRecord, Phase, Status, last_attempts};
+use super::records::{EvalRecord, Phase, Status, describe_failures, failures_by_stage, last_attempts};
 use super::run_dir::RunDir;
 use super::selection::{self, TrainingRow};
 use super::state::{Pick, PickSource, RunState, Stage, rng_for};
@@ -45,6 +45,9 @@ pub struct DriveOptions {
     pub quiet: bool,
     /// Evaluate again the architectures whose last evaluation failed.
     pub retry_failed: bool,
+    /// With `retry_failed`: keep the predictors and searches already made
+    /// even where they learnt without an evaluation that succeeds now.
+    pub keep_later_stages: bool,
     /// The run directory as the user named it (for the commands we print).
     pub run_dir: String,
     /// The config file the run came from, when known (for the commands we print).
@@ -100,37 +103,112 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         }
     }
 
-    /// Whether the last evaluation of each architecture of `phase` in
-    /// `round` includes a failure.
-    fn has_failed(&self, phase: Phase, round: usize) -> bool {
-        last_attempts(&self.evals).iter().any(|e| e.phase == phase && e.round == round && e.accuracy.is_none())
+    /// How many rounds' predictors are trained, from the stage.
+    fn trained_rounds(&self) -> usize {
+        match self.state.stage {
+            Stage::SampleData | Stage::EvaluateData | Stage::Baseline => 0,
+            Stage::Train | Stage::Report | Stage::Done => self.state.round,
+            Stage::Search | Stage::EvaluateFinal => self.state.round + 1,
+        }
     }
 
-    /// With --retry-failed: goes back to the stage that evaluated the
-    /// failed architectures, where nothing since depends on them (a run
-    /// stopped before training on them, or a finished run's last round).
-    fn rewind_for_retry(&mut self) {
-        let round = self.state.round;
-        let back_to = match self.state.stage {
-            Stage::Train if round == 0 && self.has_failed(Phase::Data, 0) => Some((Stage::EvaluateData, 0)),
-            Stage::Train if round > 0 && self.has_failed(Phase::Final, round - 1) => {
-                Some((Stage::EvaluateFinal, round - 1))
-            }
-            Stage::Report | Stage::Done if self.cfg.strategy.uses_predictor() => {
-                (round > 0 && self.has_failed(Phase::Final, round - 1)).then_some((Stage::EvaluateFinal, round - 1))
-            }
-            Stage::Report | Stage::Done => {
-                self.has_failed(Phase::Baseline(self.cfg.strategy), 0).then_some((Stage::Baseline, 0))
-            }
-            _ => None,
-        };
-        if let Some((stage, round)) = back_to {
-            self.say(&format!(
-                "--retry-failed: back to stage {stage:?} of round {round} to evaluate the failed ones again"
-            ));
-            self.state.stage = stage;
-            self.state.round = round;
+    /// With --retry-failed: evaluates again every architecture whose last
+    /// evaluation failed, whatever its stage and round (each with its own
+    /// budget, as a further attempt of its stage). Where a round's predictor
+    /// learnt without one that succeeds now, goes back to that round's
+    /// training (the architectures searched and evaluated since stay on
+    /// record, none evaluated again; each round from there searches anew
+    /// with the fuller predictor), unless --keep-later-stages.
+    fn retry_failed(&mut self) -> Result<()> {
+        let failed: Vec<EvalRecord> =
+            last_attempts(&self.evals).into_iter().filter(|e| e.accuracy.is_none()).cloned().collect();
+        if failed.is_empty() {
+            self.say("--retry-failed: no failed evaluation on record");
+            return Ok(());
         }
+        self.say(&format!(
+            "--retry-failed: evaluating again {} failed evaluations: {}",
+            failed.len(),
+            describe_failures(&failures_by_stage(&self.evals))
+        ));
+        let mut groups: Vec<(Phase, usize, Budget, Vec<Pick>)> = Vec::new();
+        for e in &failed {
+            let pick = Pick::unscored(e.arch_key.clone(), e.genotype.clone());
+            match groups.iter_mut().find(|g| (g.0, g.1, g.2) == (e.phase, e.round, e.budget)) {
+                Some(g) => g.3.push(pick),
+                None => groups.push((e.phase, e.round, e.budget, vec![pick])),
+            }
+        }
+        for (phase, round, budget, picks) in &groups {
+            self.evaluate(picks, *phase, *round, *budget, true)?;
+        }
+        let now: Vec<&EvalRecord> = last_attempts(&self.evals);
+        let recovered: Vec<&EvalRecord> = failed
+            .iter()
+            .filter(|f| {
+                now.iter()
+                    .any(|e| (e.phase, e.round, &e.arch_key) == (f.phase, f.round, &f.arch_key) && e.accuracy.is_some())
+            })
+            .collect();
+        self.say(&format!("--retry-failed: {} of the {} succeeded this time", recovered.len(), failed.len()));
+        // the first round whose predictor would have learnt from one of them
+        let budgets_equal = self.cfg.evaluator.config.budgets_equal();
+        let first = recovered
+            .iter()
+            .filter_map(|e| match e.phase {
+                Phase::Data => Some(0),
+                Phase::Final if budgets_equal => Some(e.round + 1),
+                _ => None,
+            })
+            .min()
+            .filter(|&r| r < self.trained_rounds() && self.cfg.strategy.uses_predictor());
+        if let Some(r) = first {
+            let missed = recovered
+                .iter()
+                .filter(|e| match e.phase {
+                    Phase::Data => true,
+                    Phase::Final => budgets_equal && e.round < r,
+                    Phase::Baseline(_) => false,
+                })
+                .count();
+            if self.opts.keep_later_stages {
+                self.say(&format!(
+                    "--keep-later-stages: round {r}'s predictor learnt without {missed} of these evaluations; it and \
+                     the searches since are kept as they are (the next rounds' predictors learn from them)"
+                ));
+            } else {
+                self.rewind_to_training(r, missed)?;
+            }
+        }
+        if self.state.stage == Stage::Done {
+            // the report counts the evaluations again
+            self.state.stage = Stage::Report;
+        }
+        self.save()
+    }
+
+    /// Goes back to round `r`'s predictor training, whose predictor learnt
+    /// without `missed` evaluations that succeed now.
+    fn rewind_to_training(&mut self, r: usize, missed: usize) -> Result<()> {
+        let evaluated = self.state.all_top_k.iter().filter(|p| p.round >= r).count();
+        self.say(&format!(
+            "--retry-failed: round {r}'s predictor learnt without {missed} evaluations that succeeded now: training it \
+             again and going on from there; the {evaluated} architectures rounds {r}.. picked stay on record and are not \
+             evaluated again, and each round from {r} on searches anew and evaluates its top-K among the architectures \
+             not yet measured (--keep-later-stages keeps the rounds as they are instead)"
+        ));
+        for q in r..self.trained_rounds() {
+            let dir = self.dir.path(&format!("predictor/round-{q}"));
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+            }
+        }
+        self.state.round = r;
+        self.state.stage = Stage::Train;
+        self.state.evolution = None;
+        self.state.front = None;
+        self.state.top_k.clear();
+        Ok(())
     }
 
     fn save(&self) -> Result<()> {
@@ -155,7 +233,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
     /// Advances stage by stage, checkpointing after each, until the run is done.
     pub fn drive(&mut self) -> Result<()> {
         if self.opts.retry_failed {
-            self.rewind_for_retry();
+            self.retry_failed()?;
         }
         // evaluations a killed process recorded but did not time yet: before anything reads them
         self.time_latencies()?;
@@ -164,7 +242,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 Stage::SampleData => self.sample_data()?,
                 Stage::EvaluateData => {
                     let picks = self.state.data.clone();
-                    self.evaluate(&picks, Phase::Data, Budget::Proxy)?;
+                    self.evaluate(&picks, Phase::Data, 0, Budget::Proxy, false)?;
                     self.draw_pictures();
                     self.state.stage = Stage::Train;
                 }
@@ -172,7 +250,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 Stage::Search => self.search()?,
                 Stage::EvaluateFinal => {
                     let picks = self.state.top_k.clone();
-                    self.evaluate(&picks, Phase::Final, Budget::Final)?;
+                    self.evaluate(&picks, Phase::Final, self.state.round, Budget::Final, false)?;
                     self.draw_pictures();
                     self.state.round += 1;
                     let rounds = self.cfg.search.rounds;
@@ -207,13 +285,12 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         Ok(())
     }
 
-    /// Evaluates the picks not yet evaluated in this phase and round (with
-    /// --retry-failed, also those whose last evaluation failed).
-    fn evaluate(&mut self, picks: &[Pick], phase: Phase, budget: Budget) -> Result<()> {
-        let round = self.state.round;
+    /// Evaluates the picks not yet evaluated in `phase` and `round` (`again`:
+    /// also those whose last evaluation there failed).
+    fn evaluate(&mut self, picks: &[Pick], phase: Phase, round: usize, budget: Budget, again: bool) -> Result<()> {
         let done: HashSet<String> = last_attempts(&self.evals)
             .iter()
-            .filter(|e| e.phase == phase && e.round == round && (e.accuracy.is_some() || !self.opts.retry_failed))
+            .filter(|e| e.phase == phase && e.round == round && (e.accuracy.is_some() || !again))
             .map(|e| e.arch_key.clone())
             .collect();
         let pending: Vec<&Pick> = picks.iter().filter(|p| !done.contains(&p.key)).collect();
@@ -686,65 +763,81 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         Ok(())
     }
 
-    /// A real-evaluation baseline: proposes and evaluates one architecture
-    /// at a time (with --retry-failed, first evaluates the failed ones again).
+    /// A real-evaluation baseline: proposes architectures in waves and
+    /// evaluates each wave at once. Random search proposes all its queries
+    /// in one wave (a proposal does not depend on results); regularized
+    /// evolution and NSGA-II as many as the evaluator runs at once
+    /// ([`Evaluator::parallelism`]), each from the history before its wave.
+    /// Proposal `i` draws from generator step `i`; the wave is checkpointed
+    /// before it is evaluated, so a resume evaluates the same architectures
+    /// and the same seed gives the same run whatever the timing.
     fn baseline(&mut self) -> Result<()> {
         let queries = self.cfg.search.queries.expect("checked by RunConfig::load");
         let strategy = self.cfg.strategy;
-        if self.opts.retry_failed {
-            let failed: Vec<Pick> = last_attempts(&self.evals)
-                .iter()
-                .filter(|e| e.accuracy.is_none())
-                .map(|e| Pick::unscored(e.arch_key.clone(), e.genotype.clone()))
-                .collect();
-            self.evaluate(&failed, Phase::Baseline(strategy), Budget::Final)?;
-        }
-        while last_attempts(&self.evals).len() < queries {
-            let step = last_attempts(&self.evals).len();
-            let mut rng = rng_for(self.cfg.seed, strategy.name(), 0, step);
-            let evaluated = self.evaluated_keys();
-            let g = match strategy {
-                Strategy::RandomSearch => random::propose(self.space, &self.cfg.constraints, &mut rng, &evaluated),
-                Strategy::Nsga2 => {
-                    let history = last_attempts(&self.evals)
-                        .iter()
-                        .map(|e| {
-                            let g = self.space.parse(&e.genotype)?;
-                            // the latency the search sees (predicted, deterministic), not the
-                            // measured one (a timing is noise a re-run would not repeat)
-                            let costs = nsga2::costs(&self.cfg.search.objectives, self.space.cost(&g));
-                            Ok((e.genotype.clone(), e.accuracy.map(|a| a / 100.0), costs))
-                        })
-                        .collect::<Result<Vec<_>>>()?;
-                    nsga2::propose(
-                        self.space,
-                        &self.cfg.search.nsga2,
-                        &self.cfg.constraints,
-                        &mut rng,
-                        &history,
-                        &evaluated,
-                    )
-                }
-                _ => {
-                    let history: Vec<(String, Option<f64>)> =
-                        self.evals.iter().map(|e| (e.genotype.clone(), e.accuracy)).collect();
-                    regularized::propose(
-                        self.space,
-                        &self.cfg.search.regularized,
-                        &self.cfg.constraints,
-                        &mut rng,
-                        &history,
-                        &evaluated,
-                    )
-                }
+        let phase = Phase::Baseline(strategy);
+        loop {
+            if !self.state.wave.is_empty() {
+                let wave = self.state.wave.clone();
+                self.evaluate(&wave, phase, 0, Budget::Final, false)?;
+                self.state.wave.clear();
+                self.save()?;
             }
-            .map_err(|e| self.search_error(e))?;
-            self.latency_error()?;
-            let pick = Pick::unscored(self.space.key(&g), self.space.format(&g));
-            self.evaluate(std::slice::from_ref(&pick), Phase::Baseline(strategy), Budget::Final)?;
+            let done = last_attempts(&self.evals).len();
+            if done >= queries {
+                break;
+            }
+            let size = match strategy {
+                Strategy::RandomSearch => queries - done,
+                _ => self.evaluator.parallelism().clamp(1, queries - done),
+            };
+            let mut proposed = self.evaluated_keys();
+            for step in done..done + size {
+                let g = self.propose(strategy, step, &proposed)?;
+                let pick = Pick::unscored(self.space.key(&g), self.space.format(&g));
+                proposed.insert(pick.key.clone());
+                self.state.wave.push(pick);
+            }
+            self.save()?;
         }
         self.state.stage = Stage::Report;
         Ok(())
+    }
+
+    /// A baseline's proposal number `step`, from the evaluations on record
+    /// and never one of `taken`.
+    fn propose(&self, strategy: Strategy, step: usize, taken: &HashSet<String>) -> Result<S::Genotype> {
+        let mut rng = rng_for(self.cfg.seed, strategy.name(), 0, step);
+        let g = match strategy {
+            Strategy::RandomSearch => random::propose(self.space, &self.cfg.constraints, &mut rng, taken),
+            Strategy::Nsga2 => {
+                let history = last_attempts(&self.evals)
+                    .iter()
+                    .map(|e| {
+                        let g = self.space.parse(&e.genotype)?;
+                        // the latency the search sees (predicted, deterministic), not the
+                        // measured one (a timing is noise a re-run would not repeat)
+                        let costs = nsga2::costs(&self.cfg.search.objectives, self.space.cost(&g));
+                        Ok((e.genotype.clone(), e.accuracy.map(|a| a / 100.0), costs))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                nsga2::propose(self.space, &self.cfg.search.nsga2, &self.cfg.constraints, &mut rng, &history, taken)
+            }
+            _ => {
+                let history: Vec<(String, Option<f64>)> =
+                    self.evals.iter().map(|e| (e.genotype.clone(), e.accuracy)).collect();
+                regularized::propose(
+                    self.space,
+                    &self.cfg.search.regularized,
+                    &self.cfg.constraints,
+                    &mut rng,
+                    &history,
+                    taken,
+                )
+            }
+        }
+        .map_err(|e| self.search_error(e))?;
+        self.latency_error()?;
+        Ok(g)
     }
 
     /// Draws the run's pictures into `plots/` as the run stands: after the

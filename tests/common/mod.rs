@@ -47,6 +47,25 @@ pub fn run_err(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
+/// A run that finishes with failed evaluations: it exits with status 3 and
+/// its last stdout line counts them and gives the command that retries them.
+pub fn run_with_failures(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("nas-search runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a finished run with failures:\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or("");
+    assert!(
+        last.contains("evaluations failed (") && last.contains("resume ") && last.contains("--retry-failed"),
+        "{last}"
+    );
+    out
+}
+
 /// A fresh temporary directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("nas-search-test-{}-{name}", std::process::id()));
