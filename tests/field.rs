@@ -87,7 +87,7 @@ fn after_a_failure_the_printed_command_continues_with_the_fixed_config() {
     let out = Command::new("sh").arg("-c").arg(&next).env_remove("CARGO").output().unwrap();
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{said}");
-    assert!(!said.contains("already finished") && said.contains("failed, evaluated again now"), "{said}");
+    assert!(!said.contains("already finished") && said.contains(" data (round 0); evaluated again now"), "{said}");
     let summary = &csv_rows(&run.join("summary.csv"))[0];
     assert_eq!((summary["archs_trained"].as_str(), summary["failed"].as_str()), ("10", "0"), "{summary:?}");
     let log = fs::read_to_string(run.join("run.log")).unwrap();

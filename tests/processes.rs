@@ -297,3 +297,70 @@ fn the_command_evaluators_documented_defaults_are_its_defaults() {
     let err = parse("kind: command\ncommand: t\nbudgets: { proxi: {} }").unwrap_err();
     assert!(err.contains("proxi"), "{err}");
 }
+
+/// An evaluation that notes when it starts and ends and takes 0.3 s.
+const TIMED: &str = r#"key="$1"; t="$2"
+echo "start $(date +%s%N)" >> "$t/times"
+sleep 0.3
+echo "end $(date +%s%N)" >> "$t/times"
+echo "{\"accuracy\": $(printf %s "$key" | cksum | cut -c1-2)}"
+"#;
+
+/// The most evaluations that ran at once, from `times`.
+fn most_at_once(dir: &Path) -> usize {
+    let mut events: Vec<(u128, i32)> = fs::read_to_string(dir.join("times"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (what, t) = l.split_once(' ').unwrap();
+            (t.parse().unwrap(), if what == "start" { 1 } else { -1 })
+        })
+        .collect();
+    // an end before a start at the same instant
+    events.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in events {
+        now += d;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+#[test]
+fn baselines_keep_the_workers_busy_and_repeat_with_the_same_seed() {
+    let dir = temp_dir("processes-baselines");
+    let script = write(&dir, "timed.sh", TIMED);
+    for strategy in ["random-search", "regularized-evolution"] {
+        let mut keys = Vec::new();
+        for copy in ["a", "b"] {
+            let sub = dir.join(format!("{strategy}-{copy}"));
+            fs::create_dir_all(&sub).unwrap();
+            let evaluator = format!(
+                "  kind: command\n  command: sh {} {{key}} {}\n  retries: 0\n  workers: 3",
+                script.display(),
+                sub.display()
+            );
+            let cfg = config(&sub, &evaluator);
+            let run = sub.join("run");
+            run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet").args([
+                "--set",
+                &format!("strategy={strategy}"),
+                "--set",
+                "search.queries=12",
+                "--set",
+                "search.regularized.population=4",
+                "--set",
+                "search.regularized.sample_size=2",
+            ]));
+            assert_eq!(most_at_once(&sub), 3, "{strategy}: three workers, three evaluations at once");
+            let mut k: Vec<(String, String)> = csv_rows(&run.join("evaluations.csv"))
+                .into_iter()
+                .map(|r| (r["arch_key"].clone(), r["accuracy"].clone()))
+                .collect();
+            assert_eq!(k.len(), 12);
+            k.sort();
+            keys.push(k);
+        }
+        assert_eq!(keys[0], keys[1], "{strategy}: the same seed, the same architectures whatever the timing");
+    }
+}

@@ -599,7 +599,7 @@ fn nb201_accuracies() -> std::collections::HashMap<String, (f64, f64)> {
 
 #[test]
 fn nb201_search_sees_the_validation_signal_and_reports_test_accuracy() {
-    let dir = temp_dir("run-protocol");
+    let dir = temp_dir("run-nb201-protocol");
     let table = nb201_accuracies();
     let cfg = small_config(&dir, &tabular());
     let run = dir.join("run");

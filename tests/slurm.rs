@@ -275,13 +275,24 @@ fn a_task_cancelled_by_hand_is_recorded_as_cancelled_and_the_run_goes_on() {
     let dir = temp_dir("slurm-cancel");
     let cfg = config(&dir, "cancel", &slurm(&example("--sleep 6"), ""));
     let run = dir.join("run");
-    let child = bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet").spawn().unwrap();
+    let child = bin()
+        .args(["run"])
+        .arg(&cfg)
+        .arg("--run-dir")
+        .arg(&run)
+        .arg("--quiet")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     wait_for("the first array", 120, || inflight_ids(&run).len() == 8);
     let victim = inflight_ids(&run)[2].clone();
     let out = Command::new("scancel").arg(&victim).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
+    // it finished with a failed evaluation: status 3, and the last line says how to retry it
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().last().is_some_and(|l| l.contains("1 evaluations failed (1 data (round 0))")), "{stdout}");
     let evals = rows(&run.join("evaluations.csv"));
     assert_eq!(evals.len(), 8 + 2 * 3);
     let failed: Vec<_> = evals.iter().filter(|e| e["status"] == "failed").collect();

@@ -96,6 +96,10 @@ pub struct RunState {
     /// evaluator runs at once), so that a resume evaluates the same ones.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wave: Vec<Pick>,
+    /// A baseline's proposals (keys) in the order they were made: its
+    /// history is read in this order, not in the order evaluations ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proposed: Vec<String>,
     pub predictor_seconds: Vec<f64>,
     pub search_seconds: f64,
     pub scored: usize,
@@ -119,6 +123,7 @@ impl RunState {
             front: None,
             all_top_k: Vec::new(),
             wave: Vec::new(),
+            proposed: Vec::new(),
             predictor_seconds: Vec::new(),
             search_seconds: 0.0,
             scored: 0,

@@ -795,6 +795,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 let g = self.propose(strategy, step, &proposed)?;
                 let pick = Pick::unscored(self.space.key(&g), self.space.format(&g));
                 proposed.insert(pick.key.clone());
+                self.state.proposed.push(pick.key.clone());
                 self.state.wave.push(pick);
             }
             self.save()?;
@@ -807,10 +808,18 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
     /// and never one of `taken`.
     fn propose(&self, strategy: Strategy, step: usize, taken: &HashSet<String>) -> Result<S::Genotype> {
         let mut rng = rng_for(self.cfg.seed, strategy.name(), 0, step);
+        // the history in the order of proposal (a wave's evaluations end in any order); evaluations
+        // of runs made before the order was kept come first, as they were recorded
+        let order: std::collections::HashMap<&str, usize> =
+            self.state.proposed.iter().enumerate().map(|(i, k)| (k.as_str(), i + 1)).collect();
+        let mut in_order: Vec<&EvalRecord> = self.evals.iter().collect();
+        in_order.sort_by_key(|e| order.get(e.arch_key.as_str()).copied().unwrap_or(0));
         let g = match strategy {
             Strategy::RandomSearch => random::propose(self.space, &self.cfg.constraints, &mut rng, taken),
             Strategy::Nsga2 => {
-                let history = last_attempts(&self.evals)
+                let mut history = last_attempts(&self.evals);
+                history.sort_by_key(|e| order.get(e.arch_key.as_str()).copied().unwrap_or(0));
+                let history = history
                     .iter()
                     .map(|e| {
                         let g = self.space.parse(&e.genotype)?;
@@ -824,7 +833,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             }
             _ => {
                 let history: Vec<(String, Option<f64>)> =
-                    self.evals.iter().map(|e| (e.genotype.clone(), e.accuracy)).collect();
+                    in_order.iter().map(|e| (e.genotype.clone(), e.accuracy)).collect();
                 regularized::propose(
                     self.space,
                     &self.cfg.search.regularized,
