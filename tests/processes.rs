@@ -17,30 +17,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// A small NAS-Bench-201 run (12 for the predictor, 2 rounds of top-3) with `evaluator`.
+/// `small_run` of NAS-Bench-201 with `evaluator`.
 fn config(dir: &Path, evaluator: &str) -> PathBuf {
-    let text = format!(
-        "name: small
-seed: 4
-space: {space}
-evaluator:
-{evaluator}
-predictor:
-  train_archs: 12
-  val_fraction: 0.2
-  model:
-    kind: nar-former
-    tokenizer: {{ lx: 4, lp: 4, lr: 4 }}
-    transformer: {{ depths: [1, 1, 1, 1], heads: 2, d_ff: 32 }}
-  train: {{ epochs: 6, batch_size: 8, lr: 0.002 }}
-search:
-  evolution: {{ population: 20, generations: 12 }}
-  top_k: 3
-  rounds: 2
-",
-        space = repo().join("search_spaces/nb201.yaml").display()
-    );
-    write(dir, "small.yaml", &text)
+    small_run(dir, &repo().join("search_spaces/nb201.yaml").display().to_string(), evaluator)
 }
 
 /// Writes its tag and the time (ns) into `writes` of a work folder every 20 ms.
@@ -63,6 +42,8 @@ sh "$t/writer.sh" "$w" $$ &
 writer=$!
 setsid sh "$t/writer.sh" "$w" $$ &
 escaped=$!
+# until it has left the group (a signal to the group before would reach it)
+while [ "$(cut -d' ' -f5 /proc/$escaped/stat)" != "$escaped" ]; do sleep 0.01; done
 if [ ! -e "$t/release" ]; then
   echo "$$ $writer $escaped" >> "$t/life1.pids"
   sleep 300
@@ -363,4 +344,75 @@ fn baselines_keep_the_workers_busy_and_repeat_with_the_same_seed() {
         }
         assert_eq!(keys[0], keys[1], "{strategy}: the same seed, the same architectures whatever the timing");
     }
+}
+
+#[test]
+fn an_evaluation_that_leaves_a_server_running_ends_with_its_command() {
+    let dir = temp_dir("processes-server");
+    // a detached server that keeps the evaluation's stdout and stderr open for 10 minutes
+    let script = write(
+        &dir,
+        "serve_and_report.sh",
+        "setsid sleep 600 &\necho \"{\\\"accuracy\\\": $(printf %s \"$1\" | cksum | cut -c1-2)}\"\n",
+    );
+    let evaluator = format!("  kind: command\n  command: sh {} {{key}}\n  retries: 0\n  workers: 2", script.display());
+    let cfg = config(&dir, &evaluator);
+    let run = dir.join("run");
+    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
+    assert_eq!(csv_rows(&run.join("summary.csv"))[0]["failed"], "0");
+    // the run ended while its servers run: it read each result without waiting for them
+    let servers = |run: &Path| -> Vec<u32> {
+        let mark = format!("NAS_SEARCH_RUN={}", fs::canonicalize(run).unwrap().display());
+        fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|p| running(*p))
+            .filter(|p| {
+                fs::read(format!("/proc/{p}/environ"))
+                    .is_ok_and(|env| env.split(|&b| b == 0).any(|kv| kv == mark.as_bytes()))
+            })
+            .collect()
+    };
+    let left = servers(&run);
+    assert_eq!(left.len(), 18, "one server per evaluation still runs: {left:?}");
+    // the next driver of the run stops them and says so
+    let out = run_ok(bin().args(["resume"]).arg(&run).arg("--quiet"));
+    assert!(String::from_utf8_lossy(&out.stderr).matches("stopped pid").count() >= 18);
+    assert!(servers(&run).is_empty());
+}
+
+#[test]
+fn sigterm_of_the_driver_stops_every_evaluation_process_including_those_that_left_the_group() {
+    let dir = temp_dir("processes-term");
+    write(&dir, "writer.sh", WRITER);
+    let script = write(&dir, "evaluate.sh", EVALUATE);
+    let evaluator = format!(
+        "  kind: command\n  command: sh {} {{workdir}} {{key}} {}\n  retries: 0\n  workers: 2",
+        script.display(),
+        dir.display()
+    );
+    let cfg = config(&dir, &evaluator);
+    let run = dir.join("run");
+    let driver = bin()
+        .args(["run"])
+        .arg(&cfg)
+        .arg("--run-dir")
+        .arg(&run)
+        .arg("--quiet")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pids = dir.join("life1.pids");
+    wait_for("two evaluations running", Duration::from_secs(120), || {
+        fs::read_to_string(&pids).map(|t| t.lines().count() >= 2).unwrap_or(false)
+    });
+    // SAFETY: kill(2) on the driver we started
+    assert_eq!(unsafe { libc::kill(driver.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    let out = driver.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("continue with:"));
+    let life1: Vec<u32> = fs::read_to_string(&pids).unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
+    assert_eq!(life1.len(), 6);
+    // the evaluations, their writers and the writers that left their group (setsid) are gone
+    wait_for("every evaluation process to end", Duration::from_secs(10), || life1.iter().all(|&p| !running(p)));
 }

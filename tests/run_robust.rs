@@ -13,32 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// A small NAS-Bench-201 run (12 for the predictor, 2 rounds of top-3) with `evaluator` and `space`.
-fn config(dir: &Path, space: &str, evaluator: &str) -> PathBuf {
-    let text = format!(
-        "name: small
-seed: 4
-space: {space}
-evaluator:
-{evaluator}
-predictor:
-  train_archs: 12
-  val_fraction: 0.2
-  model:
-    kind: nar-former
-    tokenizer: {{ lx: 4, lp: 4, lr: 4 }}
-    transformer: {{ depths: [1, 1, 1, 1], heads: 2, d_ff: 32 }}
-  train: {{ epochs: 6, batch_size: 8, lr: 0.002 }}
-search:
-  evolution: {{ population: 20, generations: 12 }}
-  top_k: 3
-  rounds: 2
-  checkpoint_every: 2
-"
-    );
-    write(dir, "small.yaml", &text)
-}
-
 fn nb201_space() -> String {
     repo().join("search_spaces/nb201.yaml").display().to_string()
 }
@@ -55,7 +29,7 @@ fn example(extra: &str) -> String {
 #[test]
 fn a_systematic_failure_stops_the_run_and_retry_failed_completes_it() {
     let dir = temp_dir("robust-retry");
-    let cfg = config(&dir, &nb201_space(), &example("--needs-env NAS_TEST_READY"));
+    let cfg = small_run(&dir, &nb201_space(), &example("--needs-env NAS_TEST_READY"));
     let run = dir.join("run");
     let err =
         run_err(bin().env_remove("NAS_TEST_READY").args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
@@ -94,7 +68,7 @@ fn a_moved_run_directory_resumes_without_its_config() {
     fs::create_dir_all(&project).unwrap();
     // the config names its space relatively; both files go away after the kill
     fs::copy(repo().join("search_spaces/nb201.yaml"), project.join("nb201.yaml")).unwrap();
-    let cfg = config(&project, "nb201.yaml", &example("--sleep 0.05"));
+    let cfg = small_run(&project, "nb201.yaml", &example("--sleep 0.05"));
     let whole = dir.join("whole");
     run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&whole).arg("--quiet"));
 
@@ -132,7 +106,7 @@ fn a_moved_run_directory_resumes_without_its_config() {
 #[test]
 fn a_second_process_is_refused_while_the_first_holds_the_run() {
     let dir = temp_dir("robust-lock");
-    let cfg = config(&dir, &nb201_space(), &example("--sleep 0.3"));
+    let cfg = small_run(&dir, &nb201_space(), &example("--sleep 0.3"));
     let run = dir.join("run");
     let mut first = bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet").spawn().unwrap();
     let start = Instant::now();
@@ -153,7 +127,7 @@ fn a_second_process_is_refused_while_the_first_holds_the_run() {
 #[test]
 fn mistakes_get_refusals_that_name_what_is_wrong() {
     let dir = temp_dir("robust-refusals");
-    let cfg = config(&dir, &nb201_space(), "  kind: tabular");
+    let cfg = small_run(&dir, &nb201_space(), "  kind: tabular");
     let err = run_err(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(dir.join("nowhere")).arg("--resume"));
     assert!(err.contains("does not exist") && err.contains("leave out --resume"), "{err}");
     let err = run_err(bin().args(["resume"]).arg(repo().join("README.md")));
@@ -176,7 +150,7 @@ fn mistakes_get_refusals_that_name_what_is_wrong() {
 fn ctrl_c_kills_the_evaluations_and_says_how_to_continue() {
     let dir = temp_dir("robust-ctrlc");
     let log = dir.join("evaluated.log");
-    let cfg = config(&dir, &nb201_space(), &example(&format!("--sleep 30 --log {}", log.display())));
+    let cfg = small_run(&dir, &nb201_space(), &example(&format!("--sleep 30 --log {}", log.display())));
     let run = dir.join("run");
     let child = bin()
         .args(["run"])
@@ -221,10 +195,11 @@ fn ctrl_c_kills_the_evaluations_and_says_how_to_continue() {
 #[test]
 fn numbers_that_would_panic_are_refused_at_load_naming_the_key() {
     let dir = temp_dir("robust-numbers");
-    // (config() writes small.yaml each time: each is copied before the next)
-    let command = write(&dir, "command.yaml", &fs::read_to_string(config(&dir, &nb201_space(), &example(""))).unwrap());
+    // (small_run() writes small.yaml each time: each is copied before the next)
+    let command =
+        write(&dir, "command.yaml", &fs::read_to_string(small_run(&dir, &nb201_space(), &example(""))).unwrap());
     let tabular =
-        write(&dir, "tabular.yaml", &fs::read_to_string(config(&dir, &nb201_space(), "  kind: tabular")).unwrap());
+        write(&dir, "tabular.yaml", &fs::read_to_string(small_run(&dir, &nb201_space(), "  kind: tabular")).unwrap());
     let slurm = write(
         &dir,
         "slurm.yaml",
@@ -277,7 +252,7 @@ fn numbers_that_would_panic_are_refused_at_load_naming_the_key() {
 #[test]
 fn best_and_predict_read_a_finished_run_and_a_training() {
     let dir = temp_dir("robust-best");
-    let cfg = config(&dir, &nb201_space(), "  kind: tabular");
+    let cfg = small_run(&dir, &nb201_space(), "  kind: tabular");
     let run = dir.join("run");
     run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
     // pruned: a finished round keeps its best weights, not its resume checkpoints

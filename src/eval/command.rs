@@ -148,18 +148,8 @@ impl CommandEvaluator {
         if let Some(r) = &record {
             let _ = r.write(&dir);
         }
-        let mut out = child.stdout.take().expect("piped");
-        let mut err = child.stderr.take().expect("piped");
-        let out_reader = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = out.read_to_end(&mut s);
-            s
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = err.read_to_end(&mut s);
-            s
-        });
+        let out_reader = Drain::start(child.stdout.take().expect("piped"));
+        let err_reader = Drain::start(child.stderr.take().expect("piped"));
         let timeout = Duration::from_secs_f64(self.cfg.timeout_s);
         let status = loop {
             if let Some(status) = child.try_wait()? {
@@ -177,8 +167,11 @@ impl CommandEvaluator {
         if record.is_some() {
             let _ = std::fs::remove_file(dir.join(super::process::RECORD));
         }
-        let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).to_string();
-        let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).to_string();
+        // a process the command left running in the background (a detached server) may keep the
+        // pipes open: what was written before the command ended is read; the rest is not waited for
+        let until = Instant::now() + PIPE_GRACE;
+        let stdout = String::from_utf8_lossy(&out_reader.finish(until)).to_string();
+        let stderr = String::from_utf8_lossy(&err_reader.finish(until)).to_string();
         let wall = started.elapsed().as_secs_f64();
         let tail = stderr_tail(&stderr);
         let mut outcome = match status {
@@ -195,6 +188,48 @@ impl CommandEvaluator {
         // the command line that ran, in evaluations.csv's `extra`
         outcome.extra.insert(COMMAND.into(), cmd);
         Ok(outcome)
+    }
+}
+
+/// How long output is still read once the command has ended.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
+
+/// A pipe read to its end on a thread of its own, into a buffer shared
+/// with the caller.
+struct Drain {
+    buf: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl Drain {
+    fn start(mut pipe: impl Read + Send + 'static) -> Self {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, done) = std::sync::mpsc::channel();
+        let shared = buf.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                shared.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&chunk[..n]);
+            }
+            let _ = tx.send(());
+        });
+        Self { buf, done }
+    }
+
+    /// What was read: all of it, or, when the pipe stays open, what came
+    /// until nothing more came for 0.2 s or `until` (its reader thread is
+    /// left to end with the pipe).
+    fn finish(self, until: Instant) -> Vec<u8> {
+        let len = || self.buf.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let mut seen = len();
+        while self.done.recv_timeout(Duration::from_millis(200)).is_err() && Instant::now() < until {
+            let now = len();
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
+        std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

@@ -4,6 +4,10 @@
 //! measured accuracies; a failure of one evaluation (crash, timeout,
 //! garbage output) is a failed result, never an error that stops the run.
 //!
+//! Beside them, what the local ones share: [`pool`] (jobs on worker
+//! threads) and [`process`] (evaluation processes that die with the driver
+//! and are stopped by the next one).
+//!
 //! Adding an evaluator: write its file, add a variant to [`EvaluatorConfig`]
 //! and an arm to each of its matches.
 

@@ -47,6 +47,34 @@ pub fn run_err(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
+/// A small run config (12 architectures for the predictor, 2 rounds of
+/// top-3, a tiny NAR-Former) of `space` with `evaluator` (its YAML lines,
+/// indented), written as `small.yaml` in `dir`.
+pub fn small_run(dir: &Path, space: &str, evaluator: &str) -> PathBuf {
+    let text = format!(
+        "name: small
+seed: 4
+space: {space}
+evaluator:
+{evaluator}
+predictor:
+  train_archs: 12
+  val_fraction: 0.2
+  model:
+    kind: nar-former
+    tokenizer: {{ lx: 4, lp: 4, lr: 4 }}
+    transformer: {{ depths: [1, 1, 1, 1], heads: 2, d_ff: 32 }}
+  train: {{ epochs: 6, batch_size: 8, lr: 0.002 }}
+search:
+  evolution: {{ population: 20, generations: 12 }}
+  top_k: 3
+  rounds: 2
+  checkpoint_every: 2
+"
+    );
+    write(dir, "small.yaml", &text)
+}
+
 /// A run that finishes with failed evaluations: it exits with status 3 and
 /// its last stdout line counts them and gives the command that retries them.
 pub fn run_with_failures(cmd: &mut Command) -> Output {
