@@ -65,6 +65,22 @@ fn start_time(pid: u32) -> u64 {
     s[s.rfind(')').unwrap() + 1..].split_whitespace().nth(19).unwrap().parse().unwrap()
 }
 
+/// The running processes carrying run `run`'s mark.
+fn marked(run: &Path) -> Vec<u32> {
+    let mark = format!("NAS_SEARCH_RUN={}", fs::canonicalize(run).unwrap().display());
+    let mut pids: Vec<u32> = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| running(*p))
+        .filter(|p| {
+            fs::read(format!("/proc/{p}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|kv| kv == mark.as_bytes()))
+        })
+        .collect();
+    pids.sort();
+    pids
+}
+
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
@@ -103,8 +119,12 @@ fn a_driver_killed_with_sigkill_leaves_no_evaluation_running_when_the_next_one_s
             !running(line[0]) && !running(line[1])
         });
     }
-    // the writer that left its group with setsid is still running
+    // the writer that left its group with setsid is still running, and nothing else: the
+    // supervisors are gone too, well before their 10 s grace
     assert!(life1.iter().all(|l| running(l[2])), "the setsid writers outlive the driver: {life1:?}");
+    let mut escaped: Vec<u32> = life1.iter().map(|l| l[2]).collect();
+    escaped.sort();
+    wait_for("only the setsid writers to be left", Duration::from_secs(5), || marked(&run) == escaped);
 
     // an unrelated process whose pid a stale record names, with another start time (a reused pid)
     let mut unrelated = Command::new("sleep").arg("120").process_group(0).spawn().unwrap();
@@ -361,18 +381,7 @@ fn an_evaluation_that_leaves_a_server_running_ends_with_its_command() {
     run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet"));
     assert_eq!(csv_rows(&run.join("summary.csv"))[0]["failed"], "0");
     // the run ended while its servers run: it read each result without waiting for them
-    let servers = |run: &Path| -> Vec<u32> {
-        let mark = format!("NAS_SEARCH_RUN={}", fs::canonicalize(run).unwrap().display());
-        fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|p| running(*p))
-            .filter(|p| {
-                fs::read(format!("/proc/{p}/environ"))
-                    .is_ok_and(|env| env.split(|&b| b == 0).any(|kv| kv == mark.as_bytes()))
-            })
-            .collect()
-    };
+    let servers = marked;
     let left = servers(&run);
     assert_eq!(left.len(), 18, "one server per evaluation still runs: {left:?}");
     // the next driver of the run stops them and says so

@@ -45,8 +45,11 @@ pub const STOP_GRACE: Duration = Duration::from_secs(10);
 /// exits with its status. On SIGTERM (the driver died) it sends SIGTERM to
 /// the whole group, waits for its child, then SIGKILLs what is left of the
 /// group (itself included); a timer SIGKILLs the group after the grace
-/// period if the child outlives it.
-const SUPERVISOR: &str = "trap 'trap \"\" TERM; kill -TERM 0 2>/dev/null; (sleep GRACE; kill -KILL 0) & wait $child; kill -KILL 0' TERM\n\
+/// period if the child outlives it. The handler writes nothing to the
+/// driver's pipes, whose reader is gone: dash's "Terminated" about its
+/// child went there and its SIGPIPE killed the supervisor before its last
+/// SIGKILL, leaving the timer (seen with strace).
+const SUPERVISOR: &str = "trap 'trap \"\" TERM PIPE; exec >/dev/null 2>&1; kill -TERM 0; (sleep GRACE; kill -KILL 0) & wait $child; kill -KILL 0' TERM\n\
                           sh -c \"$1\" &\n\
                           child=$!\n\
                           wait $child";
