@@ -168,7 +168,7 @@ impl CommandEvaluator {
             let _ = std::fs::remove_file(dir.join(super::process::RECORD));
         }
         // a process the command left running in the background (a detached server) may keep the
-        // pipes open: what was written before the command ended is read; the rest is not waited for
+        // pipes open: what was written before the command ended is read, then no more than 2 s
         let until = Instant::now() + PIPE_GRACE;
         let stdout = String::from_utf8_lossy(&out_reader.finish(until)).to_string();
         let stderr = String::from_utf8_lossy(&err_reader.finish(until)).to_string();
@@ -217,18 +217,11 @@ impl Drain {
     }
 
     /// What was read: all of it, or, when the pipe stays open, what came
-    /// until nothing more came for 0.2 s or `until` (its reader thread is
-    /// left to end with the pipe).
+    /// by `until` (its reader thread is left to end with the pipe). What the
+    /// command wrote before it ended is in the pipe already: `until` is
+    /// slack for a reader thread a busy machine schedules late.
     fn finish(self, until: Instant) -> Vec<u8> {
-        let len = || self.buf.lock().unwrap_or_else(|e| e.into_inner()).len();
-        let mut seen = len();
-        while self.done.recv_timeout(Duration::from_millis(200)).is_err() && Instant::now() < until {
-            let now = len();
-            if now == seen {
-                break;
-            }
-            seen = now;
-        }
+        let _ = self.done.recv_timeout(until.saturating_duration_since(Instant::now()));
         std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }

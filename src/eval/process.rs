@@ -90,7 +90,8 @@ fn die_with_parent(c: &mut Command) {
             }
             // the driver died between fork and prctl: no signal will come
             if libc::getppid() as u32 != parent {
-                return Err(std::io::Error::other("the driver ended"));
+                // (no allocation between fork and exec)
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
         });
@@ -194,11 +195,11 @@ pub struct Leftover {
 fn find(mark: &str, records: &[Record]) -> BTreeMap<u32, Leftover> {
     let me = std::process::id();
     let boot = boot_id();
-    let groups: BTreeSet<u32> = records
-        .iter()
-        .filter(|r| Some(&r.boot) == boot.as_ref() && stat(r.pid).is_some_and(|s| s.start == r.start && s.state != 'Z'))
-        .map(|r| r.pid)
-        .collect();
+    let leader = |r: &Record| {
+        Some(&r.boot) == boot.as_ref() && stat(r.pid).is_some_and(|s| s.start == r.start && s.state != 'Z')
+    };
+    // a group's members started after its leader; the leader is checked again after the scan
+    let groups: BTreeMap<u32, &Record> = records.iter().filter(|r| leader(r)).map(|r| (r.pid, r)).collect();
     let mut out = BTreeMap::new();
     for pid in all_pids() {
         if pid == me {
@@ -209,12 +210,21 @@ fn find(mark: &str, records: &[Record]) -> BTreeMap<u32, Leftover> {
             continue;
         }
         let marked = environ(pid, RUN_MARK).is_some_and(|m| m == mark);
-        if marked || groups.contains(&s.pgrp) {
+        let member = groups.get(&s.pgrp).is_some_and(|r| s.start >= r.start);
+        if marked || member {
             let workdir = environ(pid, WORKDIR_MARK).map(PathBuf::from);
-            out.insert(pid, Leftover { pid, start: s.start, command: cmdline(pid), workdir, killed: false });
+            out.insert(
+                pid,
+                (marked, s.pgrp, Leftover { pid, start: s.start, command: cmdline(pid), workdir, killed: false }),
+            );
         }
     }
-    out
+    // a leader gone during the scan may have left its pid to another group's leader
+    let still: BTreeSet<u32> = groups.values().filter(|r| leader(r)).map(|r| r.pid).collect();
+    out.into_iter()
+        .filter(|(_, (marked, pgrp, _))| *marked || still.contains(pgrp))
+        .map(|(pid, (_, _, l))| (pid, l))
+        .collect()
 }
 
 /// Sends `signal` to `pid` only if it is still the process that started at

@@ -96,6 +96,10 @@ pub struct RunState {
     /// evaluator runs at once), so that a resume evaluates the same ones.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wave: Vec<Pick>,
+    /// Rounds whose predictor folder is of an earlier training (before a
+    /// --retry-failed went back): removed when the round's training starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discard: Vec<usize>,
     /// A baseline's proposals (keys) in the order they were made: its
     /// history is read in this order, not in the order evaluations ended.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -124,6 +128,7 @@ impl RunState {
             all_top_k: Vec::new(),
             wave: Vec::new(),
             proposed: Vec::new(),
+            discard: Vec::new(),
             predictor_seconds: Vec::new(),
             search_seconds: 0.0,
             scored: 0,

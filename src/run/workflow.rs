@@ -197,12 +197,10 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
              evaluated again, and each round from {r} on searches anew and evaluates its top-K among the architectures \
              not yet measured (--keep-later-stages keeps the rounds as they are instead)"
         ));
-        for q in r..self.trained_rounds() {
-            let dir = self.dir.path(&format!("predictor/round-{q}"));
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-            }
-        }
+        // every round from r trains from scratch: its folder (weights, or a training's resume
+        // points of other data) goes when that round's training starts, as the checkpoint says
+        let last = self.trained_rounds().max(self.state.round).max(self.cfg.search.rounds);
+        self.state.discard = (r..=last).collect();
         self.state.round = r;
         self.state.stage = Stage::Train;
         self.state.evolution = None;
@@ -521,6 +519,14 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
     fn train(&mut self) -> Result<()> {
         let p = self.predictor_section();
         let round = self.state.round;
+        if self.state.discard.contains(&round) {
+            let dir = self.dir.path(&format!("predictor/round-{round}"));
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+            }
+            self.state.discard.retain(|&q| q != round);
+            self.save()?;
+        }
         let budgets_equal = self.cfg.evaluator.config.budgets_equal();
         let rows: Vec<TrainingRow> = selection::training_rows(&self.evals, &self.extra_data()?, budgets_equal);
         let left_out =
