@@ -89,23 +89,39 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn a_driver_killed_with_sigkill_leaves_no_evaluation_running_when_the_next_one_starts() {
-    let dir = temp_dir("processes-kill");
-    write(&dir, "writer.sh", WRITER);
-    let script = write(&dir, "evaluate.sh", EVALUATE);
+/// A run in `dir` of [`EVALUATE`] at workers 2, started with stderr piped
+/// and returned once two evaluations run: (the driver, the run directory,
+/// `life1.pids`).
+fn two_evaluations_running(dir: &Path) -> (std::process::Child, PathBuf, PathBuf) {
+    write(dir, "writer.sh", WRITER);
+    let script = write(dir, "evaluate.sh", EVALUATE);
     let evaluator = format!(
         "  kind: command\n  command: sh {} {{workdir}} {{key}} {}\n  retries: 0\n  workers: 2",
         script.display(),
         dir.display()
     );
-    let cfg = config(&dir, &evaluator);
+    let cfg = config(dir, &evaluator);
     let run = dir.join("run");
-    let mut driver = bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet").spawn().unwrap();
+    let driver = bin()
+        .args(["run"])
+        .arg(&cfg)
+        .arg("--run-dir")
+        .arg(&run)
+        .arg("--quiet")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let pids = dir.join("life1.pids");
     wait_for("two evaluations running", Duration::from_secs(120), || {
         fs::read_to_string(&pids).map(|t| t.lines().count() >= 2).unwrap_or(false)
     });
+    (driver, run, pids)
+}
+
+#[test]
+fn a_driver_killed_with_sigkill_leaves_no_evaluation_running_when_the_next_one_starts() {
+    let dir = temp_dir("processes-kill");
+    let (mut driver, run, pids) = two_evaluations_running(&dir);
     driver.kill().unwrap(); // SIGKILL: no handler runs
     driver.wait().unwrap();
     let life1: Vec<Vec<u32>> = fs::read_to_string(&pids)
@@ -393,28 +409,7 @@ fn an_evaluation_that_leaves_a_server_running_ends_with_its_command() {
 #[test]
 fn sigterm_of_the_driver_stops_every_evaluation_process_including_those_that_left_the_group() {
     let dir = temp_dir("processes-term");
-    write(&dir, "writer.sh", WRITER);
-    let script = write(&dir, "evaluate.sh", EVALUATE);
-    let evaluator = format!(
-        "  kind: command\n  command: sh {} {{workdir}} {{key}} {}\n  retries: 0\n  workers: 2",
-        script.display(),
-        dir.display()
-    );
-    let cfg = config(&dir, &evaluator);
-    let run = dir.join("run");
-    let driver = bin()
-        .args(["run"])
-        .arg(&cfg)
-        .arg("--run-dir")
-        .arg(&run)
-        .arg("--quiet")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pids = dir.join("life1.pids");
-    wait_for("two evaluations running", Duration::from_secs(120), || {
-        fs::read_to_string(&pids).map(|t| t.lines().count() >= 2).unwrap_or(false)
-    });
+    let (driver, _, pids) = two_evaluations_running(&dir);
     // SAFETY: kill(2) on the driver we started
     assert_eq!(unsafe { libc::kill(driver.id() as libc::pid_t, libc::SIGTERM) }, 0);
     let out = driver.wait_with_output().unwrap();
