@@ -50,6 +50,11 @@ struct BestJson<'a> {
     /// Where it came from (random sample, searched top-K, baseline).
     origin: String,
     finished: bool,
+    /// Its measured latency, ms (runs with `latency:`), and the run's bound on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_bound: Option<crate::search::Bound>,
 }
 
 /// What `best` prints: the architecture in the format asked for (stdout),
@@ -75,6 +80,8 @@ pub struct BestFound {
     /// The space's name.
     space: &'static str,
     top_k: Vec<crate::run::state::Pick>,
+    /// The run's latency constraint.
+    latency_bound: crate::search::Bound,
 }
 
 impl BestFound {
@@ -118,6 +125,7 @@ impl BestFound {
             finished,
             space: cfg.space_config().build()?.name(),
             top_k,
+            latency_bound: cfg.constraints.latency_ms,
         })
     }
 
@@ -140,8 +148,19 @@ impl BestFound {
         };
         let text = match format {
             BestFormat::Text => {
+                let bound = &self.latency_bound;
+                let latency = match rec.latency_ms {
+                    Some(ms) if bound.is_set() => format!(
+                        "; latency {ms:.2} ms measured ({}: {})",
+                        bound.describe("latency_ms"),
+                        if bound.holds(ms) { "met" } else { "NOT met" }
+                    ),
+                    Some(ms) => format!("; latency {ms:.2} ms measured"),
+                    None if bound.is_set() => format!("; latency not measured ({})", bound.describe("latency_ms")),
+                    None => String::new(),
+                };
                 let detail = format!(
-                    "  space {name}; {}; top-1 {}; from {}{}",
+                    "  space {name}; {}{latency}; top-1 {}; from {}{}",
                     crate::report::costs(rec),
                     rec.reported().map_or("-".into(), |a| format!("{a:.2}%")),
                     crate::report::origin(rec, crate::report::pick_source(rec, top_k)),
@@ -170,6 +189,8 @@ impl BestFound {
                 signal: rec.accuracy,
                 origin: crate::report::origin(rec, crate::report::pick_source(rec, top_k)),
                 finished,
+                latency_ms: rec.latency_ms,
+                latency_bound: self.latency_bound.is_set().then_some(self.latency_bound),
             })?,
         };
         Ok(Best { text, detail: None, unfinished })

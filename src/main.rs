@@ -204,15 +204,17 @@ enum LatencyCmd {
     Measure {
         /// A space file, e.g. search_spaces/nb201.yaml.
         space: PathBuf,
-        /// The CSV to append to.
-        #[arg(long)]
-        out: PathBuf,
+        /// The CSV to append to (optional with --genotype / --file: their latency is printed).
+        #[arg(long, required_unless_present_any = ["genotype", "file"])]
+        out: Option<PathBuf>,
         /// How many random architectures.
-        #[arg(short = 'n', long, required_unless_present = "all", conflicts_with = "all")]
+        #[arg(short = 'n', long, conflicts_with_all = ["all", "genotype", "file"])]
         n: Option<usize>,
         /// Every architecture of the space (NAS-Bench-201).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["genotype", "file"])]
         all: bool,
+        #[command(flatten)]
+        given: GivenArgs,
         #[command(flatten)]
         timing: TimingArgs,
         /// Networks measured again at the end to show the machine's drift (default: 5% of them, 5 to 100).
@@ -226,14 +228,17 @@ enum LatencyCmd {
         quiet: bool,
     },
     /// Measure each distinct unit (layer sequence at its input shape) of a space's networks once: the
-    /// look-up table a run or `predictor train` can sum latencies from.
+    /// look-up table a run or `predictor train` can sum latencies from (resumes: units in it are skipped).
     Lut {
         /// A space file, e.g. search_spaces/nb201.yaml.
         space: PathBuf,
         /// The CSV to append to.
         #[arg(long)]
         out: PathBuf,
-        /// Collect units from this many random architectures (default: every architecture of NAS-Bench-201).
+        /// Every unit the space's networks can hold: the complete table a run needs.
+        #[arg(long, required_unless_present = "samples", conflicts_with = "samples")]
+        all: bool,
+        /// Only the units of this many random architectures.
         #[arg(long)]
         samples: Option<usize>,
         #[command(flatten)]
@@ -245,6 +250,48 @@ enum LatencyCmd {
         #[arg(long)]
         quiet: bool,
     },
+    /// The latency a source gives given architectures (what a run's search sees): a look-up table,
+    /// a trained latency predictor, or a measurement table.
+    Predict {
+        /// The space file of the architectures.
+        space: PathBuf,
+        /// A look-up table (`latency lut`).
+        #[arg(long)]
+        lut: Option<PathBuf>,
+        /// A latency predictor's training directory (`predictor train` with data.latency_csv).
+        #[arg(long)]
+        predictor: Option<PathBuf>,
+        /// A measurement CSV (`latency measure`).
+        #[arg(long)]
+        table: Option<PathBuf>,
+        #[command(flatten)]
+        given: GivenArgs,
+    },
+}
+
+/// Architectures named on the command line.
+#[derive(clap::Args)]
+struct GivenArgs {
+    /// An architecture in the space's text form (repeat for more).
+    #[arg(long)]
+    genotype: Vec<String>,
+    /// A file of architectures, one per line (blank lines and `#` lines skipped).
+    #[arg(long)]
+    file: Option<PathBuf>,
+}
+
+impl GivenArgs {
+    /// The architectures given, in order (none: empty).
+    fn list(&self) -> anyhow::Result<Vec<String>> {
+        let mut out = self.genotype.clone();
+        if let Some(f) = &self.file {
+            let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("--file {}: {e}", f.display()))?;
+            out.extend(
+                text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string),
+            );
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Subcommand)]
@@ -620,15 +667,38 @@ fn handle(cli: Cli) -> anyhow::Result<ExitCode> {
             let b = bench::TrainBench { device, space, channels, cells, arch, batch, resolution, steps, compare_torch };
             bench::train(b)?;
         }
-        Command::Latency(LatencyCmd::Measure { space, out, n, all: _, timing, remeasure, seed, quiet }) => {
-            use nas_search::latency::measure;
+        Command::Latency(LatencyCmd::Measure { space, out, n, all, given, timing, remeasure, seed, quiet }) => {
+            use nas_search::latency::measure::{self, Which};
             timing.bound_matrix_threads();
-            let req =
-                measure::MeasureRequest { space, out, count: n, timing: timing.settings(), seed, remeasure, quiet };
+            let list = given.list()?;
+            let what = match (n, all) {
+                (Some(n), _) => Which::Sample(n),
+                (None, true) => Which::All,
+                (None, false) if !list.is_empty() => Which::Given(list),
+                _ => anyhow::bail!("say what to measure: -n N, --all, --genotype G or --file F"),
+            };
+            let req = measure::MeasureRequest { space, out, what, timing: timing.settings(), seed, remeasure, quiet };
             let summary = measure::measure(&req)?;
             measure::print_summary(&req, &summary);
         }
-        Command::Latency(LatencyCmd::Lut { space, out, samples, timing, seed, quiet }) => {
+        Command::Latency(LatencyCmd::Predict { space, lut, predictor, table, given }) => {
+            use nas_search::latency::predict::{Source, predict};
+            let source = match (lut, predictor, table) {
+                (Some(p), None, None) => Source::Lut(p),
+                (None, Some(p), None) => Source::Predictor(p),
+                (None, None, Some(p)) => Source::Table(p),
+                _ => anyhow::bail!("give one source: --lut CSV, --predictor DIR or --table CSV"),
+            };
+            let any = nas_search::space::SpaceConfig::load(&space)?.build()?;
+            let out = predict(any.as_ref(), &source, &given.list()?, |dir| {
+                Ok(Box::new(nas_search::predictor::latency::TrainedLatency::load(dir)?))
+            })?;
+            eprintln!("latency from {} (measured on {})", out.source, out.device.describe());
+            for (g, ms) in &out.rows {
+                println!("{ms:.3} ms {g}");
+            }
+        }
+        Command::Latency(LatencyCmd::Lut { space, out, all: _, samples, timing, seed, quiet }) => {
             use nas_search::latency::lut;
             timing.bound_matrix_threads();
             let req = lut::LutRequest { space, out, samples, timing: timing.settings(), seed, quiet };

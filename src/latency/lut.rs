@@ -52,7 +52,8 @@ impl LutRow {
 pub struct LutRequest {
     pub space: PathBuf,
     pub out: PathBuf,
-    /// Random architectures whose units are collected (None: every architecture of a listable space).
+    /// Random architectures whose units are collected (None: every unit the
+    /// space can produce, from its unit cover).
     pub samples: Option<usize>,
     pub timing: TimingSettings,
     pub seed: u64,
@@ -70,21 +71,29 @@ fn distinct_units(space: &dyn AnySpace, genotypes: &[String]) -> Result<BTreeMap
     Ok(all)
 }
 
-/// Measures every unit the request's architectures use that the table lacks.
+/// Every unit any network of `space` holds, by key (from the space's unit
+/// cover, see `SearchSpace::unit_cover`).
+pub fn space_units(space: &dyn AnySpace) -> Result<BTreeMap<String, Unit>> {
+    let cover = space
+        .cover_texts()
+        .with_context(|| format!("the {} space does not list the units its networks can hold", space.name()))?;
+    distinct_units(space, &cover)
+}
+
+/// Measures every unit the request's architectures use that the table
+/// lacks; returns how many it measured.
 pub fn build(req: &LutRequest) -> Result<usize> {
     let t = &req.timing;
     let cfg = SpaceConfig::load(&req.space)?;
     let space = cfg.build()?;
-    let genotypes = match req.samples {
+    let wanted = match req.samples {
         Some(n) => {
             let mut rng = StdRng::seed_from_u64(req.seed);
-            (0..n).map(|_| space.sample_text(&mut rng)).collect()
+            let genotypes: Vec<String> = (0..n).map(|_| space.sample_text(&mut rng)).collect();
+            distinct_units(space.as_ref(), &genotypes)?
         }
-        None => space.all_texts().with_context(|| {
-            format!("the {} space is too large to list: collect units from a sample with --samples N", space.name())
-        })?,
+        None => space_units(space.as_ref())?,
     };
-    let wanted = distinct_units(space.as_ref(), &genotypes)?;
     let here = DeviceInfo::here(t.device, t.threads);
     let (done, mut file) = open_appendable::<LutRow>(&req.out)?;
     if let Some(first) = done.first() {
@@ -102,6 +111,25 @@ pub fn build(req: &LutRequest) -> Result<usize> {
     }
     let have: std::collections::HashSet<&str> = done.iter().map(|r| r.unit.as_str()).collect();
     let todo: Vec<&Unit> = wanted.iter().filter(|(k, _)| !have.contains(k.as_str())).map(|(_, u)| u).collect();
+    if !req.quiet {
+        let what = if req.samples.is_some() { "the sample's networks use" } else { "the space can produce" };
+        eprint!(
+            "{}: {} units {what}, {} in the table already, {} to time",
+            req.out.display(),
+            wanted.len(),
+            wanted.len() - todo.len(),
+            todo.len()
+        );
+        if !todo.is_empty() {
+            let (secs, probed) = estimate_seconds(&todo, t)?;
+            eprint!(
+                ": about {} ({} passes each; estimated from one pass of {probed})",
+                human_seconds(secs),
+                t.warmup + t.repeats
+            );
+        }
+        eprintln!();
+    }
     let bar = crate::run::progress::bar(todo.len() as u64, "units", req.quiet);
     for u in &todo {
         let timing = with_threads(t.threads, || time_forward(Timed::Unit(u), t))??;
@@ -125,6 +153,35 @@ pub fn build(req: &LutRequest) -> Result<usize> {
     }
     bar.finish_and_clear();
     Ok(todo.len())
+}
+
+/// How long timing `todo` will take, from one untimed-warmup pass of up to
+/// 20 of them spread over the list (the building of each unit's module
+/// counted once, its passes `warmup + repeats` times); and how many were probed.
+fn estimate_seconds(todo: &[&Unit], t: &TimingSettings) -> Result<(f64, usize)> {
+    let probes = todo.len().min(20);
+    let one = TimingSettings { warmup: 0, repeats: 1, ..t.clone() };
+    let mut per_unit = 0.0;
+    for i in 0..probes {
+        let u = todo[i * todo.len() / probes];
+        let started = std::time::Instant::now();
+        let pass_ms = with_threads(t.threads, || time_forward(Timed::Unit(u), &one))??.median;
+        let wall = started.elapsed().as_secs_f64();
+        let pass = pass_ms / 1000.0;
+        per_unit += (wall - pass).max(0.0) + pass * (t.warmup + t.repeats) as f64;
+    }
+    Ok((per_unit / probes as f64 * todo.len() as f64, probes))
+}
+
+/// `95 s`, `12 min`, `3.4 h`.
+fn human_seconds(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
 }
 
 /// A look-up table read back: unit latencies by key, and the device.
@@ -185,6 +242,14 @@ impl Lut {
         self.latency.is_empty()
     }
 
+    /// The units `space` can produce that the table lacks (keys, sorted),
+    /// and how many units it can produce.
+    pub fn missing(&self, space: &dyn AnySpace) -> Result<(Vec<String>, usize)> {
+        let all = space_units(space)?;
+        let missing = all.keys().filter(|k| !self.latency.contains_key(*k)).cloned().collect();
+        Ok((missing, all.len()))
+    }
+
     /// The summed latency of `spec`'s units; an error names a unit the table lacks.
     pub fn latency(&self, spec: &NetSpec) -> Result<f64> {
         let mut total = 0.0;
@@ -192,7 +257,8 @@ impl Lut {
             let key = u.key();
             total += self.latency.get(&key).with_context(|| {
                 format!(
-                    "the look-up table {} has no unit `{key}`: extend it with `nas-search latency lut` on this space",
+                    "the look-up table {} has no unit `{key}`: complete it with `nas-search latency lut SPACE.yaml --all --out {}`",
+                    self.path.display(),
                     self.path.display()
                 )
             })?;

@@ -48,15 +48,27 @@ pub struct TimingSettings {
 /// What `latency measure` was asked to do.
 pub struct MeasureRequest {
     pub space: PathBuf,
-    pub out: PathBuf,
-    /// Random architectures to measure (`--n`), or every one (`--all`: None).
-    pub count: Option<usize>,
+    /// The CSV rows are appended to (None: given architectures timed and
+    /// printed only).
+    pub out: Option<PathBuf>,
+    pub what: Which,
     pub timing: TimingSettings,
     pub seed: u64,
     /// Networks measured again at the end (the first of the order; default
     /// 5% of them, at least 5 and at most 100).
     pub remeasure: Option<usize>,
     pub quiet: bool,
+}
+
+/// Which architectures `latency measure` times.
+#[derive(Clone, Debug)]
+pub enum Which {
+    /// This many random ones (`-n`).
+    Sample(usize),
+    /// Every one (`--all`, a listable space).
+    All,
+    /// These, in this order (`--genotype`, `--file`).
+    Given(Vec<String>),
 }
 
 /// What a finished measurement says.
@@ -75,6 +87,8 @@ pub struct MeasureSummary {
     pub repeat_floor: Option<(f64, f64)>,
     /// Seconds this process spent measuring, per network.
     pub seconds_per_network: f64,
+    /// The given architectures' rows (`Which::Given`), in the order given.
+    pub given: Vec<LatencyRow>,
 }
 
 /// Rows of a CSV this command appends to, and the file to append to. A
@@ -122,13 +136,29 @@ pub fn append_row<T: Serialize>(file: &mut std::fs::File, row: &T) -> Result<()>
 }
 
 /// The architectures to measure, in measuring order.
-fn plan(space: &dyn AnySpace, count: Option<usize>, seed: u64) -> Result<Vec<String>> {
+fn plan(space: &dyn AnySpace, what: &Which, seed: u64) -> Result<Vec<String>> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut list = match count {
-        None => space.all_texts().with_context(|| {
+    let mut list = match what {
+        Which::Given(list) => {
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for g in list {
+                let text = space
+                    .check_text(g)
+                    .with_context(|| format!("`{g}` is not an architecture of the {} space", space.name()))?;
+                if seen.insert(text.clone()) {
+                    out.push(text);
+                }
+            }
+            if out.is_empty() {
+                bail!("no architecture given");
+            }
+            return Ok(out);
+        }
+        Which::All => space.all_texts().with_context(|| {
             format!("--all: the {} space is too large to list; measure a sample with --n N", space.name())
         })?,
-        Some(n) => {
+        &Which::Sample(n) => {
             let mut seen = HashSet::new();
             let mut list = Vec::new();
             let mut tries = 0;
@@ -195,35 +225,47 @@ pub fn measure(req: &MeasureRequest) -> Result<MeasureSummary> {
     if t.batch == 0 || t.repeats == 0 || t.threads == 0 {
         bail!("--batch, --repeats and --threads must be at least 1");
     }
-    if req.out.extension().is_some_and(|e| e == "gz") {
-        bail!(
-            "--out {}: measurements are appended as plain CSV; compress the file when it is complete",
-            req.out.display()
-        );
+    if let Some(out) = req.out.as_ref().filter(|o| o.extension().is_some_and(|e| e == "gz")) {
+        bail!("--out {}: measurements are appended as plain CSV; compress the file when it is complete", out.display());
     }
     let cfg = SpaceConfig::load(&req.space)?;
     let space = cfg.build()?;
     let here = DeviceInfo::here(t.device, t.threads);
-    let order = plan(space.as_ref(), req.count, req.seed)?;
+    let order = plan(space.as_ref(), &req.what, req.seed)?;
     let resolution = network(space.as_ref(), &order[0])?.input_size();
-    let (done, mut file) = open_appendable::<LatencyRow>(&req.out)?;
-    if let Some(first) = done.first()
-        && let Some(why) = settings_differ(first, &here, t, space.name(), resolution)
-    {
-        bail!("{} holds other measurements: {why}; use another --out", req.out.display());
-    }
+    let (done, mut file) = match &req.out {
+        Some(out) => {
+            let (done, file) = open_appendable::<LatencyRow>(out)?;
+            if let Some(first) = done.first()
+                && let Some(why) = settings_differ(first, &here, t, space.name(), resolution)
+            {
+                bail!("{} holds other measurements: {why}; use another --out", out.display());
+            }
+            (done, Some(file))
+        }
+        None => (Vec::new(), None),
+    };
     let measured: HashSet<(u32, String)> = done.iter().map(|r| (r.pass, r.genotype.clone())).collect();
-    let again = req.remeasure.unwrap_or(order.len().div_ceil(20).clamp(5, 100)).min(order.len());
+    let default_again = match req.what {
+        Which::Given(_) => 0,
+        _ => order.len().div_ceil(20).clamp(5, 100),
+    };
+    let again = req.remeasure.unwrap_or(default_again).min(order.len());
     let todo: Vec<(u32, usize)> = (0..order.len())
         .map(|i| (1, i))
         .chain((0..again).map(|i| (2, i)))
         .filter(|&(pass, i)| !measured.contains(&(pass, order[i].clone())))
         .collect();
-    if !done.is_empty() && !req.quiet && !todo.is_empty() {
-        eprintln!("{}: {} rows measured before; measuring the other {}", req.out.display(), done.len(), todo.len());
+    if let Some(out) = &req.out
+        && !done.is_empty()
+        && !req.quiet
+        && !todo.is_empty()
+    {
+        eprintln!("{}: {} rows measured before; measuring the other {}", out.display(), done.len(), todo.len());
     }
     let started = std::time::Instant::now();
     let bar = crate::run::progress::bar(todo.len() as u64, "latency", req.quiet);
+    let mut rows = done;
     for &(pass, i) in &todo {
         let genotype = &order[i];
         let spec = network(space.as_ref(), genotype)?;
@@ -252,13 +294,32 @@ pub fn measure(req: &MeasureRequest) -> Result<MeasureSummary> {
             resolution: spec.input_size(),
             date: crate::clock::utc_now(),
         };
-        append_row(&mut file, &row).with_context(|| format!("appending to {}", req.out.display()))?;
+        if let (Some(file), Some(out)) = (&mut file, &req.out) {
+            append_row(file, &row).with_context(|| format!("appending to {}", out.display()))?;
+        }
+        rows.push(row);
         bar.inc(1);
         bar.set_message(format!("{:.2} ms", timing.median));
     }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    let table = super::LatencyTable::load(&req.out, "latency_ms")?;
+    let table = match &req.out {
+        Some(out) => super::LatencyTable::load(out, "latency_ms")?,
+        None => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for r in &rows {
+                w.serialize(r)?;
+            }
+            super::LatencyTable::parse(&w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?, "latency_ms")?
+        }
+    };
+    let given = match &req.what {
+        Which::Given(_) => order
+            .iter()
+            .map(|g| table.rows.iter().find(|r| &r.genotype == g).cloned().expect("measured above or before"))
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut lat: Vec<f64> = table.rows.iter().map(|r| r.latency_ms).collect();
     lat.sort_by(f64::total_cmp);
     Ok(MeasureSummary {
@@ -270,6 +331,7 @@ pub fn measure(req: &MeasureRequest) -> Result<MeasureSummary> {
         repeat_cvs: table.repeat_cvs(),
         repeat_floor: table.noise_floor(),
         seconds_per_network: if todo.is_empty() { 0.0 } else { seconds / todo.len() as f64 },
+        given,
     })
 }
 
@@ -335,9 +397,24 @@ fn time_on<B: Backend>(what: Timed<'_>, t: &TimingSettings, device: &B::Device) 
 
 /// Prints what a measurement did.
 pub fn print_summary(req: &MeasureRequest, s: &MeasureSummary) {
+    for r in &s.given {
+        println!(
+            "{:.3} ms (quartiles {:.3}-{:.3} ms of {} passes; {:.2}M params, {:.1}M MACs at {}x{}) {}",
+            r.latency_ms,
+            r.p25_ms,
+            r.p75_ms,
+            r.repeats,
+            r.params as f64 / 1e6,
+            r.macs as f64 / 1e6,
+            r.resolution,
+            r.resolution,
+            r.genotype
+        );
+    }
+    let Some(out) = &req.out else { return };
     println!(
         "{}: {} networks ({} measured now, {:.3} s each); latency median {:.3} ms, from {:.3} to {:.3} ms",
-        req.out.display(),
+        out.display(),
         s.total,
         s.measured,
         s.seconds_per_network,

@@ -6,12 +6,15 @@
 //! from a per-unit look-up table (`lut`: each distinct layer sequence
 //! measured once, Once-for-All's and nn-Meter's way), and handed to a run as
 //! one source (`source`: what the search sees and what an evaluation
-//! records). `units` cuts a network into the units the look-up table keys;
-//! `device` names the machine; `timing` times a closure.
+//! records), or asked for given architectures (`predict`). `units` cuts a network into the units the look-up table keys;
+//! `device` names the machine; `timing` times a closure; `inputs` keeps the
+//! files a run read, so that a resume accepts a table that only grew.
 
 pub mod device;
+pub mod inputs;
 pub mod lut;
 pub mod measure;
+pub mod predict;
 pub mod source;
 pub mod table;
 pub mod timing;

@@ -106,31 +106,46 @@ impl LatencyConfig {
         }
     }
 
-    /// A fingerprint (MD5) of the files this section reads: the table, the
-    /// look-up table and the files of the predictor's directory.
+    /// A fingerprint of the predictor directory's files (MD5, `v2:`
+    /// first). The tables are not in it: a run keeps copies of them
+    /// (`super::inputs`), so that a table that only gained rows is accepted.
     pub fn fingerprint(&self) -> Result<String> {
+        Ok(format!("v2:{}", digest(&self.predictor_files()?)?))
+    }
+
+    /// The fingerprint runs started before `v2` recorded: every file this
+    /// section reads, tables included.
+    pub fn fingerprint_v1(&self) -> Result<String> {
         let mut files: Vec<PathBuf> = [&self.table, &self.lut].into_iter().flatten().cloned().collect();
-        if let Some(dir) = &self.predictor_dir {
-            let mut inside: Vec<PathBuf> = std::fs::read_dir(dir)
-                .with_context(|| format!("latency.predictor_dir: reading {}", dir.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
-                .collect();
-            inside.sort();
-            files.extend(inside);
-        }
-        let mut digest = md5::Context::new();
-        for f in &files {
-            digest.consume(f.display().to_string().as_bytes());
-            digest.consume(std::fs::read(f).with_context(|| format!("reading {}", f.display()))?);
-        }
-        Ok(format!("{:x}", digest.finalize()))
+        files.extend(self.predictor_files()?);
+        digest(&files)
+    }
+
+    fn predictor_files(&self) -> Result<Vec<PathBuf>> {
+        let Some(dir) = &self.predictor_dir else { return Ok(Vec::new()) };
+        let mut inside: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("latency.predictor_dir: reading {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        inside.sort();
+        Ok(inside)
     }
 
     /// How `measure: device` times, on `device`.
     pub fn timing(&self, device: DeviceKind) -> TimingSettings {
         TimingSettings { device, batch: self.batch, threads: self.threads, warmup: self.warmup, repeats: self.repeats }
     }
+}
+
+/// MD5 of the files' names and contents, in order.
+fn digest(files: &[PathBuf]) -> Result<String> {
+    let mut digest = md5::Context::new();
+    for f in files {
+        digest.consume(f.display().to_string().as_bytes());
+        digest.consume(std::fs::read(f).with_context(|| format!("reading {}", f.display()))?);
+    }
+    Ok(format!("{:x}", digest.finalize()))
 }
 
 /// A latency predictor loaded from its training directory.
@@ -143,6 +158,8 @@ pub trait LatencyModel: Send + Sync {
     fn device(&self) -> DeviceInfo;
     /// The batch size its training data was measured at.
     fn batch(&self) -> usize;
+    /// The name of the space it learnt (`nb201`, `darts`, `mobilenetv3`).
+    fn space(&self) -> String;
 }
 
 /// The run's latency, ready to use.
@@ -231,29 +248,49 @@ impl LatencySource {
         Ok((source, warnings))
     }
 
-    /// Checks that the search's source and the table gives every
-    /// architecture of the space a latency (all of a listable space, else
-    /// 200 random ones), so that a gap is an error now, naming what is
-    /// missing, rather than every proposal failing the constraint later.
+    /// Checks that the search's source and the table give every
+    /// architecture of the space a latency, so that a gap is an error now,
+    /// naming what is missing, not a run stopped after hours of
+    /// evaluations: a look-up table must hold every unit the space can
+    /// produce (its unit cover), a measurement table every architecture of
+    /// a listable space (a larger space cannot be measured whole), a
+    /// predictor must have learnt this space.
     fn check_covers(&self, space: &dyn AnySpace) -> Result<()> {
-        use rand::SeedableRng;
-        let genotypes = space.all_texts().unwrap_or_else(|| {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-            (0..200).map(|_| space.sample_text(&mut rng)).collect()
-        });
-        if self.cfg.predict == Predict::Predictor && space.name() != "nb201" {
+        if let (Predict::Predictor, Some(model)) = (self.cfg.predict, &self.model)
+            && model.space() != space.name()
+        {
             bail!(
-                "latency.predict: predictor: latency predictors learn NAS-Bench-201 cells here, the run's space is {}",
+                "latency.predict: predictor: {} learnt the {} space, the run's space is {}",
+                model.describe(),
+                model.space(),
                 space.name()
             );
         }
         let tabled = self.cfg.predict == Predict::Table || self.cfg.measure == Measure::Table;
-        for g in &genotypes {
-            if tabled {
+        if tabled {
+            let all = space.all_texts().with_context(|| {
+                format!(
+                    "latency.table holds whole networks measured beforehand, and the {} space has too many to measure whole: \
+                     set latency.predict to lut or predictor and latency.measure to device",
+                    space.name()
+                )
+            })?;
+            for g in &all {
                 self.looked_up(g).context("latency.table")?;
             }
-            if let (Predict::Lut, Some(lut)) = (self.cfg.predict, &self.lut) {
-                lut.latency(&network(space, g)?).context("latency.lut")?;
+        }
+        if let (Predict::Lut, Some(lut)) = (self.cfg.predict, &self.lut) {
+            let (missing, total) = lut.missing(space).context("latency.lut")?;
+            if let Some(first) = missing.first() {
+                bail!(
+                    "latency.lut: the look-up table {} lacks {} of the {total} units the {} space's networks can hold \
+                     (the first: `{first}`); complete it with `nas-search latency lut SPACE.yaml --all --out {}` \
+                     (SPACE.yaml: the run's space file; it times only the missing units)",
+                    lut.path.display(),
+                    missing.len(),
+                    space.name(),
+                    lut.path.display()
+                );
             }
         }
         Ok(())

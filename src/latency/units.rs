@@ -114,17 +114,17 @@ fn mobilenet(n: &MobileNet, cut: &mut Cutter) {
 }
 
 /// A DARTS edge or preprocessing op; a factorized reduce as its two
-/// convolutions (ReLU first, BN after) side by side.
+/// convolutions (ReLU first; each a unit, the same one) and the BatchNorm of
+/// their concatenation (a unit of its own: it runs on both halves' channels).
 fn darts_op(op: &OpLayers, c: usize, h: usize, cut: &mut Cutter) -> (usize, usize) {
     match op {
         OpLayers::Identity => (c, h),
         OpLayers::Seq(s) => cut.add(s, c, h),
         OpLayers::FactorizedReduce { cin, cout } => {
-            let half = |first: Layer, last: Option<Layer>| {
-                LayerSeq(std::iter::once(first).chain([factorized_half(*cin, *cout)]).chain(last).collect())
-            };
-            cut.add(&half(Layer::Relu, None), c, h);
-            let (_, out) = cut.add(&half(Layer::Relu, Some(Layer::BatchNorm { c: *cout })), c, h);
+            let half = LayerSeq(vec![Layer::Relu, factorized_half(*cin, *cout)]);
+            cut.add(&half, c, h);
+            let (_, out) = cut.add(&half, c, h);
+            cut.add(&LayerSeq(vec![Layer::BatchNorm { c: *cout }]), *cout, out);
             (*cout, out)
         }
     }

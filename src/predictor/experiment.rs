@@ -20,6 +20,8 @@ use super::train::TrainConfig;
 use super::{ModelConfig, Predictor, checkpoint};
 use crate::backend::{BackendTask, DeviceKind, dispatch};
 use crate::data::nb201::{self, Nb201Column};
+use crate::graph::ArchGraph;
+use crate::space::SpaceConfig;
 use crate::space::nb201::Nb201Cell;
 
 /// Where the benchmark data comes from (`data:`).
@@ -34,7 +36,7 @@ pub struct DataConfig {
     /// (`cifar10`: CIFAR-10 test accuracy after 200 epochs).
     #[serde(default)]
     pub label: Nb201Column,
-    /// A latency measurement CSV (`nas-search latency measure` of NAS-Bench-201):
+    /// A latency measurement CSV (`nas-search latency measure` of any space):
     /// the predictor learns latency instead of accuracy, and `split:` splits
     /// the CSV's rows in file order (the measuring order is shuffled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,6 +48,10 @@ pub struct DataConfig {
     /// measured as a baseline on the same split.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lut: Option<PathBuf>,
+    /// The space file of the latency CSV's architectures (default: the
+    /// NAS-Bench-201 benchmark's space).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<PathBuf>,
 }
 
 /// Train/validation split in architecture-index order (`split:`).
@@ -85,7 +91,7 @@ impl PredictorExperiment {
         let mut cfg: Self = crate::config::load_yaml(path, overrides)?;
         // the latency files resolved now, so a training directory's frozen copy finds them from anywhere
         let dir = std::path::absolute(folder_of(path))?;
-        for p in [&mut cfg.data.latency_csv, &mut cfg.data.lut].into_iter().flatten() {
+        for p in [&mut cfg.data.latency_csv, &mut cfg.data.lut, &mut cfg.data.space].into_iter().flatten() {
             *p = crate::config::join_tidy(&dir, p);
         }
         let n = crate::space::nb201::SPACE_SIZE;
@@ -98,7 +104,11 @@ impl PredictorExperiment {
             );
         }
         if cfg.data.latency_csv.is_none() {
-            for (key, set) in [("target", cfg.data.target.is_some()), ("lut", cfg.data.lut.is_some())] {
+            for (key, set) in [
+                ("target", cfg.data.target.is_some()),
+                ("lut", cfg.data.lut.is_some()),
+                ("space", cfg.data.space.is_some()),
+            ] {
                 if set {
                     bail!(
                         "{}: data.{key} needs data.latency_csv (it is a setting of latency predictors)",
@@ -166,7 +176,8 @@ pub struct TrainRequest {
 
 /// The architectures and the label vector, encoded for `model`.
 struct Prepared {
-    cells: Vec<Nb201Cell>,
+    /// The architectures' graphs, in the data's order.
+    graphs: Vec<ArchGraph>,
     labels: Vec<f32>,
     set: EncodedSet,
     /// When the labels are latencies: what the baselines and metrics need.
@@ -183,6 +194,8 @@ struct LatencyData {
     batch: usize,
     /// The look-up table's sum for each network, when `data.lut` is given.
     lut_ms: Option<Vec<f64>>,
+    /// The space of the CSV's architectures.
+    space: SpaceConfig,
 }
 
 fn prepare(cfg: &PredictorExperiment, config_dir: &Path) -> Result<Prepared> {
@@ -194,7 +207,8 @@ fn prepare(cfg: &PredictorExperiment, config_dir: &Path) -> Result<Prepared> {
     let table = nb201::load(&source, &[cfg.data.label])?;
     let labels = table.accuracy[0].iter().map(|a| (a / 100.0) as f32).collect();
     let set = dataset::encode_cells(&table.cells, &cfg.model);
-    Ok(Prepared { cells: table.cells, labels, set, latency: None })
+    let graphs = table.cells.iter().map(Nb201Cell::to_graph).collect();
+    Ok(Prepared { graphs, labels, set, latency: None })
 }
 
 fn prepare_latency(cfg: &PredictorExperiment, path: &Path, config_dir: &Path) -> Result<Prepared> {
@@ -208,17 +222,26 @@ fn prepare_latency(cfg: &PredictorExperiment, path: &Path, config_dir: &Path) ->
             table.rows.len()
         );
     }
-    let mut cells = Vec::with_capacity(table.rows.len());
+    let space_cfg = match &cfg.data.space {
+        Some(p) => SpaceConfig::load(p).context("data.space")?,
+        None => SpaceConfig::Nb201(crate::space::nb201::Nb201SpaceConfig::benchmark()),
+    };
+    let space = space_cfg.build()?;
+    let mut texts = Vec::with_capacity(table.rows.len());
     for (i, r) in table.rows.iter().enumerate() {
-        let cell: Nb201Cell = r.genotype.parse().with_context(|| {
-            format!(
-                "{} row {}: `{}` is not a NAS-Bench-201 cell (latency predictors learn NAS-Bench-201 here)",
+        if r.space != space.name() {
+            bail!(
+                "{} row {}: a network of the {} space, and data.space is {} (name the CSV's space file in data.space)",
                 path.display(),
                 i + 2,
-                r.genotype
-            )
+                r.space,
+                space.name()
+            );
+        }
+        let text = space.check_text(&r.genotype).with_context(|| {
+            format!("{} row {}: `{}` is not an architecture of data.space", path.display(), i + 2, r.genotype)
         })?;
-        cells.push(cell);
+        texts.push(text);
     }
     let ms: Vec<f64> = table.rows.iter().map(|r| r.latency_ms).collect();
     let scale = LogScale::fit(&ms[..n]);
@@ -229,15 +252,15 @@ fn prepare_latency(cfg: &PredictorExperiment, path: &Path, config_dir: &Path) ->
             if let Some(why) = crate::latency::table::device_mismatch(&lut.device, &table.device()) {
                 bail!("data.lut {}: {why} (the latency CSV's device)", lut.path.display());
             }
-            // the table's units are of the benchmark's network: the CSV must be of that network too
-            let sums = cells
+            // the table's units are of the space's network: the CSV must be of that network too
+            let sums = texts
                 .iter()
                 .zip(&table.rows)
-                .map(|(c, row)| {
-                    let spec = crate::net::NetSpec::Nb201(crate::net::nb201::build(c, 16, 5, 10));
+                .map(|(text, row)| {
+                    let spec = crate::latency::measure::network(space.as_ref(), text)?;
                     if spec.cost().macs != row.macs {
                         bail!(
-                            "data.lut: {} measured another network than the benchmark's (C=16, 5 cells per stage): {} has {} MACs there, {} in the benchmark's",
+                            "data.lut: {} measured another network than data.space's: {} has {} MACs there, {} in the space's",
                             path.display(),
                             row.genotype,
                             row.macs,
@@ -251,7 +274,16 @@ fn prepare_latency(cfg: &PredictorExperiment, path: &Path, config_dir: &Path) ->
         }
         None => None,
     };
-    let set = dataset::encode_cells(&cells, &cfg.model);
+    let (graphs, set) = if space.name() == "nb201" {
+        // NAS-Bench-201 cells keep their own encoding (the MLP's one-hot too)
+        let cells: Vec<Nb201Cell> = texts.iter().map(|t| Ok(t.parse::<Nb201Cell>()?)).collect::<Result<_>>()?;
+        (cells.iter().map(Nb201Cell::to_graph).collect(), dataset::encode_cells(&cells, &cfg.model))
+    } else {
+        let graphs: Vec<ArchGraph> = texts.iter().map(|t| space.graph_of(t)).collect::<Result<_>>()?;
+        let set = dataset::encode_graphs(&graphs, &cfg.model)
+            .with_context(|| format!("model: the {} space's architectures are graphs", space.name()))?;
+        (graphs, set)
+    };
     let latency = LatencyData {
         macs: table.rows.iter().map(|r| r.macs as f64).collect(),
         ms,
@@ -260,8 +292,9 @@ fn prepare_latency(cfg: &PredictorExperiment, path: &Path, config_dir: &Path) ->
         device: table.device(),
         batch: table.rows[0].batch,
         lut_ms,
+        space: space_cfg,
     };
-    Ok(Prepared { cells, labels, set, latency: Some(latency) })
+    Ok(Prepared { graphs, labels, set, latency: Some(latency) })
 }
 
 fn out_dir_of(cfg: &PredictorExperiment, config_path: &Path, over: Option<&Path>) -> PathBuf {
@@ -324,7 +357,7 @@ impl BackendTask for Experiment<'_> {
         let (n, v) = (cfg.split.train_archs, cfg.split.val_archs);
         let data = FitData {
             train_rows: (0..n).collect(),
-            train_graphs: prepared.cells[..n].iter().map(|c| c.to_graph()).collect(),
+            train_graphs: prepared.graphs[..n].to_vec(),
             train_labels: prepared.labels[..n].to_vec(),
             val_rows: (n..n + v).collect(),
             val_labels: prepared.labels[n..n + v].to_vec(),
@@ -351,6 +384,7 @@ impl BackendTask for Experiment<'_> {
                 latency_csv: lat.csv.display().to_string(),
                 batch: lat.batch,
                 target: cfg.data.target.clone().unwrap_or_else(|| "latency_ms".into()),
+                space: Some(lat.space.clone()),
             }
             .save(dir)?;
             let rows = latency_rows(&model, &prepared, lat, cfg, outcome.state.train_seconds, &req.command, &device);

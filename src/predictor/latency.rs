@@ -15,6 +15,7 @@ use crate::backend::Cpu;
 use crate::latency::DeviceInfo;
 use crate::latency::source::LatencyModel;
 use crate::space::nb201::Nb201Cell;
+use crate::space::{AnySpace, SpaceConfig};
 
 /// File in a training directory that holds the label transform and the
 /// device the training data was measured on.
@@ -33,6 +34,17 @@ pub struct LatencyLabels {
     pub batch: usize,
     #[serde(default = "median")]
     pub target: String,
+    /// The space it learnt (absent in directories written before other
+    /// spaces could be learnt: NAS-Bench-201's benchmark space).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<SpaceConfig>,
+}
+
+impl LatencyLabels {
+    /// The space it learnt.
+    pub fn space(&self) -> SpaceConfig {
+        self.space.clone().unwrap_or_else(|| SpaceConfig::Nb201(crate::space::nb201::Nb201SpaceConfig::benchmark()))
+    }
 }
 
 fn one() -> usize {
@@ -66,6 +78,7 @@ pub struct TrainedLatency {
     model: Predictor<Cpu>,
     model_cfg: ModelConfig,
     labels: LatencyLabels,
+    space: Box<dyn AnySpace>,
     dir: PathBuf,
 }
 
@@ -81,27 +94,40 @@ impl TrainedLatency {
         }
         let labels = LatencyLabels::load(dir)?;
         let (model, _) = super::fit::load_best::<Cpu>(&cfg.model, dir, &Default::default())?;
-        Ok(Self { model, model_cfg: cfg.model, labels, dir: dir.to_path_buf() })
+        let space = labels.space().build().with_context(|| format!("{}: the space it learnt", dir.display()))?;
+        Ok(Self { model, model_cfg: cfg.model, labels, space, dir: dir.to_path_buf() })
     }
 }
 
 impl LatencyModel for TrainedLatency {
     fn predict(&self, genotypes: &[String]) -> Result<Vec<f64>> {
-        let cells = genotypes
-            .iter()
-            .map(|g| {
-                g.parse::<Nb201Cell>().with_context(|| {
-                    format!(
-                        "latency predictor {}: `{g}` is not a NAS-Bench-201 cell (the space it learnt)",
-                        self.dir.display()
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let set = super::dataset::encode_cells(&cells, &self.model_cfg);
-        let rows: Vec<usize> = (0..cells.len()).collect();
+        let not_of_space = |g: &String| {
+            format!(
+                "latency predictor {}: `{g}` is not an architecture of the {} space (the space it learnt)",
+                self.dir.display(),
+                self.space.name()
+            )
+        };
+        let set = if self.space.name() == "nb201" {
+            let cells = genotypes
+                .iter()
+                .map(|g| g.parse::<Nb201Cell>().with_context(|| not_of_space(g)))
+                .collect::<Result<Vec<_>>>()?;
+            super::dataset::encode_cells(&cells, &self.model_cfg)
+        } else {
+            let graphs = genotypes
+                .iter()
+                .map(|g| self.space.graph_of(g).with_context(|| not_of_space(g)))
+                .collect::<Result<Vec<_>>>()?;
+            super::dataset::encode_graphs(&graphs, &self.model_cfg)?
+        };
+        let rows: Vec<usize> = (0..genotypes.len()).collect();
         let scores = super::scorer::predict(&self.model, &set, &rows, &Default::default());
         Ok(scores.iter().map(|&s| self.labels.scale.to_ms(s)).collect())
+    }
+
+    fn space(&self) -> String {
+        self.space.name().to_string()
     }
 
     fn describe(&self) -> String {

@@ -110,6 +110,10 @@ struct TopKRow<'a> {
     accuracy: Option<f64>,
     /// The reported accuracy, %, where the evaluator measures one apart.
     report_accuracy: Option<f64>,
+    /// The latency the search saw (predicted or looked up) and the
+    /// measured one, ms (runs with `latency:`).
+    predicted_latency_ms: Option<f64>,
+    latency_ms: Option<f64>,
 }
 
 /// Writes `topk.csv`, `summary.csv` and `summary.md`; returns the summary row.
@@ -162,6 +166,8 @@ fn topk_rows<'a>(r: &'a ReportInput<'_>, evals: &[&'a EvalRecord]) -> Vec<TopKRo
                 macs: e.map(|e| e.macs),
                 accuracy: e.and_then(|e| e.accuracy),
                 report_accuracy: e.and_then(|e| e.report_accuracy),
+                predicted_latency_ms: p.latency_ms,
+                latency_ms: e.and_then(|e| e.latency_ms),
             }
         })
         .collect()

@@ -63,6 +63,9 @@ impl<S: SearchSpace> SearchSpace for Costed<'_, S> {
     fn diagram(&self, g: &Self::Genotype) -> Vec<Dag> {
         self.space.diagram(g)
     }
+    fn unit_cover(&self) -> Option<Vec<Self::Genotype>> {
+        self.space.unit_cover()
+    }
 
     fn cost(&self, g: &Self::Genotype) -> Cost {
         let mut c = self.space.cost(g);

@@ -268,9 +268,10 @@ impl BackendTask for OnBackend {
                     eprintln!("warning: {w}");
                 }
                 // what the search saw and the evaluations recorded must not change under a run
+                // (a table that only gained rows has not changed)
                 let now = l.fingerprint()?;
-                match &s.state.latency_files {
-                    Some(then) if *then != now => anyhow::bail!(
+                let changed = || {
+                    anyhow::anyhow!(
                         "key `latency`: the files it reads ({}) changed since this run started; restore them, or start a new run",
                         [&l.table, &l.lut, &l.predictor_dir]
                             .into_iter()
@@ -278,9 +279,26 @@ impl BackendTask for OnBackend {
                             .map(|p| p.display().to_string())
                             .collect::<Vec<_>>()
                             .join(", ")
-                    ),
+                    )
+                };
+                use crate::latency::inputs;
+                match &s.state.latency_files {
+                    Some(then) if then.starts_with("v2:") && inputs::are_kept(l, &s.dir.root) => {
+                        if *then != now {
+                            anyhow::bail!(
+                                "key `latency`: the predictor in {} changed since this run started; restore it, or start a new run",
+                                l.predictor_dir.as_ref().map_or(String::new(), |p| p.display().to_string())
+                            );
+                        }
+                        for note in inputs::check_only_grown(l, &s.dir.root).context("key `latency`")? {
+                            s.dir.log(&note);
+                        }
+                    }
+                    // a run started before the tables were kept: their bytes must be the same
+                    Some(then) if *then != l.fingerprint_v1()? => return Err(changed()),
                     Some(_) => {}
                     None => {
+                        inputs::keep(l, &s.dir.root)?;
                         latency_files = Some(now);
                     }
                 }

@@ -136,7 +136,14 @@ pub fn top_k(
     k: usize,
     round: usize,
 ) -> Vec<Pick> {
-    let pick = |m: Member, source| Pick { key: m.key, genotype: m.genotype, score: Some(m.score), round, source };
+    let pick = |m: Member, source| Pick {
+        key: m.key,
+        genotype: m.genotype,
+        score: Some(m.score),
+        round,
+        source,
+        latency_ms: None,
+    };
     let local: Vec<Member> = local.into_iter().take(k).collect();
     let taken: HashSet<&str> = local.iter().map(|m| m.key.as_str()).collect();
     let from_evolution: Vec<Member> = hall_of_fame

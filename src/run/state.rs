@@ -59,12 +59,15 @@ pub struct Pick {
     pub round: usize,
     #[serde(default)]
     pub source: PickSource,
+    /// The latency the search saw for it, ms (runs with `latency:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
 }
 
 impl Pick {
     /// An architecture picked without the predictor (random or baseline).
     pub fn unscored(key: String, genotype: String) -> Self {
-        Self { key, genotype, score: None, round: 0, source: PickSource::Unscored }
+        Self { key, genotype, score: None, round: 0, source: PickSource::Unscored, latency_ms: None }
     }
 }
 

@@ -304,7 +304,11 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         // latency looked up at once; timed ones after the batch (trainings in flight would disturb the timing)
         let lookup = self.latency.filter(|l| !l.times_on_device());
         let (first_failures, succeeded) = (&mut self.first_failures, &mut self.succeeded);
-        let mut best = evals.iter().filter_map(|e| e.accuracy).fold(f64::NAN, f64::max);
+        // the run's one best (constraints included), as the report will name it
+        let rules = self.cfg.rules();
+        let best_of = |evals: &[EvalRecord]| selection::best(evals, rules).and_then(|e| e.accuracy);
+        let shown = |best: Option<f64>| best.map_or("-".to_string(), |b| format!("{b:.2}%"));
+        let mut best = best_of(evals);
         let mut failed_now = 0usize;
         let mut stopped = false;
         self.evaluator.evaluate(&jobs, &mut |event| {
@@ -376,10 +380,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             }
             pb.inc(1);
             match rec.accuracy {
-                Some(a) => {
-                    best = best.max(a);
-                    *succeeded = true;
-                }
+                Some(_) => *succeeded = true,
                 None => {
                     failed_now += 1;
                     if !*succeeded {
@@ -392,8 +393,9 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 (n, Some(_)) if rec.accuracy.is_none() => format!(", {n} failed: {}", first_line(&rec.error)),
                 (n, Some(_)) => format!(", {n} failed"),
             };
-            pb.set_message(format!("best {best:.2}%{failures}"));
             evals.push(rec);
+            best = best_of(evals);
+            pb.set_message(format!("best {}{failures}", shown(best)));
             if stop_after > 0 && !*succeeded && first_failures.len() >= stop_after {
                 stopped = true;
                 return Ok(Flow::Stop);
@@ -410,10 +412,21 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             .filter(|e| e.phase == phase && e.round == round && e.accuracy.is_none())
             .count();
         self.say(&format!(
-            "{phase} evaluations of round {round}: {} done, {failed} failed, best so far {best:.2}%",
-            picks.len()
+            "{phase} evaluations of round {round}: {} done, {failed} failed, best so far {}",
+            picks.len(),
+            shown(selection::best(&self.evals, self.cfg.rules()).and_then(|e| e.accuracy))
         ));
         Ok(())
+    }
+
+    /// `picks` with the latency the search saw for each (runs with `latency:`).
+    fn with_search_latency(&self, mut picks: Vec<Pick>) -> Vec<Pick> {
+        if let Some(l) = self.latency {
+            for p in &mut picks {
+                p.latency_ms = l.for_search(self.space, &p.genotype);
+            }
+        }
+        picks
     }
 
     /// With `latency.measure: device`: times every successfully evaluated
@@ -668,6 +681,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 picks.len() - n_local
             ));
         }
+        let picks = self.with_search_latency(picks);
         self.state.all_top_k.extend(picks.iter().cloned());
         self.state.top_k = picks;
         self.state.evolution = None;
@@ -759,9 +773,17 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         let picks: Vec<Pick> = nsga
             .picks(&st, &self.evaluated_keys(), s.top_k)
             .into_iter()
-            .map(|m| Pick { key: m.key, genotype: m.genotype, score: Some(m.score), round, source: PickSource::Front })
+            .map(|m| Pick {
+                key: m.key,
+                genotype: m.genotype,
+                score: Some(m.score),
+                round,
+                source: PickSource::Front,
+                latency_ms: None,
+            })
             .collect();
         self.say(&format!("round {round}: top-{} spread over the predicted front", picks.len()));
+        let picks = self.with_search_latency(picks);
         self.state.all_top_k.extend(picks.iter().cloned());
         self.state.top_k = picks;
         self.state.front = None;

@@ -71,6 +71,15 @@ pub trait SearchSpace: Send + Sync {
     fn all(&self) -> Option<Vec<Self::Genotype>> {
         None
     }
+    /// Architectures whose networks together hold every unit (layer
+    /// sequence at its input shape, see `latency::units`) that any
+    /// architecture's network holds: what a complete per-unit look-up table
+    /// times, and what proves a table complete. `None`: no network, or no
+    /// such set known. A space's choices that change a unit must each be
+    /// crossed here with every other choice that changes the same unit.
+    fn unit_cover(&self) -> Option<Vec<Self::Genotype>> {
+        None
+    }
     /// A drawing of `g` (by default its tokenizer graph, nodes named by op code).
     fn diagram(&self, g: &Self::Genotype) -> Vec<Dag> {
         let graph = self.to_graph(g);
@@ -106,6 +115,10 @@ pub trait AnySpace: Send + Sync {
     fn diagram_of(&self, text: &str) -> Result<Vec<Dag>>;
     /// Every genotype as text (see [`SearchSpace::all`]).
     fn all_texts(&self) -> Option<Vec<String>>;
+    /// The unit cover as text (see [`SearchSpace::unit_cover`]).
+    fn cover_texts(&self) -> Option<Vec<String>>;
+    /// The tokenizer's graph of the genotype written as `text`.
+    fn graph_of(&self, text: &str) -> Result<ArchGraph>;
     /// The canonical key of the genotype written as `text`.
     fn key_of(&self, text: &str) -> Result<ArchKey>;
 }
@@ -150,6 +163,14 @@ impl<S: SearchSpace> AnySpace for S {
 
     fn key_of(&self, text: &str) -> Result<ArchKey> {
         Ok(self.key(&self.parse(text)?))
+    }
+
+    fn cover_texts(&self) -> Option<Vec<String>> {
+        self.unit_cover().map(|gs| gs.iter().map(|g| self.format(g)).collect())
+    }
+
+    fn graph_of(&self, text: &str) -> Result<ArchGraph> {
+        Ok(self.to_graph(&self.parse(text)?))
     }
 }
 

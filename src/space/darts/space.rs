@@ -274,6 +274,18 @@ impl SearchSpace for DartsSpace {
         build(g, &self.cfg.network).cost()
     }
 
+    /// An edge's unit depends on its op, its cell's place in the network
+    /// (channels, size, normal or reduction) and whether it reads one of
+    /// the cell's two inputs (stride 2 in a reduction cell) or an
+    /// intermediate node; the preprocessing depends on the place only. So:
+    /// per op, both cells of that op everywhere, with edges from the inputs
+    /// and from every intermediate node.
+    fn unit_cover(&self) -> Option<Vec<DartsGenotype>> {
+        let inputs = [0, 1, 1, 2, 2, 3, 3, 4];
+        let cells = self.cfg.ops.iter().map(|&op| DartsCell { edges: inputs.map(|input| Edge { op, input }) });
+        Some(cells.map(|c| DartsGenotype { normal: c, reduce: c }).collect())
+    }
+
     fn network(&self, g: &DartsGenotype, o: &NetOverrides) -> Option<Result<NetSpec>> {
         Some(o.refuse(&["width_mult"], "DARTS").map(|()| {
             let mut net = self.cfg.network.clone();

@@ -237,6 +237,26 @@ impl SearchSpace for MobileNetSpace {
         build(&g.stages(), g.r, &self.cfg.network).cost()
     }
 
+    /// A block's units depend on its stage, on whether it is the stage's
+    /// first (stride, input width), on its kernel and expand ratio and on
+    /// the resolution; never on another block's choices (every stage's width
+    /// is fixed). The stem and head depend on the resolution only. So: per
+    /// resolution and (kernel, expand) pair, that pair in every block of
+    /// every stage at its deepest.
+    fn unit_cover(&self) -> Option<Vec<MobileNetArch>> {
+        let c = &self.cfg;
+        let depth = *c.depths.iter().max()?;
+        let mut out = Vec::new();
+        for &r in &c.resolutions {
+            for &k in &c.kernel_sizes {
+                for &e in &c.expand_ratios {
+                    out.push(MobileNetArch { ks: [k; BLOCKS], e: [e; BLOCKS], d: [depth; STAGES], r });
+                }
+            }
+        }
+        Some(out)
+    }
+
     fn network(&self, g: &MobileNetArch, o: &NetOverrides) -> Option<Result<NetSpec>> {
         Some(o.refuse(&["channels", "cells", "auxiliary_weight"], "MobileNetV3").map(|()| {
             let mut net = self.cfg.network.clone();

@@ -30,6 +30,19 @@ pub struct Nb201SpaceConfig {
     pub classes: usize,
 }
 
+impl Nb201SpaceConfig {
+    /// The benchmark's space: all five ops, its network (C=16, 5 cells per
+    /// stage, 10 classes).
+    pub fn benchmark() -> Self {
+        Self {
+            ops: OPS.iter().map(|s| s.to_string()).collect(),
+            channels: d_c(),
+            cells_per_stage: d_n(),
+            classes: d_classes(),
+        }
+    }
+}
+
 fn d_c() -> usize {
     16
 }
@@ -121,6 +134,12 @@ impl SearchSpace for Nb201Space {
             }
         }
         c
+    }
+
+    /// An edge's unit depends on its op and its stage only: per op, a cell
+    /// of that op on every edge.
+    fn unit_cover(&self) -> Option<Vec<Nb201Cell>> {
+        Some(self.allowed.iter().map(|&op| Nb201Cell { edges: [op; EDGES] }).collect())
     }
 
     fn validate(&self, g: &Nb201Cell) -> Result<()> {
