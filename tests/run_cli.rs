@@ -153,7 +153,9 @@ fn nb201_run_writes_every_file() {
             "params",
             "macs",
             "accuracy",
-            "report_accuracy"
+            "report_accuracy",
+            "predicted_latency_ms",
+            "latency_ms"
         ]
     );
     let picks: Vec<csv::StringRecord> = topk.records().map(|r| r.unwrap()).collect();
