@@ -175,6 +175,37 @@ fn nb201_measurements(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
     (csv, lut)
 }
 
+/// `predictor train` of a latency config into `out` with `--results`:
+/// checks the printed table (of `held_out` networks, MAPE and ACC(10%))
+/// and the tabled rows (`models`, each with a MAPE and ACC(10%)); its stdout
+/// and the rows.
+fn train_latency_predictor(
+    cfg: &Path,
+    out: &Path,
+    results: &Path,
+    held_out: usize,
+    models: [&str; 3],
+) -> (String, Vec<HashMap<String, String>>) {
+    let o = run_ok(
+        bin().args(["predictor", "train"]).arg(cfg).arg("--out").arg(out).arg("--results").arg(results).arg("--quiet"),
+    );
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        text.contains(&format!("latency on {held_out} held-out networks"))
+            && text.contains("MAPE")
+            && text.contains("ACC(10%)")
+            && models.iter().all(|m| text.contains(m)),
+        "{text}"
+    );
+    let rows = csv_rows(results);
+    assert_eq!(rows.iter().map(|r| r["model"].as_str()).collect::<Vec<_>>(), models);
+    for r in &rows {
+        let (mape, acc): (f64, f64) = (r["mape"].parse().unwrap(), r["acc10"].parse().unwrap());
+        assert!(mape > 0.0 && mape.is_finite() && (0.0..=100.0).contains(&acc), "{r:?}");
+    }
+    (text, rows)
+}
+
 #[test]
 fn a_latency_predictor_trains_and_is_tabled_beside_the_macs_fit_and_the_lookup_table() {
     let dir = temp_dir("lat-predictor");
@@ -193,27 +224,8 @@ train: {{ epochs: 30, batch_size: 8, lr: 0.003, seed: 1 }}
         ),
     );
     let results = dir.join("latency_predictor.csv");
-    let out = run_ok(
-        bin()
-            .args(["predictor", "train"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(dir.join("train"))
-            .arg("--results")
-            .arg(&results)
-            .arg("--quiet"),
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("latency on 20 held-out networks") && text.contains("macs-fit") && text.contains("lut"),
-        "{text}"
-    );
-    let rows = csv_rows(&results);
-    let models: Vec<&str> = rows.iter().map(|r| r["model"].as_str()).collect();
-    assert_eq!(models, ["lut", "macs-fit", "mlp"]);
+    let (text, rows) = train_latency_predictor(&cfg, &dir.join("train"), &results, 20, ["lut", "macs-fit", "mlp"]);
     for r in &rows {
-        let (mape, acc): (f64, f64) = (r["mape"].parse().unwrap(), r["acc10"].parse().unwrap());
-        assert!(mape > 0.0 && mape.is_finite() && (0.0..=100.0).contains(&acc), "{r:?}");
         assert_eq!((r["train_archs"].as_str(), r["test_archs"].as_str()), ("30", "20"));
         assert!(r["command"].starts_with("nas-search predictor train"), "{r:?}");
     }
@@ -738,28 +750,7 @@ train: {{ epochs: 10, batch_size: 8, lr: 0.002, seed: 1 }}
     );
     let results = dir.join("latency_predictor.csv");
     let trained = dir.join("train");
-    let out = run_ok(
-        bin()
-            .args(["predictor", "train"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&trained)
-            .arg("--results")
-            .arg(&results)
-            .arg("--quiet"),
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("latency on 15 held-out networks") && text.contains("MAPE") && text.contains("ACC(10%)"),
-        "{text}"
-    );
-    let rows = csv_rows(&results);
-    let models: Vec<&str> = rows.iter().map(|r| r["model"].as_str()).collect();
-    assert_eq!(models, ["lut", "macs-fit", "nar-former"]);
-    for r in &rows {
-        let (mape, acc): (f64, f64) = (r["mape"].parse().unwrap(), r["acc10"].parse().unwrap());
-        assert!(mape > 0.0 && mape.is_finite() && (0.0..=100.0).contains(&acc), "{r:?}");
-    }
+    train_latency_predictor(&cfg, &trained, &results, 15, ["lut", "macs-fit", "nar-former"]);
     // asked for given networks: the predictor's milliseconds, and the look-up table's
     let g = csv_rows(&csv)[30]["genotype"].clone();
     for source in [["--predictor", trained.to_str().unwrap()], ["--lut", table.to_str().unwrap()]] {
@@ -824,6 +815,10 @@ fn measure_times_given_architectures_and_every_darts_unit_runs() {
     assert_eq!(rows[1]["resolution"], "128");
     assert_eq!(rows[0]["genotype"], canonical);
     assert!(line.trim_end().ends_with(&canonical), "{line}");
+    // -n 0 is refused (it panicked on an empty plan)
+    let err =
+        run_err(bin().args(["latency", "measure"]).arg(&space).args(["-n", "0", "--out"]).arg(dir.join("none.csv")));
+    assert!(err.contains("-n 0: measure at least 1 network"), "{err}");
     // a genotype outside the space is named
     let err =
         run_err(bin().args(["latency", "measure"]).arg(&space).args(["--genotype", &g.replace("[160]", "[224]")]));

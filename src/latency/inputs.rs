@@ -99,13 +99,7 @@ type Rows = (Vec<String>, HashMap<String, Vec<String>>);
 /// The header and the rows of a CSV (gzip-compressed when it ends in
 /// `.gz`), each row by the values of the `id` columns.
 fn rows(path: &Path, id: &[&str]) -> Result<Rows> {
-    let mut bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut plain = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut plain)
-            .with_context(|| format!("{} is not gzip-compressed CSV", path.display()))?;
-        bytes = plain;
-    }
+    let bytes = super::table::read_csv_bytes(path).with_context(|| format!("reading {}", path.display()))?;
     let mut r = csv::Reader::from_reader(bytes.as_slice());
     let header: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
     let at: Vec<usize> = id

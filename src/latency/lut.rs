@@ -266,3 +266,27 @@ impl Lut {
         Ok(total)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The unit cover's claim, checked the other way round on the shipped
+    /// spaces: every unit of random networks is among the space's units.
+    #[test]
+    fn every_unit_of_random_networks_is_in_the_spaces_unit_cover() {
+        for (file, units_in_all) in [("nb201.yaml", 15), ("darts.yaml", 44), ("mobilenetv3.yaml", 1943)] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("search_spaces").join(file);
+            let space = SpaceConfig::load(&path).unwrap().build().unwrap();
+            let all = space_units(space.as_ref()).unwrap();
+            assert_eq!(all.len(), units_in_all, "{file}");
+            let mut rng = StdRng::seed_from_u64(11);
+            for _ in 0..1000 {
+                let g = space.sample_text(&mut rng);
+                for u in units(&network(space.as_ref(), &g).unwrap()) {
+                    assert!(all.contains_key(&u.key()), "{file}: {} of {g} is not in the cover's units", u.key());
+                }
+            }
+        }
+    }
+}

@@ -100,7 +100,8 @@ pub fn open_appendable<T: DeserializeOwned>(path: &Path) -> Result<(Vec<T>, std:
         if !bytes.is_empty() && bytes.last() != Some(&b'\n') {
             let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
             bytes.truncate(keep);
-            std::fs::write(path, &bytes)
+            // atomically: a kill while it is rewritten must not lose the rows measured before
+            crate::atomic_file::write_atomic(path, &bytes)
                 .with_context(|| format!("dropping the cut last line of {}", path.display()))?;
         }
         let mut r = csv::Reader::from_reader(bytes.as_slice());
@@ -158,6 +159,7 @@ fn plan(space: &dyn AnySpace, what: &Which, seed: u64) -> Result<Vec<String>> {
         Which::All => space.all_texts().with_context(|| {
             format!("--all: the {} space is too large to list; measure a sample with --n N", space.name())
         })?,
+        &Which::Sample(0) => bail!("-n 0: measure at least 1 network"),
         &Which::Sample(n) => {
             let mut seen = HashSet::new();
             let mut list = Vec::new();

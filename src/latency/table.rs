@@ -72,13 +72,7 @@ impl LatencyTable {
     /// Reads and checks `path`. `column` is the latency column to read
     /// (`latency_ms`, or another numeric column such as `p75_ms`).
     pub fn load(path: &Path, column: &str) -> Result<Self> {
-        let mut text = std::fs::read(path).with_context(|| format!("reading the latency CSV {}", path.display()))?;
-        if path.extension().is_some_and(|e| e == "gz") {
-            let mut plain = Vec::new();
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(text.as_slice()), &mut plain)
-                .with_context(|| format!("{} is not gzip-compressed CSV", path.display()))?;
-            text = plain;
-        }
+        let text = read_csv_bytes(path).with_context(|| format!("reading the latency CSV {}", path.display()))?;
         Self::parse(&text, column).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 
@@ -164,6 +158,18 @@ impl LatencyTable {
             .filter_map(|r| self.get(&r.genotype).map(|first| super::timing::pair_cv(first, r.latency_ms)))
             .collect()
     }
+}
+
+/// The bytes of a CSV file, uncompressed when its name ends in `.gz`.
+pub fn read_csv_bytes(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path)?;
+    if path.extension().is_none_or(|e| e != "gz") {
+        return Ok(bytes);
+    }
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut plain)
+        .with_context(|| format!("{} is not gzip-compressed CSV", path.display()))?;
+    Ok(plain)
 }
 
 /// Checks that a measurement of `measured` may stand for a run on `here`:
