@@ -18,7 +18,9 @@ trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 "$bin" serve "$work/runs" --port 0 >"$work/address" 2>/dev/null &
 server=$!
 until [ -s "$work/address" ]; do sleep 0.2; done
-url=$(head -1 "$work/address")
+url=$(head -1 "$work/address")  # http://127.0.0.1:PORT/?token=...
+base=${url%%\?*}
+token=${url#*token=}
 shot() { # NAME WIDTH,HEIGHT URL
   chromium --headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync --hide-scrollbars \
@@ -27,4 +29,4 @@ shot() { # NAME WIDTH,HEIGHT URL
   echo "wrote $out/$1.png"
 }
 shot serve-runs 1300,300 "$url"
-shot serve-run 1300,1900 "${url}run?run=runs/nb201"
+shot serve-run 1300,1900 "${base}run?run=runs/nb201&token=$token"

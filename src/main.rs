@@ -125,9 +125,16 @@ enum Command {
         /// Port to listen on (0: any free one; the address is printed).
         #[arg(long, default_value_t = 8080)]
         port: u16,
-        /// Address to listen on; any other than 127.0.0.1 or ::1 makes the page ask for the token printed at start.
+        /// Address to listen on (other machines reach any but 127.0.0.1 and ::1).
         #[arg(long, default_value = "127.0.0.1")]
         host: std::net::IpAddr,
+        /// Do not ask for the token printed at start: for 127.0.0.1 on a
+        /// machine no one else logs into (on a shared login node every user reaches the port).
+        #[arg(long)]
+        no_token: bool,
+        /// Seconds a connection may take to send a request, or stay idle, before it is closed.
+        #[arg(long, default_value_t = 20.0)]
+        idle_timeout: f64,
     },
     /// Print a trained predictor's predicted accuracy (%) for genotypes, one line each: SCORE<TAB>GENOTYPE.
     Predict {
@@ -421,6 +428,22 @@ enum BenchCmd {
         #[arg(long)]
         partition: Option<String>,
     },
+    /// The driver's own cost per evaluation as a run grows: baselines on a
+    /// space with instant (synthetic) evaluations, ms per evaluation at each count.
+    Driver {
+        /// The space file.
+        #[arg(long, default_value = "search_spaces/darts.yaml")]
+        space: PathBuf,
+        /// Baseline strategies, one run each.
+        #[arg(long, value_delimiter = ',', default_value = "random-search,regularized-evolution,nsga2")]
+        strategies: Vec<String>,
+        /// Evaluation counts to report at (the runs make the largest).
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+        /// Folder for the runs (replaced).
+        #[arg(long, default_value = "runs/bench-driver")]
+        dir: PathBuf,
+    },
     /// Training noise of a run config's built-in evaluations: random cells
     /// trained several times each, another training seed each time; the
     /// spread of one cell's repeats against the spread between cells.
@@ -554,6 +577,7 @@ fn handle(cli: Cli) -> anyhow::Result<ExitCode> {
                 quiet,
                 retry_failed,
                 keep_later_stages,
+                evaluator: None,
             };
             return finished(&run::execute(req)?);
         }
@@ -598,11 +622,14 @@ fn handle(cli: Cli) -> anyhow::Result<ExitCode> {
                 quiet,
                 retry_failed,
                 keep_later_stages,
+                evaluator: None,
             })?;
             return finished(&dir);
         }
-        Command::Serve { dirs, port, host } => {
-            nas_search::serve::serve(nas_search::serve::ServeOptions { dirs, host, port })?;
+        Command::Serve { dirs, port, host, no_token, idle_timeout } => {
+            let opts =
+                nas_search::serve::ServeOptions { dirs, host, port, token: !no_token, idle_timeout_s: idle_timeout };
+            nas_search::serve::serve(opts)?;
         }
         Command::Plot { dirs, out } => {
             for path in nas_search::plot::plot(&dirs, out.as_deref())? {
@@ -740,6 +767,9 @@ fn handle(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(BenchCmd::Slurm { tasks, sleep, poll, dir, partition }) => {
             bench::slurm::slurm(bench::slurm::SlurmBench { tasks, sleep_s: sleep, poll_s: poll, dir, partition })?;
+        }
+        Command::Bench(BenchCmd::Driver { space, strategies, sizes, dir }) => {
+            bench::driver::driver(bench::driver::DriverBench { space, strategies, sizes, dir })?;
         }
         Command::Bench(BenchCmd::Noise { config, cells, repeats, seed, overrides, out }) => {
             bench::noise::noise(bench::noise::NoiseBench { config, overrides, cells, repeats, seed, out })?;

@@ -309,3 +309,60 @@ fn best_and_predict_read_a_finished_run_and_a_training() {
     let expected: f64 = metrics["tau_all"].parse().unwrap();
     assert!((tau - expected).abs() < 1e-6, "predict gives tau {tau}, the training measured {expected}");
 }
+
+/// The NAS-Bench-201 experiment with the built-in table as a baseline run, in `dir`.
+fn nb201_baseline(strategy: &str, queries: usize, dir: &Path, extra: &[&str]) -> std::process::Command {
+    let mut cmd = bin();
+    let config = repo().join("experiments/nb201.yaml");
+    cmd.arg("run").arg(config).arg("--run-dir").arg(dir).arg("--quiet");
+    cmd.args(["--set", &format!("strategy={strategy}"), "--set", &format!("search.queries={queries}")]);
+    for e in extra {
+        cmd.args(["--set", e]);
+    }
+    cmd
+}
+
+#[test]
+fn a_baselines_checkpoint_stays_the_same_size_however_many_evaluations_it_made() {
+    // the driver rewrites the checkpoint after every wave: what it holds must not grow with the
+    // run (the order of proposals is appended to proposals.csv instead)
+    let d = temp_dir("flat-checkpoint");
+    let size = |n: usize| {
+        let run = d.join(format!("r{n}"));
+        run_ok(&mut nb201_baseline("regularized-evolution", n, &run, &[]));
+        let proposals = std::fs::read_to_string(run.join("proposals.csv")).unwrap();
+        assert_eq!(proposals.lines().count(), n + 1, "one row per proposal, and the header");
+        std::fs::metadata(run.join("checkpoint.json")).unwrap().len()
+    };
+    let (small, large) = (size(40), size(400));
+    assert_eq!(small, large, "checkpoint of a 40-evaluation run {small} bytes, of a 400-evaluation one {large}");
+}
+
+#[test]
+fn random_search_ends_with_the_space_exhausted_and_refuses_more_queries_than_the_space_has() {
+    use nas_search::space::SearchSpace;
+    let d = temp_dir("exhausted");
+    // more than the 6,466 distinct cells: refused before anything is created, naming the key and the size
+    let err = run_err(&mut nb201_baseline("random-search", 7000, &d.join("more"), &[]));
+    assert!(err.contains("search.queries") && err.contains("7000") && err.contains("6466"), "{err}");
+    assert!(!d.join("more").exists(), "a refused run leaves nothing behind");
+    // under a params bound only the cells without a convolution are left: fewer than asked for
+    let cfg = nas_search::space::SpaceConfig::load(&repo().join("search_spaces/nb201.yaml")).unwrap();
+    let nas_search::space::SpaceConfig::Nb201(c) = cfg else { panic!("the NB201 space file") };
+    let space = nas_search::space::nb201::Nb201Space::new(c).unwrap();
+    let all = space.all().unwrap();
+    let bound = all.iter().map(|g| space.cost(g).params).min().unwrap();
+    let left: std::collections::HashSet<String> =
+        all.iter().filter(|g| space.cost(g).params <= bound).map(|g| space.key(g)).collect();
+    assert!(left.len() > 20 && left.len() < 1000, "{} cells at the smallest params", left.len());
+    let run = d.join("bounded");
+    run_ok(&mut nb201_baseline("random-search", 1000, &run, &[&format!("constraints.params.max={bound}")]));
+    let evaluated: std::collections::HashSet<String> =
+        csv_rows(&run.join("evaluations.csv")).into_iter().map(|r| r["arch_key"].clone()).collect();
+    assert_eq!(evaluated, left, "every cell within the bound evaluated, once");
+    let log = std::fs::read_to_string(run.join("run.log")).unwrap();
+    let summary = std::fs::read_to_string(run.join("summary.md")).unwrap();
+    for text in [&log, &summary] {
+        assert!(text.contains(&format!("the space is exhausted: its {} distinct architectures", left.len())), "{text}");
+    }
+}

@@ -181,7 +181,8 @@ fn the_server_is_read_only_stays_inside_its_folders_and_asks_for_its_token() {
     std::os::unix::fs::symlink(runs, served.join("elsewhere")).unwrap();
     let before = snapshot(&served);
 
-    let (_server, base) = serve(&[&served], &[]);
+    // a single-user machine: no token (the checks below are of what is served, not of who asks)
+    let (_server, base) = serve(&[&served], &["--no-token"]);
     let (status, head, body) = request(&base, "GET", "/api/runs", &[]);
     assert_eq!(status, 200, "{body}");
     assert!(head.to_ascii_lowercase().contains("content-security-policy: default-src 'self'"), "{head}");
@@ -272,8 +273,89 @@ fn the_server_is_read_only_stays_inside_its_folders_and_asks_for_its_token() {
     let (status, _, body) = request(plain, "GET", "/api/runs", &[&format!("Cookie: {pair}")]);
     assert_eq!(status, 200, "the cookie stands for the token: {body}");
     assert_eq!(json(&body).as_array().unwrap().len(), 4);
-    let wrong = "Cookie: nas_search_token=ffffffffffffffffffffffffffffffff";
-    assert_eq!(request(plain, "GET", "/api/runs", &[wrong]).0, 401, "a wrong cookie is refused");
+    let port = plain.rsplit(':').next().unwrap().trim_end_matches('/');
+    assert!(pair.starts_with(&format!("nas_search_token_{port}=")), "the cookie is named after the port: {pair}");
+    let wrong = format!("Cookie: nas_search_token_{port}=ffffffffffffffffffffffffffffffff");
+    assert_eq!(request(plain, "GET", "/api/runs", &[&wrong]).0, 401, "a wrong cookie is refused");
+    // --no-token only where no one else reaches the port
+    let err = run_err(bin().arg("serve").arg(&served).args(["--port", "0", "--host", "0.0.0.0", "--no-token"]));
+    assert!(err.contains("--no-token") && err.contains("0.0.0.0"), "{err}");
+}
+
+#[test]
+fn the_token_is_asked_on_127_0_0_1_too_and_other_sites_cheap_requests_and_slow_clients_are_refused() {
+    let (runs, _) = finished();
+    // by default the token is asked on the loopback address as well (a login node's users all reach it)
+    let (_a, first) = serve(&[runs], &["--idle-timeout", "1"]);
+    let (_b, second) = serve(&[runs], &[]);
+    let token_of = |address: &str| address.split("?token=").nth(1).expect("the address carries a token").to_string();
+    let base = |address: &str| address.split('?').next().unwrap().trim_end_matches('/').to_string();
+    let (token, plain) = (token_of(&first), base(&first));
+    assert!(first.starts_with("http://127.0.0.1:"), "{first}");
+    assert_eq!(request(&plain, "GET", "/api/runs", &[]).0, 401, "no token on 127.0.0.1: refused");
+    let (status, head, _) = request(&plain, "GET", &format!("/?token={token}"), &[]);
+    assert_eq!(status, 200);
+    let cookie_of = |head: &str| {
+        let line = head.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie: ")).expect("a cookie");
+        line["set-cookie: ".len()..].split(';').next().unwrap().to_string()
+    };
+    let cookie = cookie_of(&head);
+    // two servers on one host: each its own cookie, neither logs the other out
+    let (_, head2, _) = request(&base(&second), "GET", &format!("/?token={}", token_of(&second)), &[]);
+    let cookie2 = cookie_of(&head2);
+    assert_ne!(cookie.split('=').next(), cookie2.split('=').next(), "cookie names per port: {cookie} {cookie2}");
+    let both = format!("Cookie: {cookie}; {cookie2}");
+    assert_eq!(request(&plain, "GET", "/api/runs", &[&both]).0, 200);
+    assert_eq!(request(&base(&second), "GET", "/api/runs", &[&both]).0, 200);
+    let auth = format!("Cookie: {cookie}");
+
+    // another site's page reaching for the loopback server (an <img>, a fetch) is refused, token or not
+    for headers in
+        [vec!["Origin: http://attacker.example"], vec!["Sec-Fetch-Site: cross-site"], vec!["Sec-Fetch-Site: same-site"]]
+    {
+        let mut h = headers.clone();
+        h.push(&auth);
+        let (status, _, body) = request(&plain, "GET", "/api/runs", &h);
+        assert_eq!(status, 403, "{headers:?}: {body}");
+        assert!(body.contains("another"), "{body}");
+        let (status, _, _) = request(&plain, "GET", &format!("/api/compare?run=runs/finished&token={token}"), &h);
+        assert_eq!(status, 403, "{headers:?}");
+    }
+    // a link followed from elsewhere shows the page (the other site cannot read it); the page's own requests pass
+    let nav = ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Mode: navigate", &auth];
+    assert_eq!(request(&plain, "GET", "/", &nav).0, 200);
+    let own = ["Sec-Fetch-Site: same-origin", "Sec-Fetch-Mode: cors", &auth];
+    assert_eq!(request(&plain, "GET", "/api/runs", &own).0, 200);
+    let origin = format!("Origin: {plain}");
+    assert_eq!(request(&plain, "GET", "/api/runs", &[&origin, &auth]).0, 200);
+
+    // a compare of 10,000 ids is refused at once (an address that long: by the HTTP layer), and of
+    // 1,000 before any run is looked for
+    for (n, refused) in [(10_000, [400, 414]), (1_000, [400, 400])] {
+        let many: Vec<String> = (0..n).map(|i| format!("run=x{i}")).collect();
+        let started = std::time::Instant::now();
+        let (status, _, body) = request(&plain, "GET", &format!("/api/compare?{}", many.join("&")), &[&auth]);
+        assert!(refused.contains(&status), "{n} ids: {status} {body}");
+        if status == 400 {
+            assert!(body.contains(&format!("{n} runs named")) && body.contains("at most 32"), "{body}");
+        }
+        eprintln!("a compare of {n} ids refused ({status}) in {:.3} s", started.elapsed().as_secs_f64());
+    }
+    // ... and repeats of one id count once
+    let repeated: Vec<&str> = vec!["run=runs/finished"; 100];
+    let (status, _, body) = request(&plain, "GET", &format!("/api/compare?{}", repeated.join("&")), &[&auth]);
+    assert_eq!(status, 200, "{body}");
+
+    // a client that sends half a request and waits is cut off after --idle-timeout (1 s here)
+    let authority = plain.trim_start_matches("http://");
+    let mut slow = TcpStream::connect(authority).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(slow, "GET /api/runs HTTP/1.1\r\nHost: {authority}\r\n").unwrap();
+    let waited = std::time::Instant::now();
+    let mut rest = Vec::new();
+    slow.read_to_end(&mut rest).expect("the server closes the connection");
+    assert!(waited.elapsed() < Duration::from_secs(30), "closed by the server, not by the test's read timeout");
+    assert!(!String::from_utf8_lossy(&rest).contains("\"id\""), "no runs for half a request");
 }
 
 // ---- in the browser ----------------------------------------------------------

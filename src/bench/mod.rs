@@ -1,6 +1,7 @@
 //! `nas-search bench ...`: speed figures printed for humans, measured as
 //! medians of repeated runs within one process. One file per benchmark.
 
+pub mod driver;
 pub mod noise;
 pub mod predictor;
 pub mod slurm;

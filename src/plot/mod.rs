@@ -418,14 +418,15 @@ fn accuracy_vs_cost(run: &RunData) -> String {
             });
         }
         // the front of pareto.csv (by signal, of one budget), drawn at the reported accuracy
-        let on_front = front::measured_front(&run.evals, budgets_equal, objective);
+        let on_front = front::measured_front(&run.evals, run.cfg.rules(), objective);
         marks.push(Mark::Line {
             points: on_front.iter().map(|e| (cost(e), e.reported().unwrap_or(f64::NAN))).collect(),
             color: PALETTE[0].into(),
-            label: Some(
-                if budgets_equal { "measured front (by signal)" } else { "measured front (by signal, final budget)" }
-                    .into(),
-            ),
+            label: Some(format!(
+                "measured front (by signal{}{})",
+                if budgets_equal { "" } else { ", final budget" },
+                if run.cfg.constraints.latency_ms.is_set() { ", within the latency constraint" } else { "" }
+            )),
             dashed: false,
             step: false,
         });

@@ -4,11 +4,13 @@
 //! hypervolume, by signal and by reported accuracy) and a table for
 //! `summary.md`.
 //!
-//! A front is of one budget: the evaluations that compete for the run's best
-//! (`run::selection::competes`: every one when the budgets are equal, else
-//! the final budget's), priced at the space's standard network (the cost the
-//! search optimised and the constraints bound). [`measured_front`] is its one
-//! definition; `pareto.csv`, `summary.md` and the plots all draw it.
+//! A front is of the evaluations that compete for the run's best
+//! (`run::selection::competes`: of one budget, every one when the budgets
+//! are equal, else the final budget's; under `constraints.latency_ms`, only
+//! those whose measured latency meets it: what a user deploys from), priced
+//! at the space's standard network (the cost the search optimised and the
+//! constraints bound). [`measured_front`] is its one definition;
+//! `pareto.csv`, the hypervolume, `summary.md` and the plots all draw it.
 //!
 //! Hypervolume: the share of the box [0, 100%] accuracy x [0, reference]
 //! cost that the measured points dominate (1 is an architecture at 100% that
@@ -22,7 +24,7 @@ use super::ReportInput;
 use crate::run::records::EvalRecord;
 use crate::run::selection;
 use crate::search::nsga2::{Objective, hypervolume};
-use crate::search::pareto::non_dominated_sort;
+use crate::search::pareto::first_front_2d;
 
 /// The objectives of the front and the hypervolume's reference cost.
 #[derive(Clone, Debug)]
@@ -82,22 +84,21 @@ pub fn cost_of(e: &EvalRecord, objective: Objective) -> f64 {
 /// The measured front: the candidates that compete (each architecture's
 /// last successful attempt, see the module doc) no other beats in both
 /// signal and `cost`, cheapest first (ties: better signal first).
-pub fn measured_front(evals: &[EvalRecord], budgets_equal: bool, cost: Objective) -> Vec<&EvalRecord> {
-    front_of(&selection::best_first(evals, budgets_equal), cost)
+pub fn measured_front(evals: &[EvalRecord], rules: impl Into<selection::Rules>, cost: Objective) -> Vec<&EvalRecord> {
+    front_of(&selection::best_first(evals, rules), cost)
 }
 
 /// The non-dominated ones of `candidates` by signal and `cost`, cheapest first.
 fn front_of<'a>(candidates: &[&'a EvalRecord], cost: Objective) -> Vec<&'a EvalRecord> {
-    let points: Vec<Vec<f64>> = candidates.iter().map(|e| vec![-e.accuracy.unwrap_or(0.0), cost_of(e, cost)]).collect();
-    let first = non_dominated_sort(&points).into_iter().next().unwrap_or_default();
-    let mut front: Vec<&EvalRecord> = first.iter().map(|&i| candidates[i]).collect();
+    let points: Vec<(f64, f64)> = candidates.iter().map(|e| (cost_of(e, cost), -e.accuracy.unwrap_or(0.0))).collect();
+    let mut front: Vec<&EvalRecord> = first_front_2d(&points).into_iter().map(|i| candidates[i]).collect();
     front.sort_by(|a, b| cost_of(a, cost).total_cmp(&cost_of(b, cost)).then_with(|| selection::best_order(a, b)));
     front
 }
 
 /// The measured front (by signal), cheapest first, and the `front.csv` row.
 pub fn front(r: &ReportInput<'_>, spec: &FrontSpec) -> (Vec<ParetoRow>, FrontRow) {
-    let ok = selection::best_first(r.evals, r.budgets_equal);
+    let ok = selection::best_first(r.evals, r.rules());
     let predicted: HashMap<&str, f64> =
         r.top_k.iter().filter_map(|p| Some((p.key.as_str(), p.score? * 100.0))).collect();
     let rows: Vec<ParetoRow> = front_of(&ok, spec.cost)
@@ -195,9 +196,8 @@ pub fn nb201_true_front(
         let c = cost.cost(costs).unwrap_or(0.0);
         all.push((text, acc, c));
     }
-    let points: Vec<Vec<f64>> = all.iter().map(|(_, a, c)| vec![-a, *c]).collect();
-    let first = non_dominated_sort(&points).into_iter().next().unwrap_or_default();
-    let mut front: Vec<FrontCell> = first.iter().map(|&i| all[i].clone()).collect();
+    let points: Vec<(f64, f64)> = all.iter().map(|(_, a, c)| (*c, -a)).collect();
+    let mut front: Vec<FrontCell> = first_front_2d(&points).into_iter().map(|i| all[i].clone()).collect();
     front.sort_by(|a, b| a.2.total_cmp(&b.2).then(b.1.total_cmp(&a.1)));
     let pts: Vec<(f64, f64)> = all.iter().map(|(_, a, c)| (a / 100.0, *c)).collect();
     Ok((front, hypervolume(&pts, reference)))
@@ -251,5 +251,19 @@ mod tests {
         assert_eq!(keys(&measured_front(&evals, true, Objective::Macs)), ["p-cheap", "p-best"]);
         // by params all cost the same: the best signal alone
         assert_eq!(keys(&measured_front(&evals, false, Objective::Params)), ["f-best"]);
+    }
+
+    #[test]
+    fn under_a_latency_constraint_the_front_is_of_what_meets_it() {
+        let timed =
+            |key, accuracy, ms: Option<f64>| EvalRecord { latency_ms: ms, ..rec(key, Budget::Final, accuracy, 100) };
+        let evals =
+            [timed("fast", 60.0, Some(5.0)), timed("slow-best", 90.0, Some(20.0)), timed("untimed", 95.0, None)];
+        let latency = crate::search::Bound { max: Some(10.0), ..Default::default() };
+        let rules = selection::Rules { budgets_equal: true, latency };
+        // without the constraint the slow one tops the front; with it only what meets it is left
+        assert_eq!(keys(&measured_front(&evals, true, Objective::Latency)), ["fast", "slow-best", "untimed"]);
+        assert_eq!(keys(&measured_front(&evals, rules, Objective::Latency)), ["fast"]);
+        assert_eq!(keys(&measured_front(&evals, rules, Objective::Macs)), ["fast"]);
     }
 }

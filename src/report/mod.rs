@@ -44,6 +44,8 @@ pub struct ReportInput<'a> {
     pub latency_bound: crate::search::Bound,
     /// With a latency source: what the search saw and where measured latencies come from.
     pub latency: Option<LatencyNote>,
+    /// Why a baseline ended before its queries (the space is exhausted).
+    pub exhausted: Option<&'a str>,
 }
 
 impl ReportInput<'_> {
@@ -125,6 +127,9 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
     let row = summary_row(r, &evals, best);
     dir.write_csv("summary.csv", std::slice::from_ref(&row))?;
     let mut md = summary_md(r, &evals, &row, best);
+    if let Some(note) = r.exhausted {
+        md.push_str(&format!("\n**The search ended early**: {note}.\n"));
+    }
     let failed = crate::run::records::failures_by_stage(r.evals);
     if !failed.is_empty() {
         md.push_str(&format!(

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod costed;
+pub mod evaluations;
 pub mod fitness;
 pub mod progress;
 pub mod records;
@@ -42,6 +43,8 @@ pub struct RunRequest {
     pub retry_failed: bool,
     /// With `retry_failed`: keep the rounds already made as they are.
     pub keep_later_stages: bool,
+    /// An evaluator that replaces the config's (`nas-search bench driver`'s instant one).
+    pub evaluator: Option<Box<dyn Evaluator>>,
 }
 
 /// A run ready to go: its config (resolved: self-contained), directory and checkpoint.
@@ -51,11 +54,14 @@ struct Setup {
     dir: RunDir,
     state: RunState,
     opts: DriveOptions,
+    /// [`RunRequest::evaluator`].
+    evaluator: Option<Box<dyn Evaluator>>,
 }
 
 /// Runs (or resumes) a run to its end; returns the run directory.
-pub fn execute(req: RunRequest) -> Result<PathBuf> {
-    let setup = set_up(&req)?;
+pub fn execute(mut req: RunRequest) -> Result<PathBuf> {
+    let mut setup = set_up(&req)?;
+    setup.evaluator = req.evaluator.take();
     let slurm = if matches!(setup.cfg.evaluator.config, crate::eval::EvaluatorConfig::Slurm(_)) {
         format!(
             "; its Slurm jobs keep running (resume re-attaches to them; {} stops them)",
@@ -188,7 +194,7 @@ fn set_up(req: &RunRequest) -> Result<Setup> {
         run_dir: run_dir.display().to_string(),
         config_file: state.config_file.clone(),
     };
-    Ok(Setup { cfg, run_dir, dir, state, opts })
+    Ok(Setup { cfg, run_dir, dir, state, opts, evaluator: None })
 }
 
 /// Applies `--seed` and checks that the config's evaluator can measure its
@@ -198,7 +204,22 @@ fn check_setup(cfg: &mut RunConfig, seed: Option<u64>, space_source: &str) -> Re
         cfg.seed = seed;
     }
     let space = cfg.space_config().build()?;
-    cfg.evaluator.config.check_space(space.as_ref()).with_context(|| format!("key `evaluator`, {space_source}"))
+    cfg.evaluator.config.check_space(space.as_ref()).with_context(|| format!("key `evaluator`, {space_source}"))?;
+    // a baseline cannot evaluate more distinct architectures than a space that can be listed has
+    let queries = cfg.search.queries.filter(|_| !cfg.strategy.uses_predictor());
+    if let (Some(queries), Some(all)) = (queries, queries.and_then(|_| space.all_texts())) {
+        let keys: std::collections::HashSet<String> =
+            all.iter().map(|t| space.key_of(t)).collect::<Result<_>>().context("listing the space")?;
+        if queries > keys.len() {
+            bail!(
+                "key `search.queries`: {queries} is more than the {} distinct architectures of {space_source} \
+                 (architectures that compute the same network counted once); ask for at most {}",
+                keys.len(),
+                keys.len()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A run directory of the first format keeps its config as written (the
@@ -227,12 +248,19 @@ impl BackendTask for OnBackend {
     type Output = Result<()>;
 
     fn with_backend<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
-        let s = self.0;
+        let mut s = self.0;
         stop_leftovers(&s)?;
         let any: Arc<dyn AnySpace> = Arc::from(s.cfg.space_config().build()?);
         let ctx = EvalContext { space: any.clone(), run_dir: &s.run_dir, seed: s.cfg.seed };
-        let evaluator =
-            s.cfg.evaluator.config.build::<B>(&ctx, &device).context("setting up the evaluator (key `evaluator`)")?;
+        let evaluator = match s.evaluator.take() {
+            Some(e) => e,
+            None => s
+                .cfg
+                .evaluator
+                .config
+                .build::<B>(&ctx, &device)
+                .context("setting up the evaluator (key `evaluator`)")?,
+        };
         let evals = s.dir.load_evaluations()?;
         if !s.opts.quiet && !evals.is_empty() {
             let stages = records::failures_by_stage(&evals);

@@ -19,6 +19,9 @@ use crate::search::nsga2::FrontStats;
 
 /// The rows of an `evaluations.csv` (none when it does not exist), whether
 /// its header is the current one, and whether its last line was torn.
+/// A baseline's proposals in the order made, one key per row.
+const PROPOSALS: &str = "proposals.csv";
+
 fn read_evaluations_csv(path: &Path) -> Result<(Vec<EvalRecord>, bool, bool)> {
     read_evaluations_with(path, &mut Err)
 }
@@ -269,6 +272,42 @@ impl RunDir {
         w.flush()?;
         w.get_ref().sync_data()?;
         Ok(())
+    }
+
+    /// Appends a baseline's proposals (keys, in the order made) to
+    /// `proposals.csv`, flushed to disk before returning.
+    pub fn append_proposals(&self, keys: &[String]) -> Result<()> {
+        let path = self.path(PROPOSALS);
+        let new = !path.exists() || fs::metadata(&path)?.len() == 0;
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(file);
+        if new {
+            w.write_record(["arch_key"])?;
+        }
+        for key in keys {
+            w.write_record([key])?;
+        }
+        w.flush()?;
+        w.get_ref().sync_data()?;
+        Ok(())
+    }
+
+    /// A baseline's proposals in the order made (`proposals.csv`; a torn
+    /// last line is left out).
+    pub fn read_proposals(&self) -> Result<Vec<String>> {
+        let path = self.path(PROPOSALS);
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mut r = csv::Reader::from_reader(complete_lines(&text).as_bytes());
+        r.records()
+            .enumerate()
+            .map(|(i, row)| {
+                let row = row.with_context(|| format!("{}: row {} is corrupt", path.display(), i + 2))?;
+                Ok(row.get(0).unwrap_or_default().to_string())
+            })
+            .collect()
     }
 
     /// Appends one finished evaluation, flushed to disk before returning.

@@ -103,10 +103,13 @@ pub struct RunState {
     /// --retry-failed went back): removed when the round's training starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discard: Vec<usize>,
-    /// A baseline's proposals (keys) in the order they were made: its
-    /// history is read in this order, not in the order evaluations ended.
+    /// A baseline's proposals (keys) in the order they were made, as runs
+    /// before `proposals.csv` kept them (moved there on resume).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub proposed: Vec<String>,
+    /// Why a baseline ended before its queries: the space is exhausted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exhausted: Option<String>,
     pub predictor_seconds: Vec<f64>,
     pub search_seconds: f64,
     pub scored: usize,
@@ -131,6 +134,7 @@ impl RunState {
             all_top_k: Vec::new(),
             wave: Vec::new(),
             proposed: Vec::new(),
+            exhausted: None,
             discard: Vec::new(),
             predictor_seconds: Vec::new(),
             search_seconds: 0.0,

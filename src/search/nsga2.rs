@@ -348,12 +348,48 @@ impl<S: SearchSpace> Nsga2<'_, S> {
     }
 }
 
+/// NSGA-II's population replayed from a history (see [`propose`]), kept
+/// between proposals: the history only grows, so each proposal replays only
+/// the blocks completed since the last one.
+#[derive(Clone, Debug, Default)]
+pub struct Replay {
+    /// How many blocks of `population` evaluations the population is of.
+    blocks: usize,
+    population: Vec<FrontMember>,
+}
+
+impl Replay {
+    /// The population after every complete block of `history` (blocks of
+    /// `n`): generation 0 is the first block, then the survivors of
+    /// population + each next block.
+    fn advance(&mut self, history: &[(String, Option<f64>, Vec<f64>)], n: usize) -> &[FrontMember] {
+        let member = |(g, acc, costs): &(String, Option<f64>, Vec<f64>)| -> Option<FrontMember> {
+            acc.map(|a| FrontMember { key: g.clone(), genotype: g.clone(), score: a, costs: costs.clone() })
+        };
+        let complete = history.len() / n;
+        if self.blocks > complete {
+            *self = Self::default();
+        }
+        while self.blocks < complete {
+            let block = history[self.blocks * n..(self.blocks + 1) * n].iter().filter_map(member);
+            self.population.extend(block);
+            if self.blocks > 0 {
+                self.population = survivors(std::mem::take(&mut self.population), n);
+            }
+            self.blocks += 1;
+        }
+        &self.population
+    }
+}
+
 /// The next architecture for NSGA-II on real evaluations. `history` is
 /// every evaluated architecture in order as (genotype, measured accuracy
 /// fraction or None if it failed, costs); the population is replayed from
 /// it: the first `population` evaluations are generation 0 (random), each
 /// following block of `population` is a generation's children, and the
-/// survivors of population + block are the next parents.
+/// survivors of population + block are the next parents. `replay` keeps the
+/// replay between calls on a history that only grew (a fresh one replays
+/// from the start).
 pub fn propose<S: SearchSpace>(
     space: &S,
     cfg: &Nsga2Config,
@@ -361,27 +397,19 @@ pub fn propose<S: SearchSpace>(
     rng: &mut StdRng,
     history: &[(String, Option<f64>, Vec<f64>)],
     evaluated: &HashSet<String>,
+    replay: &mut Replay,
 ) -> Result<S::Genotype> {
     let n = cfg.population.max(2);
     if history.len() < n {
         return super::random::propose(space, constraints, rng, evaluated);
     }
-    let member = |(g, acc, costs): &(String, Option<f64>, Vec<f64>)| -> Option<FrontMember> {
-        acc.map(|a| FrontMember { key: g.clone(), genotype: g.clone(), score: a, costs: costs.clone() })
-    };
-    let mut population: Vec<FrontMember> = history[..n].iter().filter_map(member).collect();
-    let complete = history.len() / n;
-    for block in 1..complete {
-        population.extend(history[block * n..(block + 1) * n].iter().filter_map(member));
-        population = survivors(population, n);
-    }
+    let population = replay.advance(history, n);
     if population.is_empty() {
         return super::random::propose(space, constraints, rng, evaluated);
     }
-    let (_, ranks) = rank(&population);
+    let (_, ranks) = rank(population);
     let parents: Vec<S::Genotype> = population.iter().map(|m| space.parse(&m.genotype)).collect::<Result<_>>()?;
-    let taken: HashSet<String> = evaluated.clone();
-    child(space, constraints, cfg.crossover_ratio, &parents, &ranks, &taken, rng)
+    child(space, constraints, cfg.crossover_ratio, &parents, &ranks, evaluated, rng)
 }
 
 #[cfg(test)]
@@ -477,17 +505,33 @@ mod tests {
         let constraints = Constraints::default();
         let mut history = Vec::new();
         let mut evaluated = HashSet::new();
+        let mut replay = Replay::default();
         for step in 0..12 {
-            let g =
-                propose(&space, &cfg, &constraints, &mut StdRng::seed_from_u64(step), &history, &evaluated).unwrap();
+            let mut rng = StdRng::seed_from_u64(step);
+            let g = propose(&space, &cfg, &constraints, &mut rng, &history, &evaluated, &mut replay).unwrap();
+            // the replay kept between proposals proposes what a replay from the start does
+            let fresh = propose(
+                &space,
+                &cfg,
+                &constraints,
+                &mut StdRng::seed_from_u64(step),
+                &history,
+                &evaluated,
+                &mut Replay::default(),
+            )
+            .unwrap();
+            assert_eq!(space.format(&g), space.format(&fresh));
             let key = space.key(&g);
             assert!(evaluated.insert(key), "step {step} proposed an evaluated architecture");
             let acc = Convs.score(std::slice::from_ref(&g))[0] / 6.0;
             history.push((space.format(&g), Some(acc), costs(&[Objective::Params], space.cost(&g))));
         }
         // the same history and generator give the same proposal
-        let a = propose(&space, &cfg, &constraints, &mut StdRng::seed_from_u64(99), &history, &evaluated).unwrap();
-        let b = propose(&space, &cfg, &constraints, &mut StdRng::seed_from_u64(99), &history, &evaluated).unwrap();
+        let at = |seed| {
+            let mut replay = Replay::default();
+            propose(&space, &cfg, &constraints, &mut StdRng::seed_from_u64(seed), &history, &evaluated, &mut replay)
+        };
+        let (a, b) = (at(99).unwrap(), at(99).unwrap());
         assert_eq!(space.format(&a), space.format(&b));
     }
 }

@@ -188,14 +188,26 @@ pub async fn pictures(State(catalog): State<Shared>, Query(q): Query<RunQuery>) 
     .await
 }
 
+/// The most runs one compare picture draws.
+pub const MAX_COMPARED: usize = 32;
+
 /// Several runs' progress in one picture: `?run=ID&run=ID...`.
 pub async fn compare(
     State(catalog): State<Shared>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, Refusal> {
-    let ids: Vec<String> = pairs.into_iter().filter(|(k, _)| k == "run").map(|(_, v)| v).collect();
+    let mut ids: Vec<String> = pairs.into_iter().filter(|(k, _)| k == "run").map(|(_, v)| v).collect();
     if ids.is_empty() {
         return Err(Refusal(StatusCode::BAD_REQUEST, "name the runs to compare: ?run=ID&run=ID".into()));
+    }
+    // each id is a run to find and load: a bounded number, each once
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(id.clone()));
+    if ids.len() > MAX_COMPARED {
+        return Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            format!("{} runs named: compare at most {MAX_COMPARED} at once", ids.len()),
+        ));
     }
     blocking(move || {
         let dirs = ids.iter().map(|id| find(&catalog, id).map(|r| r.dir)).collect::<Result<Vec<_>, _>>()?;

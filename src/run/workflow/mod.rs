@@ -5,6 +5,8 @@
 //! can be interrupted and continued from the checkpoint. The decisions
 //! about data are the pure functions of [`super::selection`].
 
+mod baseline;
+
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -12,6 +14,7 @@ use anyhow::{Context, Result};
 use burn::tensor::backend::AutodiffBackend;
 
 use super::config::{PredictorSection, RunConfig, Strategy};
+use super::evaluations::Evaluations;
 use super::fitness::PredictorFitness;
 use super::progress::bar;
 use super::records::{EvalRecord, Phase, Status, describe_failures, failures_by_stage, last_attempts};
@@ -26,8 +29,8 @@ use crate::predictor::fit::{self, FitData};
 use crate::search::evolution::Evolution;
 use crate::search::evolution::GenerationStats;
 use crate::search::local::LocalSearch;
-use crate::search::nsga2::{self, FrontStats, Nsga2};
-use crate::search::{Fitness, Generational, random, regularized};
+use crate::search::nsga2::{FrontStats, Nsga2};
+use crate::search::{Fitness, Generational, random};
 use crate::space::SearchSpace;
 
 /// The first line of an error, for progress lines.
@@ -64,7 +67,7 @@ pub struct Workflow<'a, S: SearchSpace, B: AutodiffBackend> {
     evaluator: &'a dyn Evaluator,
     device: B::Device,
     state: RunState,
-    evals: Vec<EvalRecord>,
+    evals: Evaluations,
     opts: &'a DriveOptions,
     quiet: bool,
     /// Errors of this process's evaluations while none has succeeded yet
@@ -87,6 +90,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         opts: &'a DriveOptions,
     ) -> Self {
         let quiet = opts.quiet;
+        let evals = Evaluations::new(evals, cfg.rules());
         Self {
             latency,
             cfg,
@@ -221,7 +225,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
     }
 
     fn evaluated_keys(&self) -> HashSet<String> {
-        self.evals.iter().map(|e| e.arch_key.clone()).collect()
+        self.evals.keys().clone()
     }
 
     fn predictor_section(&self) -> &'a PredictorSection {
@@ -286,29 +290,24 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
     /// Evaluates the picks not yet evaluated in `phase` and `round` (`again`:
     /// also those whose last evaluation there failed).
     fn evaluate(&mut self, picks: &[Pick], phase: Phase, round: usize, budget: Budget, again: bool) -> Result<()> {
-        let done: HashSet<String> = last_attempts(&self.evals)
-            .iter()
-            .filter(|e| e.phase == phase && e.round == round && (e.accuracy.is_some() || !again))
-            .map(|e| e.arch_key.clone())
-            .collect();
-        let pending: Vec<&Pick> = picks.iter().filter(|p| !done.contains(&p.key)).collect();
+        let evals = &self.evals;
+        let done = |p: &&Pick| evals.last_attempt(phase, round, &p.key).is_some_and(|e| e.accuracy.is_some() || !again);
+        let pending: Vec<&Pick> = picks.iter().filter(|p| !done(p)).collect();
         if pending.is_empty() {
             return Ok(());
         }
         let jobs: Vec<EvalJob> =
             pending.iter().map(|p| EvalJob { key: p.key.clone(), genotype: p.genotype.clone(), budget }).collect();
         let pb = bar(picks.len() as u64, phase.name(), self.quiet);
-        pb.set_position(done.len() as u64);
+        pb.set_position((picks.len() - pending.len()) as u64);
         let stop_after = self.cfg.evaluator.stop_after_failures;
         let (space, dir, evals) = (self.space, self.dir, &mut self.evals);
         // latency looked up at once; timed ones after the batch (trainings in flight would disturb the timing)
         let lookup = self.latency.filter(|l| !l.times_on_device());
         let (first_failures, succeeded) = (&mut self.first_failures, &mut self.succeeded);
         // the run's one best (constraints included), as the report will name it
-        let rules = self.cfg.rules();
-        let best_of = |evals: &[EvalRecord]| selection::best(evals, rules).and_then(|e| e.accuracy);
-        let shown = |best: Option<f64>| best.map_or("-".to_string(), |b| format!("{b:.2}%"));
-        let mut best = best_of(evals);
+        let shown =
+            |evals: &Evaluations| evals.best().and_then(|e| e.accuracy).map_or("-".into(), |b| format!("{b:.2}%"));
         let mut failed_now = 0usize;
         let mut stopped = false;
         self.evaluator.evaluate(&jobs, &mut |event| {
@@ -330,8 +329,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             let job = &jobs[i];
             let standard = space.cost(&space.parse(&job.genotype)?);
             let evaluated = outcome.network.unwrap_or(standard);
-            let attempt =
-                1 + evals.iter().filter(|e| e.phase == phase && e.round == round && e.arch_key == job.key).count();
+            let attempt = 1 + evals.attempts(phase, round, &job.key);
             let rec = EvalRecord {
                 phase,
                 round,
@@ -388,14 +386,13 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                     }
                 }
             }
-            let failures = match (failed_now, evals.iter().rev().find(|e| e.accuracy.is_none())) {
-                (0, _) | (_, None) => String::new(),
-                (n, Some(_)) if rec.accuracy.is_none() => format!(", {n} failed: {}", first_line(&rec.error)),
-                (n, Some(_)) => format!(", {n} failed"),
+            let failures = match failed_now {
+                0 => String::new(),
+                n if rec.accuracy.is_none() => format!(", {n} failed: {}", first_line(&rec.error)),
+                n => format!(", {n} failed"),
             };
             evals.push(rec);
-            best = best_of(evals);
-            pb.set_message(format!("best {}{failures}", shown(best)));
+            pb.set_message(format!("best {}{failures}", shown(evals)));
             if stop_after > 0 && !*succeeded && first_failures.len() >= stop_after {
                 stopped = true;
                 return Ok(Flow::Stop);
@@ -407,14 +404,11 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         if stopped {
             return Err(self.stop_error());
         }
-        let failed = last_attempts(&self.evals)
-            .iter()
-            .filter(|e| e.phase == phase && e.round == round && e.accuracy.is_none())
-            .count();
         self.say(&format!(
-            "{phase} evaluations of round {round}: {} done, {failed} failed, best so far {}",
+            "{phase} evaluations of round {round}: {} done, {} failed, best so far {}",
             picks.len(),
-            shown(selection::best(&self.evals, self.cfg.rules()).and_then(|e| e.accuracy))
+            self.evals.failed(phase, round),
+            shown(&self.evals)
         ));
         Ok(())
     }
@@ -444,6 +438,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         crate::failpoint::hit("latency-before-timing");
         let pb = bar(todo.len() as u64, "latency", self.quiet);
         let mut timed: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+        let mut latencies = Vec::with_capacity(todo.len());
         for i in todo {
             let g = self.evals[i].genotype.clone();
             let ms = match timed.get(&g) {
@@ -451,10 +446,11 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 None => l.measured(self.space, &g)?,
             };
             timed.insert(g, ms);
-            self.evals[i].latency_ms = Some(ms);
+            latencies.push((i, ms));
             pb.inc(1);
         }
         pb.finish_and_clear();
+        self.evals.set_latencies(latencies);
         self.dir.rewrite_evaluations(&self.evals)?;
         self.dir.log(&format!("latency: timed {} architectures ({})", timed.len(), l.describe_measured()));
         Ok(())
@@ -791,92 +787,6 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         Ok(())
     }
 
-    /// A real-evaluation baseline: proposes architectures in waves and
-    /// evaluates each wave at once. Random search proposes all its queries
-    /// in one wave (a proposal does not depend on results); regularized
-    /// evolution and NSGA-II as many as the evaluator runs at once
-    /// ([`Evaluator::parallelism`]), each from the history before its wave.
-    /// Proposal `i` draws from generator step `i`; the wave is checkpointed
-    /// before it is evaluated, so a resume evaluates the same architectures
-    /// and the same seed gives the same run whatever the timing.
-    fn baseline(&mut self) -> Result<()> {
-        let queries = self.cfg.search.queries.expect("checked by RunConfig::load");
-        let strategy = self.cfg.strategy;
-        let phase = Phase::Baseline(strategy);
-        loop {
-            if !self.state.wave.is_empty() {
-                let wave = self.state.wave.clone();
-                self.evaluate(&wave, phase, 0, Budget::Final, false)?;
-                self.state.wave.clear();
-                self.save()?;
-            }
-            let done = last_attempts(&self.evals).len();
-            if done >= queries {
-                break;
-            }
-            let size = match strategy {
-                Strategy::RandomSearch => queries - done,
-                _ => self.evaluator.parallelism().clamp(1, queries - done),
-            };
-            let mut proposed = self.evaluated_keys();
-            for step in done..done + size {
-                let g = self.propose(strategy, step, &proposed)?;
-                let pick = Pick::unscored(self.space.key(&g), self.space.format(&g));
-                proposed.insert(pick.key.clone());
-                self.state.proposed.push(pick.key.clone());
-                self.state.wave.push(pick);
-            }
-            self.save()?;
-        }
-        self.state.stage = Stage::Report;
-        Ok(())
-    }
-
-    /// A baseline's proposal number `step`, from the evaluations on record
-    /// and never one of `taken`.
-    fn propose(&self, strategy: Strategy, step: usize, taken: &HashSet<String>) -> Result<S::Genotype> {
-        let mut rng = rng_for(self.cfg.seed, strategy.name(), 0, step);
-        // the history in the order of proposal (a wave's evaluations end in any order); evaluations
-        // of runs made before the order was kept come first, as they were recorded
-        let order: std::collections::HashMap<&str, usize> =
-            self.state.proposed.iter().enumerate().map(|(i, k)| (k.as_str(), i + 1)).collect();
-        let mut in_order: Vec<&EvalRecord> = self.evals.iter().collect();
-        in_order.sort_by_key(|e| order.get(e.arch_key.as_str()).copied().unwrap_or(0));
-        let g = match strategy {
-            Strategy::RandomSearch => random::propose(self.space, &self.cfg.constraints, &mut rng, taken),
-            Strategy::Nsga2 => {
-                let mut history = last_attempts(&self.evals);
-                history.sort_by_key(|e| order.get(e.arch_key.as_str()).copied().unwrap_or(0));
-                let history = history
-                    .iter()
-                    .map(|e| {
-                        let g = self.space.parse(&e.genotype)?;
-                        // the latency the search sees (predicted, deterministic), not the
-                        // measured one (a timing is noise a re-run would not repeat)
-                        let costs = nsga2::costs(&self.cfg.search.objectives, self.space.cost(&g));
-                        Ok((e.genotype.clone(), e.accuracy.map(|a| a / 100.0), costs))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                nsga2::propose(self.space, &self.cfg.search.nsga2, &self.cfg.constraints, &mut rng, &history, taken)
-            }
-            _ => {
-                let history: Vec<(String, Option<f64>)> =
-                    in_order.iter().map(|e| (e.genotype.clone(), e.accuracy)).collect();
-                regularized::propose(
-                    self.space,
-                    &self.cfg.search.regularized,
-                    &self.cfg.constraints,
-                    &mut rng,
-                    &history,
-                    taken,
-                )
-            }
-        }
-        .map_err(|e| self.search_error(e))?;
-        self.latency_error()?;
-        Ok(g)
-    }
-
     /// Draws the run's pictures into `plots/` as the run stands: after the
     /// predictor's data, after every round and at the report, so that they
     /// (and `nas-search serve`) follow a run that takes days. Pictures never
@@ -908,6 +818,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                     reference: self.cfg.reference_cost().expect("checked by RunConfig::load"),
                 }),
                 latency_bound: self.cfg.constraints.latency_ms,
+                exhausted: self.state.exhausted.as_deref(),
                 latency: self.latency.map(|l| crate::report::LatencyNote {
                     predicted: l.describe_predicted(),
                     measured: l.describe_measured(),
