@@ -4,7 +4,9 @@
 //! and the timing of its latency) instead of racing a `kill -9`
 //! against it. `NAS_SEARCH_FAILPOINT=<name>` makes [`hit`]`("<name>")` kill
 //! this process with SIGKILL, as `kill -9` would (no cleanup, no core file);
-//! without the variable every point is a no-op. Nothing else reads it.
+//! [`active`] lets the code simulate a fault of an outside program instead
+//! (an sbatch that queued the job and still reported a failure). Without
+//! the variable every point is a no-op. Nothing else reads it.
 
 /// Dies here, with SIGKILL, when `NAS_SEARCH_FAILPOINT` names `point`.
 pub fn hit(point: &str) {
@@ -14,4 +16,13 @@ pub fn hit(point: &str) {
         unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
         std::process::abort(); // not reached: SIGKILL cannot be caught
     }
+}
+
+/// Whether `NAS_SEARCH_FAILPOINT` names `point`: the caller then simulates the fault it stands for.
+pub fn active(point: &str) -> bool {
+    let on = std::env::var_os("NAS_SEARCH_FAILPOINT").is_some_and(|v| v == point);
+    if on {
+        eprintln!("nas-search: failpoint {point}: simulating its fault (NAS_SEARCH_FAILPOINT)");
+    }
+    on
 }

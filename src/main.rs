@@ -187,10 +187,8 @@ impl TimingArgs {
     /// Makes NdArray's matrix products (matrixmultiply's own thread pool)
     /// use `--threads` too, as the rows will say.
     fn bound_matrix_threads(&self) {
-        // SAFETY: called first thing in a latency command, before any thread
-        // is started that could read the environment (matrixmultiply reads it
-        // at its first product).
-        unsafe { std::env::set_var("MATMUL_NUM_THREADS", self.threads.to_string()) };
+        // first thing in a latency command, before anything computes
+        nas_search::latency::measure::bind_matrix_threads(self.threads);
     }
 
     fn settings(&self) -> nas_search::latency::measure::TimingSettings {

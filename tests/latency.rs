@@ -452,7 +452,12 @@ latency: {{ predict: table, table: {}, measure: device, repeats: 2, warmup: 0 }}
             table.display()
         ),
     );
-    let out = run_ok(bin().arg("run").arg(&cfg).arg("--run-dir").arg(dir.join("run")).arg("--quiet"));
+    // the environment asks matrix products for 3 threads: the run times on the 1 its config says
+    let mut cmd = bin();
+    cmd.arg("run").arg(&cfg).arg("--run-dir").arg(dir.join("run")).arg("--quiet").env("MATMUL_NUM_THREADS", "3");
+    let out = run_ok(&mut cmd);
+    let log = fs::read_to_string(dir.join("run/run.log")).unwrap();
+    assert!(log.contains("timing on 1 thread(s): MATMUL_NUM_THREADS set to 1 (it was 3)"), "{log}");
     // timed here: positive, and not the table's values
     for e in csv_rows(&dir.join("run/evaluations.csv")) {
         let measured: f64 = e["latency_ms"].parse().unwrap();

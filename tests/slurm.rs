@@ -267,6 +267,45 @@ fn a_task_past_its_time_limit_is_resubmitted_and_recorded_once() {
     assert_eq!(resubmitted, 5, "{log}");
     let run_log = fs::read_to_string(run.join("run.log")).unwrap();
     assert!(run_log.contains("TIMEOUT; resubmitted"), "{run_log}");
+
+    // killed when the first resubmission is about to scancel the tasks it replaces: the ledger
+    // still holds them (a job the cluster may run is never off it), and resume finishes the run
+    let killed = dir.join("killed");
+    killed_at("slurm-before-scancel", &cfg, &killed);
+    assert!(!inflight_ids(&killed).is_empty(), "the tasks being replaced are in inflight.json");
+    run_ok(bin().args(["resume"]).arg(&killed).arg("--quiet"));
+    assert_eq!(all_ok_once(&killed), 5);
+}
+
+#[test]
+fn an_sbatch_that_fails_after_queueing_its_array_loses_nothing_and_submits_nothing_twice() {
+    let _cluster = cluster();
+    let dir = temp_dir("slurm-sbatch-timeout");
+    let log = dir.join("evaluated.log");
+    let cfg = config(&dir, "sbatch-timeout", &slurm(&example(&format!("--log {}", log.display())), ""));
+    let run = dir.join("run");
+    // the controller queued the first array and sbatch still reported a failure (a timed-out answer)
+    let out = bin()
+        .args(["run"])
+        .arg(&cfg)
+        .arg("--run-dir")
+        .arg(&run)
+        .arg("--quiet")
+        .env("NAS_SEARCH_FAILPOINT", "slurm-sbatch-fails-after-queueing")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("Socket timed out"), "{stderr}");
+    assert!(stderr.contains("resume finds it by name"), "{stderr}");
+    let inflight = fs::read_to_string(run.join("slurm/inflight.json")).unwrap();
+    assert!(inflight.contains("\"job_id\": null"), "the batch's tasks kept, without a job id: {inflight}");
+    // resume attaches to the array the cluster ran: every architecture evaluated once
+    run_ok(bin().args(["resume"]).arg(&run).arg("--quiet"));
+    assert_eq!(evaluated_once(&log), 8 + 2 * 3);
+    assert_eq!(all_ok_once(&run), 8 + 2 * 3);
+    let text = fs::read_to_string(run.join("slurm/submissions.log")).unwrap();
+    let found = text.lines().find(|l| l.contains("its sbatch answer was lost")).unwrap_or_default();
+    assert!(!found.is_empty() && !found.ends_with(": none"), "the lookup by name found the array: {text}");
 }
 
 #[test]

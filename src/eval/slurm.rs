@@ -396,12 +396,15 @@ impl SlurmEvaluator {
 
     /// Writes the tasks' files and submits them as job arrays of at most the
     /// cluster's `MaxArraySize` tasks each, one batch number per array; the
-    /// tasks get their job id. `replaced` (the tasks these resubmit) are
-    /// scancelled first, after `inflight` no longer holds them, so Slurm can
-    /// never run one beside its replacement.
+    /// tasks get their job id. `replaced` (the tasks in `inflight` these
+    /// resubmit) are scancelled first, then leave the ledger, so Slurm can
+    /// never run one beside its replacement, and every job the cluster may
+    /// run is in the saved ledger at every point (a kill after the scancel
+    /// leaves cancelled tasks there, which resume records as cancelled).
     fn submit(&self, inflight: &mut Inflight, jobs: Vec<(EvalJob, usize)>, replaced: &[String]) -> Result<()> {
         self.save(inflight)?;
         if !replaced.is_empty() {
+            crate::failpoint::hit("slurm-before-scancel");
             let out = Command::new("scancel").args(replaced).output();
             let how = match &out {
                 Ok(o) if o.status.success() => "done".to_string(),
@@ -409,6 +412,7 @@ impl SlurmEvaluator {
                 Err(e) => format!("could not run: {e}"),
             };
             self.log(&format!("scancel of the {} tasks resubmitted ({}): {how}", replaced.len(), replaced.join(" ")));
+            inflight.tasks.retain(|t| t.slurm_id().is_none_or(|id| !replaced.contains(&id)));
         }
         let size = self.max_array_size()?;
         for chunk in jobs.chunks(size) {
@@ -480,13 +484,26 @@ impl SlurmEvaluator {
         }
         cmd.args(&c.sbatch_args).arg(dir.join("job.sh"));
         crate::failpoint::hit("slurm-before-sbatch");
-        let out = cmd.output().context("running sbatch")?;
+        let mut out = cmd.output().context("running sbatch")?;
+        if crate::failpoint::active("slurm-sbatch-fails-after-queueing") {
+            // as a controller that queued the job and timed out answering
+            use std::os::unix::process::ExitStatusExt;
+            out.status = std::process::ExitStatus::from_raw(1 << 8);
+            out.stderr =
+                b"sbatch: error: Batch job submission failed: Socket timed out on send/recv operation".to_vec();
+        }
         if !out.status.success() {
-            inflight.tasks.truncate(first);
-            self.save(inflight)?;
+            // sbatch may fail after the controller queued the job (a timed-out answer): the batch's
+            // tasks stay in the ledger without a job id, so that a resume looks the job up by its
+            // name and attaches to it (or, finding none, submits the tasks anew)
             let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            self.log(&format!("batch {batch}: sbatch refused the job: {err}"));
-            bail!("sbatch refused the job array of {n} evaluations ({name}): {err}");
+            self.log(&format!(
+                "batch {batch}: sbatch failed: {err}; its tasks stay without a job id (resume looks the job up by name)"
+            ));
+            bail!(
+                "sbatch refused the job array of {n} evaluations ({name}): {err}\n(if it queued the array \
+                 all the same, resume finds it by name and waits for it; nothing is submitted twice)"
+            );
         }
         crate::failpoint::hit("slurm-after-sbatch");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -683,9 +700,14 @@ cd {cwd} || exit 1
 start=$(date +%s.%N)
 setsid /bin/sh "$d/cmd.sh" > "$d/stdout" 2> "$d/stderr" &
 child=$!
-trap 'kill -USR1 -- -"$child" 2>/dev/null' USR1
-wait "$child"; rc=$?
-while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
+trap 'got=1; kill -USR1 -- -"$child" 2>/dev/null' USR1
+# a trapped USR1 interrupts wait (status > 128) while the task runs on, or has just ended:
+# wait again, which gives the task's own status (bash keeps it once the task has ended)
+while :; do
+  got=0
+  wait "$child"; rc=$?
+  [ "$got" = 1 ] || break
+done
 secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {{ printf "%.3f", b - a }}')
 printf '{{"exit_code": %d, "seconds": %s, "host": "%s"}}\n' "$rc" "$secs" "$(hostname)" > "$d/result.json.tmp"
 mv -f "$d/result.json.tmp" "$d/result.json"
@@ -887,7 +909,9 @@ impl SlurmEvaluator {
                     if events(EvalEvent::Retrying { job: i, attempt: t.requeues + 1, error })? == Flow::Stop {
                         return Ok(Flow::Stop);
                     }
-                    inflight.tasks.remove(k);
+                    // kept in the ledger until scancel has stopped it (see `submit`): a kill
+                    // before then leaves a job the cluster may run where resume finds it
+                    k += 1;
                     watch.forget(&id);
                     requeue.push((jobs[i].clone(), t.requeues + 1));
                     replaced.push(id);
@@ -1031,6 +1055,36 @@ impl Evaluator for SlurmEvaluator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_task_that_ends_cleanly_on_usr1_is_recorded_with_its_own_status() {
+        // the job script run by bash as Slurm would start it, signalled as --signal=B:USR1 does; a task
+        // that checkpoints and exits 0 on USR1 must not be recorded as killed (138), however soon it ends
+        // after the signal (a race: repeated)
+        let dir = std::env::temp_dir().join(format!("nas-search-usr1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("0")).unwrap();
+        let mark = dir.join("0/started");
+        let cmd = format!("trap 'exit 0' USR1\necho started > {}\nsleep 30 &\nwait\n", mark.display());
+        std::fs::write(dir.join("0/cmd.sh"), cmd).unwrap();
+        std::fs::write(dir.join("job.sh"), job_script(&dir, &dir, 0, "test")).unwrap();
+        for attempt in 0..40 {
+            let _ = std::fs::remove_file(&mark);
+            let _ = std::fs::remove_file(dir.join("0/result.json"));
+            let mut job = Command::new("bash").arg(dir.join("job.sh")).env("SLURM_ARRAY_TASK_ID", "0").spawn().unwrap();
+            while !mark.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            // the script sets its trap right after starting the task
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            // SAFETY: signals the job script this test started
+            unsafe { libc::kill(job.id() as i32, libc::SIGUSR1) };
+            assert!(job.wait().unwrap().success());
+            let result = std::fs::read_to_string(dir.join("0/result.json")).unwrap();
+            assert!(result.contains("\"exit_code\": 0,"), "attempt {attempt}: {result}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn squeue_states_decide_what_happens() {

@@ -215,6 +215,34 @@ fn settings_differ(
     })
 }
 
+/// The most threads matrixmultiply (NdArray's matrix products) computes on.
+pub const MATRIX_THREADS_MAX: usize = 4;
+
+/// Makes NdArray's matrix products (matrixmultiply's own thread pool, sized
+/// once, at the process's first product, from `MATMUL_NUM_THREADS`) use
+/// `threads` as the timing rows will say, whatever the environment held.
+/// Call it before the process computes anything. Returns what it changed,
+/// for the log: None when the environment already said `threads`.
+pub fn bind_matrix_threads(threads: usize) -> Option<String> {
+    let before = std::env::var("MATMUL_NUM_THREADS").ok();
+    let wanted = threads.max(1).to_string();
+    if before.as_deref() == Some(wanted.as_str()) {
+        return None;
+    }
+    // SAFETY: called before the process starts computing threads that could read the environment
+    // (matrixmultiply reads it at its first product).
+    unsafe { std::env::set_var("MATMUL_NUM_THREADS", &wanted) };
+    let capped = if threads > MATRIX_THREADS_MAX {
+        format!("; matrix products use at most {MATRIX_THREADS_MAX} of them")
+    } else {
+        String::new()
+    };
+    Some(match before {
+        Some(b) => format!("timing on {wanted} thread(s): MATMUL_NUM_THREADS set to {wanted} (it was {b}){capped}"),
+        None => format!("timing on {wanted} thread(s): MATMUL_NUM_THREADS set to {wanted} (unset: every core){capped}"),
+    })
+}
+
 /// Runs `f` with the backend computing on `threads` threads.
 pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build()?;

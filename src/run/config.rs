@@ -248,6 +248,13 @@ impl RunConfig {
         Ok(cfg)
     }
 
+    /// As [`RunConfig::load`], from the text of the file `name` (read by the caller).
+    pub fn from_text(text: &str, name: &str) -> Result<Self> {
+        let cfg: Self = crate::config::parse_yaml(text, name, &[])?;
+        cfg.check().map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        Ok(cfg)
+    }
+
     fn check(&self) -> Result<()> {
         self.check_objectives()?;
         self.check_numbers()?;

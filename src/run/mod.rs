@@ -62,6 +62,12 @@ struct Setup {
 pub fn execute(mut req: RunRequest) -> Result<PathBuf> {
     let mut setup = set_up(&req)?;
     setup.evaluator = req.evaluator.take();
+    // a run that times networks does it on the configured threads, as its rows say (before anything computes)
+    if let Some(l) = setup.cfg.latency.as_ref().filter(|l| l.measure == crate::latency::source::Measure::Device)
+        && let Some(note) = crate::latency::measure::bind_matrix_threads(l.threads)
+    {
+        setup.dir.log(&format!("latency: {note}"));
+    }
     let slurm = if matches!(setup.cfg.evaluator.config, crate::eval::EvaluatorConfig::Slurm(_)) {
         format!(
             "; its Slurm jobs keep running (resume re-attaches to them; {} stops them)",

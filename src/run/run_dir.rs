@@ -44,7 +44,17 @@ fn read_evaluations_with(
         return Ok((Vec::new(), true, false));
     }
     let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let complete = complete_lines(&text);
+    parse_evaluations(&text, &path.display().to_string(), bad)
+}
+
+/// [`read_evaluations_with`] of the text of the file `name`.
+fn parse_evaluations(
+    text: &str,
+    name: &str,
+    bad: &mut dyn FnMut(anyhow::Error) -> Result<()>,
+) -> Result<(Vec<EvalRecord>, bool, bool)> {
+    let path = std::path::Path::new(name);
+    let complete = complete_lines(text);
     let mut r = csv::Reader::from_reader(complete.as_bytes());
     let current = r.headers().map(|h| h.iter().eq(EVALUATIONS_HEADER)).unwrap_or(false);
     let mut out = Vec::new();
@@ -240,16 +250,25 @@ impl RunDir {
     /// said in the returned warnings instead of failing the reading (for a
     /// page that shows what it can of a run being written).
     pub fn read_evaluations_leniently(root: &Path) -> (Vec<EvalRecord>, Vec<String>) {
-        let mut warnings = Vec::new();
         let path = root.join("evaluations.csv");
+        match fs::read_to_string(&path) {
+            Ok(text) => Self::evaluations_leniently(&text, &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), Vec::new()),
+            Err(e) => (Vec::new(), vec![format!("reading {}: {e}", path.display())]),
+        }
+    }
+
+    /// [`RunDir::read_evaluations_leniently`] of the text of the file `name` (read by the caller).
+    pub fn evaluations_leniently(text: &str, name: &str) -> (Vec<EvalRecord>, Vec<String>) {
+        let mut warnings = Vec::new();
         let mut note = |e: anyhow::Error| {
             warnings.push(format!("{e:#}, left out"));
             Ok(())
         };
-        match read_evaluations_with(&path, &mut note) {
+        match parse_evaluations(text, name, &mut note) {
             Ok((rows, _, torn)) => {
                 if torn {
-                    warnings.push(format!("{}: its last line is still being written, left out", path.display()));
+                    warnings.push(format!("{name}: its last line is still being written, left out"));
                 }
                 (rows, warnings)
             }

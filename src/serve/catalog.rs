@@ -168,37 +168,74 @@ pub enum Part {
     Tail(u64),
 }
 
-/// The file `name` of the run directory `dir` (the `part` of it), read only
-/// if it resolves inside `dir` and is a plain file (a second guard beside
-/// [`unreadable`]: the run may have changed since). `name` comes from this
-/// program, never from a request.
+/// The file `name` (relative, `/`-separated) of the run directory `dir`
+/// (the `part` of it), opened relative to `dir` one component at a time
+/// without following a link (`openat` with `O_NOFOLLOW`; the check and the
+/// read are of one handle, so a link or FIFO swapped in after the
+/// catalog's check is refused, not followed), without blocking (a FIFO),
+/// and read only if `fstat` says it is a plain file of at most
+/// [`MAX_FILE`] bytes. Errors name the file, never its content. `name`
+/// comes from this program, never from a request.
 pub fn read_inside(dir: &Path, name: &str, part: Part) -> io::Result<Vec<u8>> {
     use std::io::{Read, Seek, SeekFrom};
-    let path = dir.join(name);
-    let real = path.canonicalize()?;
-    let root = dir.canonicalize()?;
-    if !real.starts_with(&root) {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!("{name} points outside the run directory"),
-        ));
+    let refused = |why: &str| io::Error::new(io::ErrorKind::PermissionDenied, format!("{name} {why}"));
+    let mut at = open_nofollow(None, dir.as_os_str(), libc::O_DIRECTORY).map_err(|e| named(e, name, &refused))?;
+    let parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
+    for (i, comp) in parts.iter().enumerate() {
+        if *comp == ".." || *comp == "." {
+            return Err(refused("is not a plain name inside the run directory"));
+        }
+        let flags = if i + 1 < parts.len() { libc::O_DIRECTORY } else { libc::O_NONBLOCK };
+        at = open_nofollow(Some(&at), std::ffi::OsStr::new(comp), flags).map_err(|e| named(e, name, &refused))?;
     }
-    if !fs::metadata(&real)?.is_file() {
+    let mut file = fs::File::from(at);
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{name} is not a plain file")));
     }
-    let mut file = fs::File::open(real)?;
-    let len = file.metadata()?.len();
+    if meta.len() > MAX_FILE {
+        return Err(refused(&format!("is larger than {} MiB", MAX_FILE >> 20)));
+    }
     let limit = match part {
         Part::All => MAX_FILE,
         Part::Head(n) => n,
         Part::Tail(n) => {
-            file.seek(SeekFrom::Start(len.saturating_sub(n)))?;
+            file.seek(SeekFrom::Start(meta.len().saturating_sub(n)))?;
             n
         }
     };
     let mut bytes = Vec::new();
     file.take(limit).read_to_end(&mut bytes)?;
     Ok(bytes)
+}
+
+/// `openat(at, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | flags)`; `at` None: the working directory.
+fn open_nofollow(
+    at: Option<&std::os::fd::OwnedFd>,
+    name: &std::ffi::OsStr,
+    flags: i32,
+) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(name.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let at = at.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
+    // SAFETY: openat reads the NUL-terminated name and returns a new descriptor or -1
+    let fd = unsafe { libc::openat(at, c.as_ptr(), libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a descriptor openat just opened, owned by nothing else
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// An open error of `name` in words that name it: a link (ELOOP under
+/// O_NOFOLLOW, or ENOTDIR where a folder was a link) is refused as such.
+fn named(e: io::Error, name: &str, refused: &dyn Fn(&str) -> io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) | Some(libc::ENOTDIR) => refused("is a link or not where a plain file or folder should be"),
+        _ if e.kind() == io::ErrorKind::NotFound => e,
+        _ => io::Error::new(e.kind(), format!("{name}: {}", e.kind())),
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +246,37 @@ mod tests {
         fs::create_dir_all(dir).unwrap();
         fs::write(dir.join("checkpoint.json"), "{}").unwrap();
         fs::write(dir.join("config.yaml"), "").unwrap();
+    }
+
+    #[test]
+    fn a_link_or_fifo_swapped_in_after_the_check_is_refused_by_the_read_itself() {
+        let root = std::env::temp_dir().join(format!("nas-serve-swap-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let run = root.join("run");
+        run_at(&run);
+        fs::create_dir_all(run.join("slurm")).unwrap();
+        fs::write(run.join("run.log"), "line\n").unwrap();
+        fs::write(run.join("slurm/submissions.log"), "sub\n").unwrap();
+        fs::write(root.join("secret.txt"), "outside the run").unwrap();
+        assert_eq!(read_inside(&run, "run.log", Part::All).unwrap(), b"line\n");
+        assert_eq!(read_inside(&run, "slurm/submissions.log", Part::Tail(3)).unwrap(), b"ub\n");
+        // the catalog saw plain files; now they are swapped: a link to a file outside, a linked
+        // folder, a FIFO (which would block a plain open for ever)
+        fs::remove_file(run.join("run.log")).unwrap();
+        std::os::unix::fs::symlink(root.join("secret.txt"), run.join("run.log")).unwrap();
+        fs::rename(run.join("slurm"), root.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(root.join("elsewhere"), run.join("slurm")).unwrap();
+        fs::remove_file(run.join("config.yaml")).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(run.join("config.yaml")).status().unwrap().success());
+        for (name, why) in
+            [("run.log", "is a link"), ("slurm/submissions.log", "is a link"), ("config.yaml", "not a plain file")]
+        {
+            let e = read_inside(&run, name, Part::All).unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains(why), "{name}: {e}");
+            assert!(!e.contains("outside the run") && !e.contains('\n'), "no content in the error: {e}");
+        }
+        assert!(read_inside(&run, "../secret.txt", Part::All).is_err());
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -85,19 +85,24 @@ pub fn records(run: &RunRef) -> Records {
         return Records { cfg: None, evals: Vec::new(), warnings: vec![format!("not read: {reason}")] };
     }
     let mut warnings = Vec::new();
-    let cfg = match RunConfig::load(&run.dir.join("config.yaml"), &[]) {
-        Ok(cfg) if cfg.is_resolved() => Some(cfg),
-        Ok(_) => {
+    // read through the catalog's guard (no link, no FIFO, whatever changed since the check)
+    let cfg = match text(&run.dir, "config.yaml", &mut warnings).map(|t| RunConfig::from_text(&t, "config.yaml")) {
+        None => None,
+        Some(Ok(cfg)) if cfg.is_resolved() => Some(cfg),
+        Some(Ok(_)) => {
             warnings
                 .push("config.yaml: written by an earlier version; resume the run once to bring it up to date".into());
             None
         }
-        Err(e) => {
-            warnings.push(format!("config.yaml: {e:#}"));
+        Some(Err(e)) => {
+            warnings.push(format!("{e:#}"));
             None
         }
     };
-    let (evals, more) = RunDir::read_evaluations_leniently(&run.dir);
+    let (evals, more) = match text(&run.dir, "evaluations.csv", &mut warnings) {
+        Some(t) => RunDir::evaluations_leniently(&t, &run.dir.join("evaluations.csv").display().to_string()),
+        None => (Vec::new(), Vec::new()),
+    };
     warnings.extend(more);
     Records { cfg, evals, warnings }
 }
