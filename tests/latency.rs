@@ -274,6 +274,47 @@ latency: {{ predict: predictor, predictor_dir: {}, table: {}, measure: table }}
     let err = run_err(bin().arg("run").arg(&wrong).arg("--run-dir").arg(dir.join("wrong")));
     assert!(err.contains("latency.predictor_dir") && err.contains("holds an accuracy predictor"), "{err}");
 
+    // another network of the same space (8 channels, not 16): its table, the predictor that learnt the
+    // 16-channel networks, and a predictor trained on 16-channel measurements as 8-channel ones are refused
+    let narrow = write(
+        &dir,
+        "nb201_c8.yaml",
+        &fs::read_to_string(repo().join("search_spaces/nb201.yaml")).unwrap().replace("channels: 16", "channels: 8"),
+    );
+    let narrow_run = write(
+        &dir,
+        "narrow.yaml",
+        &fs::read_to_string(&run_cfg)
+            .unwrap()
+            .replace(&repo().join("search_spaces/nb201.yaml").display().to_string(), &narrow.display().to_string()),
+    );
+    let err = run_err(bin().arg("run").arg(&narrow_run).arg("--run-dir").arg(dir.join("narrow")));
+    assert!(err.contains("latency.table") && err.contains("measured on another network of the nb201 space"), "{err}");
+    assert!(err.contains("in this run's space"), "names both networks: {err}");
+    let tableless = write(
+        &dir,
+        "narrow_device.yaml",
+        &fs::read_to_string(&narrow_run).unwrap().replace("measure: table", "measure: device").replace(
+            &format!(
+                ", table: {}",
+                dir.join(format!("{}.csv", nas_search::latency::device::cpu_model().replace(' ', "_"))).display()
+            ),
+            "",
+        ),
+    );
+    let err = run_err(bin().arg("run").arg(&tableless).arg("--run-dir").arg(dir.join("narrow-device")));
+    assert!(err.contains("learnt another network of the nb201 space") && err.contains("params"), "{err}");
+    let narrow_train =
+        write(
+            &dir,
+            "narrow_train.yaml",
+            &format!("{}data: {{ latency_csv: {}, space: {} }}\n", TINY_CONFIG, csv.display(), narrow.display())
+                .replacen("split: { train_archs: 64, val_archs: 32 }", "split: { train_archs: 30, val_archs: 10 }", 1),
+        );
+    let err =
+        run_err(bin().args(["predictor", "train"]).arg(&narrow_train).arg("--out").arg(dir.join("nt")).arg("--quiet"));
+    assert!(err.contains("data.latency_csv") && err.contains("measured on another network"), "{err}");
+
     // a bad CSV is named with its row
     let bad = dir.join("bad.csv");
     let text = fs::read_to_string(&csv).unwrap();
@@ -315,11 +356,12 @@ fn whole_table(dir: &Path, device_name: &str) -> PathBuf {
         nas_search::space::SpaceConfig::load(&repo().join("search_spaces/nb201.yaml")).unwrap().build().unwrap();
     for (i, cell) in nas_search::space::nb201::Nb201Cell::enumerate().enumerate() {
         let g = cell.to_string();
-        let macs = space.cost_of(&g).unwrap().macs;
+        // the network a measurement of the space times (the run checks rows against it)
+        let (params, macs, _) = nas_search::latency::measure::signature(space.as_ref(), &g).unwrap();
         let ms = 1.0 + macs as f64 / 2e7;
         let key = space.key_of(&g).unwrap();
         text += &format!(
-            "{g},{key},1,{i},{ms},{ms},{ms},{ms},{ms},1,1,0,{macs},nb201,cpu,{device_name},ndarray,1,1,32,2026-01-01T00:00:00Z\n"
+            "{g},{key},1,{i},{ms},{ms},{ms},{ms},{ms},1,1,{params},{macs},nb201,cpu,{device_name},ndarray,1,1,32,2026-01-01T00:00:00Z\n"
         );
     }
     write(dir, &format!("{}.csv", device_name.replace(' ', "_")), &text)

@@ -160,6 +160,8 @@ pub trait LatencyModel: Send + Sync {
     fn batch(&self) -> usize;
     /// The name of the space it learnt (`nb201`, `darts`, `mobilenetv3`).
     fn space(&self) -> String;
+    /// The space it learnt, whose networks its latencies are of.
+    fn learnt(&self) -> &dyn AnySpace;
 }
 
 /// The run's latency, ready to use.
@@ -186,7 +188,11 @@ impl LatencySource {
     ) -> Result<(Self, Vec<String>)> {
         cfg.check()?;
         let table = match &cfg.table {
-            Some(p) => Some(LatencyTable::load(p, "latency_ms").context("latency.table")?),
+            Some(p) => {
+                let t = LatencyTable::load(p, "latency_ms").context("latency.table")?;
+                t.check_network(space, p).context("latency.table")?;
+                Some(t)
+            }
             None => None,
         };
         let lut = match &cfg.lut {
@@ -263,6 +269,16 @@ impl LatencySource {
                 "latency.predict: predictor: {} learnt the {} space, the run's space is {}",
                 model.describe(),
                 model.space(),
+                space.name()
+            );
+        }
+        if let (Predict::Predictor, Some(model)) = (self.cfg.predict, &self.model)
+            && let Some(why) = super::measure::network_mismatch(model.learnt(), space)?
+        {
+            bail!(
+                "latency.predict: predictor: {} learnt another network of the {} space: {why}; train one on \
+                 measurements of this space's networks",
+                model.describe(),
                 space.name()
             );
         }

@@ -131,6 +131,28 @@ impl LatencyTable {
     }
 
     /// The device every row was measured on.
+    /// Refuses a table measured on another network than `space` builds for
+    /// its genotypes (the rows carry params, MACs and resolution of the
+    /// network timed): a few rows, spread over the table, compared.
+    pub fn check_network(&self, space: &dyn crate::space::AnySpace, file: &Path) -> Result<()> {
+        let step = (self.rows.len() / 5).max(1);
+        for r in self.rows.iter().step_by(step).take(5) {
+            let theirs = (r.params, r.macs, r.resolution);
+            let ours = super::measure::signature(space, &r.genotype)
+                .with_context(|| format!("{}: `{}` in this run's space", file.display(), r.genotype))?;
+            if theirs != ours {
+                bail!(
+                    "{} was measured on another network of the {} space: {}; measure it with this space file \
+                     (nas-search latency measure)",
+                    file.display(),
+                    r.space,
+                    super::measure::describe_mismatch(&r.genotype, theirs, ours)
+                );
+            }
+        }
+        Ok(())
+    }
+
     pub fn device(&self) -> DeviceInfo {
         self.rows[0].device_info()
     }

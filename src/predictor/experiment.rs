@@ -243,6 +243,7 @@ fn prepare_latency(cfg: &PredictorExperiment, path: &Path, config_dir: &Path) ->
         })?;
         texts.push(text);
     }
+    table.check_network(space.as_ref(), path).context("data.latency_csv (against data.space)")?;
     let ms: Vec<f64> = table.rows.iter().map(|r| r.latency_ms).collect();
     let scale = LogScale::fit(&ms[..n]);
     let labels = ms.iter().map(|&m| scale.to_label(m)).collect();

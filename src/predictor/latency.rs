@@ -130,6 +130,10 @@ impl LatencyModel for TrainedLatency {
         self.space.name().to_string()
     }
 
+    fn learnt(&self) -> &dyn AnySpace {
+        self.space.as_ref()
+    }
+
     fn describe(&self) -> String {
         format!("the latency predictor {}", self.dir.display())
     }

@@ -18,7 +18,21 @@ use crate::eval::command::COMMAND;
 use crate::inspect::BestFormat;
 use crate::run::records::EvalRecord;
 
-pub type Shared = Arc<Catalog>;
+/// What the handlers share: the catalog, and the runs page's rows kept between requests.
+pub struct Served {
+    pub catalog: Catalog,
+    pub rows: overview::Rows,
+}
+
+impl std::ops::Deref for Served {
+    type Target = Catalog;
+
+    fn deref(&self) -> &Catalog {
+        &self.catalog
+    }
+}
+
+pub type Shared = Arc<Served>;
 
 /// An answer that is not the data asked for: a status and a sentence.
 pub struct Refusal(StatusCode, String);
@@ -53,7 +67,12 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, Refusal> +
 
 /// Every run, for the runs page.
 pub async fn runs(State(catalog): State<Shared>) -> Result<Json<Vec<Overview>>, Refusal> {
-    blocking(move || Ok(Json(catalog.runs().iter().map(overview).collect()))).await
+    blocking(move || {
+        let runs = catalog.runs();
+        catalog.rows.keep_only(&runs);
+        Ok(Json(runs.iter().map(|r| catalog.rows.overview(r)).collect()))
+    })
+    .await
 }
 
 /// The run page's data, but for the evaluations and the pictures.

@@ -16,8 +16,9 @@
 //! `--idle-timeout` seconds (a slow client, or a kept-alive connection left
 //! idle) is closed.
 //!
-//! `catalog` finds runs, `overview` reads them leniently, `api` answers the
-//! page's requests, `guard` checks the token, `page` holds the page itself.
+//! `catalog` finds runs, `overview` reads them leniently (and keeps the runs
+//! page's rows until a run's files change), `api` answers the page's
+//! requests, `guard` checks the token, `page` holds the page itself.
 
 mod api;
 mod catalog;
@@ -61,7 +62,7 @@ pub fn serve(opts: ServeOptions) -> Result<()> {
         "--idle-timeout: {} is not a positive number of seconds",
         opts.idle_timeout_s
     );
-    let catalog = Arc::new(catalog::Catalog::new(&opts.dirs)?);
+    let catalog = Arc::new(api::Served { catalog: catalog::Catalog::new(&opts.dirs)?, rows: Default::default() });
     let token = opts.token.then(guard::new_token);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -4,7 +4,10 @@
 //! part empty and says why. Nothing here writes, and nothing here locks
 //! (taking even a shared lock on `lock` could turn a starting run away).
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -21,7 +24,7 @@ const TAIL_LINES: usize = 80;
 const TAIL_BYTES: u64 = 256 << 10;
 
 /// A run as the runs page lists it.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct Overview {
     pub id: String,
     pub name: String,
@@ -44,7 +47,7 @@ pub struct Overview {
 }
 
 /// Whether a run is going, and if not, how it ended.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum RunStatus {
     /// A process holds the run: `holder` is the lock file's text (`pid N on HOST, since T`).
@@ -65,7 +68,7 @@ pub enum RunStatus {
     },
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct BestSoFar {
     pub genotype: String,
     pub accuracy: Option<f64>,
@@ -140,6 +143,60 @@ pub fn overview(run: &RunRef) -> Overview {
         last_activity: modified.map(|t| crate::clock::utc(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))),
         idle_s: modified.map(|t| SystemTime::now().duration_since(t).unwrap_or(Duration::ZERO).as_secs()),
         warnings,
+    }
+}
+
+/// What a run directory holds directly: each entry's name, size and
+/// modification time, sorted (a run's row is read again when it changes;
+/// as make and rsync do, a rewrite of the same size within the same
+/// timestamp goes unseen).
+type Stamp = Vec<(OsString, u64, SystemTime)>;
+
+fn stamp(dir: &Path) -> Option<Stamp> {
+    let mut entries: Stamp = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            Some((e.file_name(), m.len(), m.modified().ok()?))
+        })
+        .collect();
+    entries.sort();
+    Some(entries)
+}
+
+/// The runs page's rows kept between requests, per run directory: a row is
+/// read from the run's files again only when a file directly in its
+/// directory changed (see [`Stamp`]), so the page's poll over hundreds of
+/// runs costs what changed. What changes without a file changing is
+/// brought up to date on every request: the status of a run shown running
+/// (its process may have died) and how long each run has been idle.
+#[derive(Default)]
+pub struct Rows(Mutex<HashMap<PathBuf, (Stamp, Overview)>>);
+
+impl Rows {
+    /// `overview(run)`, from the kept row when the run's files did not change.
+    pub fn overview(&self, run: &RunRef) -> Overview {
+        let Some(stamp) = stamp(&run.dir).filter(|_| run.refused.is_none()) else { return overview(run) };
+        let kept =
+            self.0.lock().expect("not poisoned").get(&run.dir).filter(|(s, o)| *s == stamp && o.id == run.id).cloned();
+        let Some((stamp, mut row)) = kept else {
+            let row = overview(run);
+            self.0.lock().expect("not poisoned").insert(run.dir.clone(), (stamp, row.clone()));
+            return row;
+        };
+        if matches!(row.status, RunStatus::Running { .. }) {
+            row.status = status(run, &mut row.warnings);
+        }
+        let modified = stamp.iter().map(|e| e.2).max();
+        row.idle_s = modified.map(|t| SystemTime::now().duration_since(t).unwrap_or(Duration::ZERO).as_secs());
+        row
+    }
+
+    /// Forgets the rows of runs that are not among `runs` any more.
+    pub fn keep_only(&self, runs: &[RunRef]) {
+        let here: std::collections::HashSet<&Path> = runs.iter().map(|r| r.dir.as_path()).collect();
+        self.0.lock().expect("not poisoned").retain(|dir, _| here.contains(dir.as_path()));
     }
 }
 
