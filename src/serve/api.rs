@@ -118,20 +118,26 @@ fn run_page(catalog: &Catalog, id: &str) -> Result<Json<RunPage>, Refusal> {
         }
     });
     // found once, printed in each format `best` has that fits the run's space
-    let best = crate::inspect::BestFound::load(&run.dir).map_or_else(
-        |_| Vec::new(),
-        |found| {
-            <BestFormat as clap::ValueEnum>::value_variants()
-                .iter()
-                .filter_map(|&format| {
-                    Some(BestForm {
-                        format: crate::inspect::format_name(format),
-                        text: found.render(format).ok()?.text,
+    // `best` reads by path: it reads a copy made through the guard
+    let snap = super::snapshot::snapshot(&run);
+    let best = snap
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .and_then(|s| crate::inspect::BestFound::load(s.dir()))
+        .map_or_else(
+            |_| Vec::new(),
+            |found| {
+                <BestFormat as clap::ValueEnum>::value_variants()
+                    .iter()
+                    .filter_map(|&format| {
+                        Some(BestForm {
+                            format: crate::inspect::format_name(format),
+                            text: found.render(format).ok()?.text,
+                        })
                     })
-                })
-                .collect()
-        },
-    );
+                    .collect()
+            },
+        );
     Ok(Json(RunPage {
         overview: overview(&run),
         config: text(&run.dir, "config.yaml", &mut warnings),
@@ -197,7 +203,11 @@ pub struct Picture {
 pub async fn pictures(State(catalog): State<Shared>, Query(q): Query<RunQuery>) -> Result<Json<Pictures>, Refusal> {
     blocking(move || {
         let run = find(&catalog, &q.run)?;
-        Ok(Json(match crate::plot::pictures(&run.dir) {
+        // the plots read by path: they read a copy made through the guard
+        let drawn = super::snapshot::snapshot(&run)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .and_then(|snap| crate::plot::pictures(snap.dir()));
+        Ok(Json(match drawn {
             Ok(drawn) => {
                 Pictures { pictures: drawn.into_iter().map(|(name, svg)| Picture { name, svg }).collect(), error: None }
             }

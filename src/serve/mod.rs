@@ -25,6 +25,7 @@ mod catalog;
 mod guard;
 mod overview;
 mod page;
+mod snapshot;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
