@@ -7,7 +7,7 @@
 //! flat row is a driver whose cost does not grow with the run.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
@@ -28,8 +28,8 @@ pub struct DriverBench {
 
 /// Evaluations that take no time: an accuracy in [50, 95) drawn from the key.
 struct Instantly {
-    /// When each evaluation was handed back, in order.
-    stamps: Mutex<Vec<Instant>>,
+    /// When each evaluation was handed back, in order (the bench keeps a handle after the run).
+    stamps: Arc<Mutex<Vec<Instant>>>,
 }
 
 impl Evaluator for Instantly {
@@ -85,7 +85,7 @@ pub fn driver(b: DriverBench) -> Result<()> {
                 space.display()
             ),
         )?;
-        let stamps = std::sync::Arc::new(Instantly { stamps: Mutex::new(Vec::with_capacity(largest)) });
+        let stamps = Arc::new(Mutex::new(Vec::with_capacity(largest)));
         let started = Instant::now();
         execute(RunRequest {
             config: Some(config),
@@ -97,11 +97,11 @@ pub fn driver(b: DriverBench) -> Result<()> {
             quiet: true,
             retry_failed: false,
             keep_later_stages: false,
-            evaluator: Some(Box::new(Shared(stamps.clone()))),
+            evaluator: Some(Box::new(Instantly { stamps: stamps.clone() })),
         })
         .with_context(|| format!("the {strategy} run"))?;
         let total = started.elapsed().as_secs_f64();
-        let stamps = stamps.stamps.lock().expect("not poisoned");
+        let stamps = stamps.lock().expect("not poisoned");
         let cells: Vec<String> = b
             .sizes
             .iter()
@@ -116,17 +116,4 @@ pub fn driver(b: DriverBench) -> Result<()> {
         println!("{strategy:<24}{}{total:>12.1}", cells.join(""));
     }
     Ok(())
-}
-
-/// The bench keeps the evaluator's stamps after the run has dropped its handle.
-struct Shared(std::sync::Arc<Instantly>);
-
-impl Evaluator for Shared {
-    fn evaluate(&self, jobs: &[EvalJob], events: Events) -> Result<()> {
-        self.0.evaluate(jobs, events)
-    }
-
-    fn measures(&self) -> Measures {
-        self.0.measures()
-    }
 }

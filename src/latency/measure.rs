@@ -237,10 +237,8 @@ pub fn bind_matrix_threads(threads: usize) -> Option<String> {
     } else {
         String::new()
     };
-    Some(match before {
-        Some(b) => format!("timing on {wanted} thread(s): MATMUL_NUM_THREADS set to {wanted} (it was {b}){capped}"),
-        None => format!("timing on {wanted} thread(s): MATMUL_NUM_THREADS set to {wanted} (unset: every core){capped}"),
-    })
+    let was = before.map_or_else(|| "unset: every core".to_string(), |b| format!("it was {b}"));
+    Some(format!("timing on {wanted} thread(s): MATMUL_NUM_THREADS set to {wanted} ({was}){capped}"))
 }
 
 /// Runs `f` with the backend computing on `threads` threads.

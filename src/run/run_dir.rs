@@ -280,6 +280,12 @@ impl RunDir {
     }
 
     fn append_row<T: Serialize>(&self, name: &str, header: &[&str], row: &T) -> Result<()> {
+        self.append_rows(name, header, std::iter::once(row))
+    }
+
+    /// Appends `rows` to the CSV file `name` (its header first when it is
+    /// new), flushed to disk once before returning.
+    fn append_rows<T: Serialize>(&self, name: &str, header: &[&str], rows: impl IntoIterator<Item = T>) -> Result<()> {
         let path = self.path(name);
         let new = !path.exists() || fs::metadata(&path)?.len() == 0;
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
@@ -287,7 +293,9 @@ impl RunDir {
         if new {
             w.write_record(header)?;
         }
-        w.serialize(row)?;
+        for row in rows {
+            w.serialize(row)?;
+        }
         w.flush()?;
         w.get_ref().sync_data()?;
         Ok(())
@@ -296,19 +304,7 @@ impl RunDir {
     /// Appends a baseline's proposals (keys, in the order made) to
     /// `proposals.csv`, flushed to disk before returning.
     pub fn append_proposals(&self, keys: &[String]) -> Result<()> {
-        let path = self.path(PROPOSALS);
-        let new = !path.exists() || fs::metadata(&path)?.len() == 0;
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(file);
-        if new {
-            w.write_record(["arch_key"])?;
-        }
-        for key in keys {
-            w.write_record([key])?;
-        }
-        w.flush()?;
-        w.get_ref().sync_data()?;
-        Ok(())
+        self.append_rows(PROPOSALS, &["arch_key"], keys.iter().map(|k| [k]))
     }
 
     /// A baseline's proposals in the order made (`proposals.csv`; a torn

@@ -100,7 +100,8 @@ impl Constraints {
             && (!self.latency_ms.is_set() || self.latency_ms.holds(c.latency_ms.unwrap_or(f64::NAN)))
     }
 
-    fn describe(&self) -> String {
+    /// What the constraints bound, in words (empty when nothing).
+    pub fn describe(&self) -> String {
         let parts: Vec<String> =
             [self.params.describe("params"), self.macs.describe("MACs"), self.latency_ms.describe("latency (ms)")]
                 .into_iter()

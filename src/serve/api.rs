@@ -263,12 +263,11 @@ fn fingerprint(dir: &std::path::Path) -> String {
     let mut parts: Vec<String> = ["", "slurm", "predictor"]
         .iter()
         // a run that is read has folders here, not links (see catalog)
-        .filter_map(|sub| std::fs::read_dir(dir.join(sub)).ok())
-        .flat_map(|entries| entries.flatten())
-        .filter_map(|e| {
-            let m = e.metadata().ok()?;
-            let t = m.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
-            Some(format!("{}:{}:{}", e.file_name().to_string_lossy(), m.len(), t.as_nanos()))
+        .filter_map(|sub| overview::stamp(&dir.join(sub)))
+        .flatten()
+        .filter_map(|(name, len, modified)| {
+            let t = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+            Some(format!("{}:{len}:{}", name.to_string_lossy(), t.as_nanos()))
         })
         .collect();
     parts.sort();

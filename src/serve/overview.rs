@@ -152,7 +152,7 @@ pub fn overview(run: &RunRef) -> Overview {
 /// timestamp goes unseen).
 type Stamp = Vec<(OsString, u64, SystemTime)>;
 
-fn stamp(dir: &Path) -> Option<Stamp> {
+pub fn stamp(dir: &Path) -> Option<Stamp> {
     let mut entries: Stamp = std::fs::read_dir(dir)
         .ok()?
         .flatten()

@@ -60,24 +60,24 @@ impl History {
     /// entries priced by `cost`); a record that replaces an attempt already
     /// in (a retry) rebuilds the history from all of `evals`.
     fn sync(&mut self, evals: &[EvalRecord], cost: &dyn Fn(&EvalRecord) -> Result<Vec<f64>>) -> Result<()> {
-        let mut new: Vec<&EvalRecord> = evals[self.seen..].iter().collect();
-        if new.iter().any(|e| self.in_last.contains(&(e.phase, e.round, e.arch_key.clone()))) {
+        let retried = evals[self.seen..].iter().any(|e| self.in_last.contains(&(e.phase, e.round, e.arch_key.clone())));
+        if retried {
             *self = Self { order: std::mem::take(&mut self.order), ..Self::default() };
             let mut last = last_attempts(evals);
             last.sort_by_key(|e| self.place(e));
             for e in last {
                 self.push_last(e, cost)?;
             }
-            new = evals.iter().collect();
-        } else {
-            new.sort_by_key(|e| self.place(e));
+        }
+        // stable: the whole history sorted by place is the old history, then the new records by place
+        // (a new record's place is after every earlier one's: the order only grows)
+        let mut new: Vec<&EvalRecord> = evals[self.seen..].iter().collect();
+        new.sort_by_key(|e| self.place(e));
+        if !retried {
             for e in &new {
                 self.push_last(e, cost)?;
             }
         }
-        // stable: the whole history sorted by place is the old history, then the new records by place
-        // (a new record's place is after every earlier one's: the order only grows)
-        new.sort_by_key(|e| self.place(e));
         self.all.extend(new.iter().map(|e| (e.genotype.clone(), e.accuracy)));
         self.seen = evals.len();
         Ok(())
@@ -214,9 +214,7 @@ impl<S: SearchSpace, B: AutodiffBackend> Workflow<'_, S, B> {
     /// The note that says the space is exhausted: `evaluated` distinct
     /// architectures were all it had.
     fn exhausted_note(&self, evaluated: usize, queries: usize) -> String {
-        let c = &self.cfg.constraints;
-        let bounded = c.params.is_set() || c.macs.is_set() || c.latency_ms.is_set();
-        let constrained = if bounded { " that meet the constraints" } else { "" };
+        let constrained = if self.cfg.constraints.describe().is_empty() { "" } else { " that meet the constraints" };
         format!(
             "the space is exhausted: its {evaluated} distinct architectures{constrained} are all evaluated or \
              being evaluated, fewer than the {queries} search.queries asked for; the run ends with them",
