@@ -16,12 +16,16 @@ nas-search runs the command once per architecture (per attempt), e.g.
 
 The command runs with `sh -c` in `cwd`. Placeholders, substituted before:
   {json}      path of a JSON file: {"genotype": ..., "key": ..., "budget":
-              "proxy"|"final", "settings": <the budget's settings above>}
+              "proxy"|"final", "settings": <the budget's settings above>,
+              "seed": <the training seed, as {seed}>}
   {genotype}  the genotype in the space's text form
   {workdir}   a folder of this architecture and budget, the same for every
               attempt (to keep a checkpoint in)
   {budget}    proxy or final
-  {key}       the architecture's canonical key
+  {key}       the architecture's canonical key (a further training of
+              search.final_repeats: the key with `#repeat-N` added)
+  {seed}      a training seed from the key and budget: seed your training
+              with it, so the trainings of search.final_repeats differ
 Each value arrives as one argument however the placeholder is quoted:
 bare ({genotype}), in double quotes ("{genotype}") or in single quotes
 ('{genotype}'); nas-search escapes it for where it stands.
@@ -46,7 +50,9 @@ For tests it can also misbehave on a deterministic share of architectures:
 each evaluated key to FILE (to count evaluations). --needs-env VAR fails
 every evaluation with KeyError unless VAR is set (a mistake users make).
 --genotype G fails unless G is the file's genotype (how a placeholder
-arrived).
+arrived). --seed-noise X adds a deterministic offset in [-X, X] from the
+training seed (so repeated trainings of one architecture differ, as real
+ones do).
 """
 import argparse
 import csv
@@ -67,6 +73,7 @@ def main():
     p.add_argument("--needs-env", help="fail (KeyError) unless this environment variable is set")
     p.add_argument("--workdir", help="a folder kept across attempts of one architecture")
     p.add_argument("--genotype", help="the genotype as the command line passed it; it must equal the file's")
+    p.add_argument("--seed-noise", type=float, default=0.0)
     p.add_argument("--hang-first-attempt", action="store_true",
                    help="the first attempt in --workdir hangs (to hit a time limit); later ones succeed")
     args = p.parse_args()
@@ -115,6 +122,8 @@ def main():
             sys.exit(2)
     else:
         acc = 50.0 + (h % 4000) / 100.0
+    if args.seed_noise:
+        acc = min(100.0, max(0.0, acc + args.seed_noise * ((arch["seed"] % 2001) / 1000.0 - 1.0)))
     print(json.dumps({"accuracy": acc, "seconds": time.time() - started, "budget": arch["budget"]}))
 
 

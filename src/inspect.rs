@@ -121,7 +121,7 @@ impl BestFound {
             .unwrap_or_default();
         Ok(Self {
             run_dir: run_dir.to_path_buf(),
-            rec: rec.clone(),
+            rec: rec.into_owned(),
             finished,
             space: cfg.space_config().build()?.name(),
             top_k,

@@ -62,6 +62,83 @@ fn a_systematic_failure_stops_the_run_and_retry_failed_completes_it() {
 }
 
 #[test]
+fn final_repeats_are_each_recorded_once_and_a_run_killed_mid_repeat_resumes_them_exactly() {
+    let dir = temp_dir("robust-repeats");
+    // the example evaluator's accuracy moves with the training seed: trainings of one architecture differ
+    let cfg = small_run(&dir, &nb201_space(), &example("--sleep 0.05 --seed-noise 1"));
+    let reference = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|";
+    let text = fs::read_to_string(&cfg).unwrap()
+        + &format!("  final_repeats: 3\n  reference: {{ name: ResNet-like, genotype: '{reference}' }}\n");
+    fs::write(&cfg, text).unwrap();
+    let whole = dir.join("whole");
+    run_ok(bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&whole).arg("--quiet"));
+
+    let run = dir.join("run");
+    let mut child = bin().args(["run"]).arg(&cfg).arg("--run-dir").arg(&run).arg("--quiet").spawn().unwrap();
+    let start = Instant::now();
+    let finals = |d: &Path| {
+        fs::read_to_string(d.join("evaluations.csv")).map(|t| t.lines().filter(|l| l.starts_with("final,")).count())
+    };
+    // killed among round 0's trainings: some of an architecture's repeats in, others not
+    while finals(&run).unwrap_or(0) < 2 {
+        assert!(child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(120));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(finals(&run).unwrap() < 9, "killed before round 0's 9 trainings were all in");
+    run_ok(bin().args(["resume"]).arg(&run).arg("--quiet"));
+
+    type Slot = (String, String, String, String, String);
+    let slots = |d: &Path| -> Vec<Slot> {
+        let mut v: Vec<Slot> = csv_rows(&d.join("evaluations.csv"))
+            .into_iter()
+            .map(|r| {
+                assert_eq!(r["status"], "ok", "{r:?}");
+                (
+                    r["phase"].clone(),
+                    r["round"].clone(),
+                    r["arch_key"].clone(),
+                    r["repeat"].clone(),
+                    r["accuracy"].clone(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (resumed, uninterrupted) = (slots(&run), slots(&whole));
+    assert_eq!(resumed, uninterrupted, "the resumed run trained what the uninterrupted one did, with the same results");
+    // every training once: no repeat recorded twice
+    let mut seen = std::collections::HashSet::new();
+    for s in &resumed {
+        assert!(seen.insert((&s.0, &s.1, &s.2, &s.3)), "{s:?} recorded twice");
+    }
+    let count = |phase: &str| resumed.iter().filter(|s| s.0 == phase).count();
+    assert_eq!((count("data"), count("final"), count("reference")), (12, 2 * 3 * 3, 3));
+    // each final architecture's trainings are repeats 1..3 with their own seeds (not all the same accuracy)
+    let mut by_arch: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
+    for s in resumed.iter().filter(|s| s.0 != "data") {
+        by_arch.entry((&s.1, &s.2)).or_default().push(s.4.parse().unwrap());
+    }
+    assert!(by_arch.values().all(|v| v.len() == 3), "{by_arch:?}");
+    assert!(by_arch.values().any(|v| v.iter().any(|a| *a != v[0])), "trainings differ: {by_arch:?}");
+    // the summary's top-1 is the best architecture's mean over its trainings, with its spread
+    let summary = &csv_rows(&run.join("summary.csv"))[0];
+    let rows = csv_rows(&run.join("evaluations.csv"));
+    let of_best: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["genotype"] == summary["best_genotype"] && r["phase"] != "reference")
+        .map(|r| r["accuracy"].parse().unwrap())
+        .collect();
+    let mean = of_best.iter().sum::<f64>() / of_best.len() as f64;
+    assert!((summary["top1"].parse::<f64>().unwrap() - mean).abs() < 1e-9, "{summary:?} {of_best:?}");
+    assert_eq!(summary["top1_trainings"], of_best.len().to_string());
+    let md = fs::read_to_string(run.join("summary.md")).unwrap();
+    assert!(md.contains(&format!("Against ResNet-like (`{reference}`)")), "{md}");
+}
+
+#[test]
 fn a_moved_run_directory_resumes_without_its_config() {
     let dir = temp_dir("robust-move");
     let project = dir.join("project");

@@ -6,7 +6,9 @@
 //! substituting `{genotype}` (the genotype text, shell-quoted), `{json}` (a
 //! file holding the genotype, its key, the budget name and the budget's
 //! settings), `{workdir}` (a scratch folder for this evaluation; both
-//! absolute paths), `{budget}` and `{key}` (shell-quoted). The
+//! absolute paths), `{budget}`, `{key}` (shell-quoted) and `{seed}` (a
+//! training seed from the key and budget: each training of
+//! `search.final_repeats` has its own; the JSON file holds it too). The
 //! last non-empty line of its stdout must be a JSON object with `accuracy`
 //! (0..100) and optionally `seconds`; other fields are kept. A non-zero exit,
 //! a run past `timeout_s` (its whole process group is killed), or output
@@ -241,12 +243,15 @@ pub(crate) fn prepare(command: &str, settings: &Value, job: &EvalJob, workdir: &
     let json_path = workdir.join("arch.json");
     let payload = serde_json::json!({
         "genotype": job.genotype, "key": job.key, "budget": job.budget.name(), "settings": settings,
+        "seed": job.seed(),
     });
     std::fs::write(&json_path, serde_json::to_vec_pretty(&payload)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
     let json = json_path.to_string_lossy();
     let dir = workdir.to_string_lossy();
+    let seed = job.seed().to_string();
     let values = [
+        ("{seed}", seed.as_str()),
         ("{genotype}", job.genotype.as_str()),
         ("{json}", &*json),
         ("{workdir}", &*dir),

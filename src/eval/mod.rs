@@ -108,6 +108,15 @@ pub struct EvalJob {
     pub budget: Budget,
 }
 
+impl EvalJob {
+    /// A training seed for an outside trainer (a command's `{seed}`): from
+    /// the key and the budget, so each training of `search.final_repeats`
+    /// (a key of its own) gets its own and a retry the same.
+    pub fn seed(&self) -> u32 {
+        crate::seed::derive(0, &[self.key.as_bytes(), self.budget.name().as_bytes()]) as u32
+    }
+}
+
 /// What one evaluation gave.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalOutcome {

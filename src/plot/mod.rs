@@ -200,6 +200,7 @@ fn origin(run: &RunData, e: &EvalRecord) -> (String, String) {
         (Phase::Final, Some(PickSource::Front)) => "searched top-K, front".into(),
         (Phase::Final, _) => "searched top-K".into(),
         (Phase::Baseline(s), _) => format!("{} evaluations", s.name()),
+        (Phase::Reference, _) => "reference".into(),
     };
     (short, crate::report::origin(e, source))
 }
@@ -498,7 +499,7 @@ fn best_cell(run: &RunData) -> Result<Option<String>> {
             m(best.macs)
         )
     };
-    let title = format!("Best architecture, {accuracy}, from {}", origin(run, best).1);
+    let title = format!("Best architecture, {accuracy}, from {}", origin(run, &best).1);
     Ok(Some(diagram::render(&dags, &title, &format!("{}: {cost}. Genotype: {genotype}", run.dir.display()))))
 }
 

@@ -16,6 +16,7 @@
 //! cost that the measured points dominate (1 is an architecture at 100% that
 //! costs nothing), over the first cost objective.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -84,14 +85,20 @@ pub fn cost_of(e: &EvalRecord, objective: Objective) -> f64 {
 /// The measured front: the candidates that compete (each architecture's
 /// last successful attempt, see the module doc) no other beats in both
 /// signal and `cost`, cheapest first (ties: better signal first).
-pub fn measured_front(evals: &[EvalRecord], rules: impl Into<selection::Rules>, cost: Objective) -> Vec<&EvalRecord> {
-    front_of(&selection::best_first(evals, rules), cost)
+pub fn measured_front(
+    evals: &[EvalRecord],
+    rules: impl Into<selection::Rules>,
+    cost: Objective,
+) -> Vec<Cow<'_, EvalRecord>> {
+    front_of(selection::best_first(evals, rules), cost)
 }
 
 /// The non-dominated ones of `candidates` by signal and `cost`, cheapest first.
-fn front_of<'a>(candidates: &[&'a EvalRecord], cost: Objective) -> Vec<&'a EvalRecord> {
+fn front_of(candidates: Vec<Cow<'_, EvalRecord>>, cost: Objective) -> Vec<Cow<'_, EvalRecord>> {
     let points: Vec<(f64, f64)> = candidates.iter().map(|e| (cost_of(e, cost), -e.accuracy.unwrap_or(0.0))).collect();
-    let mut front: Vec<&EvalRecord> = first_front_2d(&points).into_iter().map(|i| candidates[i]).collect();
+    let on: std::collections::HashSet<usize> = first_front_2d(&points).into_iter().collect();
+    let mut front: Vec<Cow<'_, EvalRecord>> =
+        candidates.into_iter().enumerate().filter(|(i, _)| on.contains(i)).map(|(_, e)| e).collect();
     front.sort_by(|a, b| cost_of(a, cost).total_cmp(&cost_of(b, cost)).then_with(|| selection::best_order(a, b)));
     front
 }
@@ -101,7 +108,7 @@ pub fn front(r: &ReportInput<'_>, spec: &FrontSpec) -> (Vec<ParetoRow>, FrontRow
     let ok = selection::best_first(r.evals, r.rules());
     let predicted: HashMap<&str, f64> =
         r.top_k.iter().filter_map(|p| Some((p.key.as_str(), p.score? * 100.0))).collect();
-    let rows: Vec<ParetoRow> = front_of(&ok, spec.cost)
+    let rows: Vec<ParetoRow> = front_of(ok.clone(), spec.cost)
         .into_iter()
         .map(|e| ParetoRow {
             genotype: e.genotype.clone(),
@@ -228,10 +235,11 @@ mod tests {
             std_params: Some(1),
             std_macs: Some(macs),
             latency_ms: None,
+            repeat: 1,
         }
     }
 
-    fn keys(front: &[&EvalRecord]) -> Vec<String> {
+    fn keys(front: &[Cow<'_, EvalRecord>]) -> Vec<String> {
         front.iter().map(|e| e.arch_key.clone()).collect()
     }
 

@@ -20,6 +20,7 @@ use crate::run::config::Strategy;
 use crate::run::records::{EvalRecord, Phase, last_attempts};
 use crate::run::run_dir::RunDir;
 use crate::run::state::{Pick, PickSource};
+use crate::stats::{Spread, Verdict};
 
 /// Everything the report is made from.
 pub struct ReportInput<'a> {
@@ -46,6 +47,8 @@ pub struct ReportInput<'a> {
     pub latency: Option<LatencyNote>,
     /// Why a baseline ended before its queries (the space is exhausted).
     pub exhausted: Option<&'a str>,
+    /// The name of `search.reference`, when the run trains one.
+    pub reference: Option<&'a str>,
 }
 
 impl ReportInput<'_> {
@@ -75,7 +78,7 @@ pub struct SummaryRow {
     pub top1: Option<f64>,
     /// Its signal (what the search saw; equal to top1 unless the evaluator reports apart).
     pub best_signal: Option<f64>,
-    /// Architectures evaluated (each counted once, whatever its retries).
+    /// Architectures evaluated (each counted once, whatever its retries and repeats).
     pub archs_trained: usize,
     /// Of them, those whose last attempt failed.
     pub failed: usize,
@@ -95,6 +98,12 @@ pub struct SummaryRow {
     /// The best architecture's measured latency (ms), when the run measures latency.
     #[serde(default)]
     pub latency_ms: Option<f64>,
+    /// Trainings of the best architecture (`search.final_repeats`; its top-1 is their mean).
+    #[serde(default)]
+    pub top1_trainings: Option<usize>,
+    /// Standard deviation of the best architecture's top-1 over its trainings (two or more).
+    #[serde(default)]
+    pub top1_std: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -124,9 +133,9 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
     dir.write_csv("topk.csv", &topk_rows(r, &evals))?;
     let rules = r.rules();
     let best = crate::run::selection::best(r.evals, rules);
-    let row = summary_row(r, &evals, best);
+    let row = summary_row(r, &evals, best.as_deref());
     dir.write_csv("summary.csv", std::slice::from_ref(&row))?;
-    let mut md = summary_md(r, &evals, &row, best);
+    let mut md = summary_md(r, &evals, &row, best.as_deref());
     if let Some(note) = r.exhausted {
         md.push_str(&format!("\n**The search ended early**: {note}.\n"));
     }
@@ -195,6 +204,7 @@ pub fn origin(e: &EvalRecord, source: Option<PickSource>) -> String {
             format!("round {}'s searched top-K{how}", e.round)
         }
         Phase::Baseline(s) => format!("the {} baseline's evaluations", s.name()),
+        Phase::Reference => "the reference architecture (search.reference; not found by the search)".into(),
     }
 }
 
@@ -223,6 +233,9 @@ pub fn costs(e: &EvalRecord) -> String {
 
 /// The summary row; `best` is the run's best (`run::selection::best`).
 fn summary_row(r: &ReportInput<'_>, evals: &[&EvalRecord], best: Option<&EvalRecord>) -> SummaryRow {
+    let architectures: std::collections::HashSet<(Phase, usize, &str)> =
+        evals.iter().map(|e| (e.phase, e.round, e.arch_key.as_str())).collect();
+    let spread = best.and_then(|b| trainings_spread(r.evals, b));
     let eval_seconds: f64 = r.evals.iter().map(|e| e.seconds).sum();
     let cost_seconds = eval_seconds + r.predictor_seconds;
     let cost_kind = match r.measures.seconds {
@@ -239,7 +252,7 @@ fn summary_row(r: &ReportInput<'_>, evals: &[&EvalRecord], best: Option<&EvalRec
         macs_m: best.map_or(0.0, |b| b.macs as f64 / 1e6),
         top1: best.and_then(|b| b.reported()),
         best_signal: best.and_then(|b| b.accuracy),
-        archs_trained: evals.len(),
+        archs_trained: architectures.len(),
         failed: evals.iter().filter(|e| e.accuracy.is_none()).count(),
         attempts: r.evals.len(),
         search_hours: cost_seconds / 3600.0,
@@ -250,7 +263,16 @@ fn summary_row(r: &ReportInput<'_>, evals: &[&EvalRecord], best: Option<&EvalRec
         search_seconds: r.search_seconds,
         archs_scored: r.scored,
         latency_ms: best.and_then(|b| b.latency_ms),
+        top1_trainings: spread.map(|s| s.n),
+        top1_std: spread.filter(|s| s.n > 1).map(|s| s.std),
     }
+}
+
+/// The reported accuracies of the trainings of `e`'s architecture (one, or
+/// `search.final_repeats` of them), as a spread.
+fn trainings_spread(all: &[EvalRecord], e: &EvalRecord) -> Option<Spread> {
+    let v: Vec<f64> = crate::run::selection::trainings(all, e).iter().filter_map(|t| t.reported()).collect();
+    Spread::of(&v)
 }
 
 fn summary_md(r: &ReportInput<'_>, evals: &[&EvalRecord], row: &SummaryRow, best: Option<&EvalRecord>) -> String {
@@ -276,7 +298,11 @@ fn summary_md(r: &ReportInput<'_>, evals: &[&EvalRecord], row: &SummaryRow, best
         g = row.best_genotype,
         p = row.params_m,
         m = row.macs_m,
-        a = row.top1.map_or("-".into(), |a| format!("{a:.2}")),
+        a = match (row.top1, row.top1_std) {
+            (Some(a), Some(sd)) => format!("{a:.2} ± {sd:.2} ({} trainings)", row.top1_trainings.unwrap_or(0)),
+            (Some(a), None) => format!("{a:.2}"),
+            (None, _) => "-".into(),
+        },
         n = row.archs_trained,
         d = row.search_days,
         h = row.search_hours,
@@ -326,8 +352,9 @@ fn summary_md(r: &ReportInput<'_>, evals: &[&EvalRecord], row: &SummaryRow, best
         md.push_str(&latency_md(r, evals, best, l));
     }
     if r.budgets_equal && r.strategy.uses_predictor() {
-        md.push_str(&search_vs_random(evals));
+        md.push_str(&search_vs_random(r.evals, evals));
     }
+    md.push_str(&against_reference(r.evals, evals, best, r.reference));
     md
 }
 
@@ -360,21 +387,154 @@ fn latency_md(r: &ReportInput<'_>, evals: &[&EvalRecord], best: Option<&EvalReco
 
 /// With one budget for all evaluations: the final top-K against the
 /// randomly sampled architectures the predictor learnt from, at equal cost
-/// (by reported accuracy).
-fn search_vs_random(evals: &[&EvalRecord]) -> String {
-    let acc = |phase: Phase| evals.iter().filter(|e| e.phase == phase).filter_map(|e| e.reported()).collect::<Vec<_>>();
-    let (sampled, top) = (acc(Phase::Data), acc(Phase::Final));
-    match (crate::stats::median(&sampled), top.is_empty()) {
-        (Some(med), false) => {
-            let mean = top.iter().sum::<f64>() / top.len() as f64;
-            format!(
-                "\nSearch against random sampling, same budget: the {} searched top-K architectures average \
-                 {mean:.2}%; the {} randomly sampled ones have median {med:.2}% ({}).\n",
-                top.len(),
-                sampled.len(),
-                if mean > med { "the search found better networks" } else { "the search did not beat random sampling" }
-            )
+/// (by reported accuracy; an architecture trained several times counts by
+/// its mean), each group as mean ± std with the interval of its mean; a
+/// winner is named only when the intervals do not overlap.
+fn search_vs_random(all: &[EvalRecord], evals: &[&EvalRecord]) -> String {
+    let group = |phase: Phase| {
+        let mut seen = std::collections::HashSet::new();
+        let v: Vec<f64> = evals
+            .iter()
+            .filter(|e| e.phase == phase && e.accuracy.is_some() && seen.insert((e.round, e.arch_key.as_str())))
+            .filter_map(|e| trainings_spread(all, e).map(|s| s.mean))
+            .collect();
+        Spread::of(&v)
+    };
+    let (Some(sampled), Some(top)) = (group(Phase::Data), group(Phase::Final)) else { return String::new() };
+    let verdict = match top.compare(&sampled) {
+        Verdict::Higher => "the search found better networks".to_string(),
+        Verdict::Lower => "the searched networks are worse than random ones".to_string(),
+        Verdict::WithinNoise => {
+            "within noise: the intervals overlap, so this run does not show that the search beat random sampling"
+                .to_string()
         }
-        _ => String::new(),
+        Verdict::Unknown => "too few architectures on one side to tell a difference from noise".to_string(),
+    };
+    format!(
+        "\nSearch against random sampling, same budget: the searched top-K architectures {}; the randomly sampled \
+         ones {} ({verdict}).\n",
+        describe_group(&top),
+        describe_group(&sampled)
+    )
+}
+
+/// `average 38.21% (std 1.10 over 3, mean in 36.94-39.48)`.
+fn describe_group(s: &Spread) -> String {
+    match s.interval() {
+        Some((lo, hi)) => format!("average {:.2}% (std {:.2} over {}; mean in {lo:.2}-{hi:.2})", s.mean, s.std, s.n),
+        None => format!("average {:.2}% (1 architecture)", s.mean),
+    }
+}
+
+/// `search.reference`: the best found against the reference architecture,
+/// both as mean ± std of their trainings at the final budget; a winner is
+/// named only when the intervals of the means do not overlap.
+fn against_reference(
+    all: &[EvalRecord],
+    evals: &[&EvalRecord],
+    best: Option<&EvalRecord>,
+    name: Option<&str>,
+) -> String {
+    let Some(reference) = evals.iter().find(|e| e.phase == Phase::Reference) else { return String::new() };
+    let name = name.unwrap_or("the reference architecture");
+    let Some(theirs) = trainings_spread(all, reference) else {
+        return format!("\nThe reference architecture, {name}, failed to train: nothing to compare with.\n");
+    };
+    let Some(ours) = best.and_then(|b| trainings_spread(all, b)) else { return String::new() };
+    let verdict = match ours.compare(&theirs) {
+        Verdict::Higher => "the best found is better".to_string(),
+        Verdict::Lower => format!("the best found is worse than {name}"),
+        Verdict::WithinNoise => "within noise: the intervals of the means overlap".to_string(),
+        Verdict::Unknown => "one training of one of them: a difference cannot be told from the training's noise \
+                             (search.final_repeats trains each several times)"
+            .to_string(),
+    };
+    format!(
+        "\nAgainst {name} (`{}`), trained the same way (final budget): the best found {} against {} ({verdict}; \
+         mean ± std (trainings)).\n",
+        reference.genotype,
+        ours.describe(),
+        theirs.describe()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::Budget;
+    use crate::run::records::Status;
+
+    fn rec(phase: Phase, key: &str, repeat: usize, accuracy: f64) -> EvalRecord {
+        EvalRecord {
+            phase,
+            round: 0,
+            arch_key: key.into(),
+            genotype: format!("g-{key}"),
+            params: 0,
+            macs: 0,
+            budget: Budget::Final,
+            accuracy: Some(accuracy),
+            seconds: 0.0,
+            status: Status::Ok,
+            error: String::new(),
+            extra: "{}".into(),
+            report_accuracy: None,
+            attempt: 1,
+            std_params: None,
+            std_macs: None,
+            latency_ms: None,
+            repeat,
+        }
+    }
+
+    fn sentences(all: &[EvalRecord]) -> (String, String) {
+        let last = last_attempts(all);
+        let best = crate::run::selection::best(all, true);
+        (search_vs_random(all, &last), against_reference(all, &last, best.as_deref(), Some("DARTS V2")))
+    }
+
+    #[test]
+    fn a_summary_names_a_winner_only_when_the_spreads_do_not_overlap() {
+        let data = |accs: &[f64]| -> Vec<EvalRecord> {
+            accs.iter().enumerate().map(|(i, &a)| rec(Phase::Data, &format!("d{i}"), 1, a)).collect()
+        };
+        // searched 40 +- 0.5 (three architectures, three trainings each: counted by their means)
+        // against random 30 +- 1: apart
+        let mut apart = data(&[29.0, 30.0, 31.0, 30.5, 29.5]);
+        for (k, base) in [("f1", 40.0), ("f2", 40.5), ("f3", 39.5)] {
+            for (r, noise) in [(1, -1.0), (2, 0.0), (3, 1.0)] {
+                apart.push(rec(Phase::Final, k, r, base + noise));
+            }
+        }
+        for (r, a) in [(1, 36.0), (2, 37.0), (3, 38.0)] {
+            apart.push(rec(Phase::Reference, "ref", r, a));
+        }
+        let (vs_random, vs_reference) = sentences(&apart);
+        assert!(vs_random.contains("the search found better networks"), "{vs_random}");
+        assert!(vs_random.contains("average 40.00% (std 0.50 over 3"), "{vs_random}");
+        // the best (f2, 40.5 +- 1 over 3) against the reference (37 +- 1 over 3): intervals 39.35-41.65, 35.85-38.15
+        assert!(vs_reference.contains("the best found 40.50 ± 1.00 (3) against 37.00 ± 1.00 (3)"), "{vs_reference}");
+        assert!(vs_reference.contains("the best found is better"), "{vs_reference}");
+
+        // wide spreads: no winner either way
+        let mut overlapping = data(&[20.0, 40.0, 25.0, 35.0, 30.0]);
+        for (k, base) in [("f1", 34.0), ("f2", 40.0), ("f3", 46.0)] {
+            for (r, noise) in [(1, -6.0), (2, 0.0), (3, 6.0)] {
+                overlapping.push(rec(Phase::Final, k, r, base + noise));
+            }
+        }
+        for (r, a) in [(1, 30.0), (2, 37.0), (3, 44.0)] {
+            overlapping.push(rec(Phase::Reference, "ref", r, a));
+        }
+        let (vs_random, vs_reference) = sentences(&overlapping);
+        assert!(vs_random.contains("within noise") && !vs_random.contains("found better"), "{vs_random}");
+        assert!(vs_reference.contains("within noise") && !vs_reference.contains("is better"), "{vs_reference}");
+
+        // one training each: nothing claimed
+        let single =
+            [rec(Phase::Data, "d", 1, 30.0), rec(Phase::Final, "f", 1, 40.0), rec(Phase::Reference, "r", 1, 20.0)];
+        let (_, vs_reference) = sentences(&single);
+        assert!(vs_reference.contains("cannot be told from the training's noise"), "{vs_reference}");
+        assert!(!vs_reference.contains("is better"), "{vs_reference}");
     }
 }

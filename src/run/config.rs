@@ -124,6 +124,30 @@ pub struct SearchSection {
     pub objectives: Vec<Objective>,
     #[serde(default)]
     pub nsga2: Nsga2Config,
+    /// Trainings of each final architecture (a round's top-K), each with its
+    /// own training seed; the architecture's accuracy is their mean and the
+    /// summary shows their spread. 1: one training.
+    #[serde(default = "d_repeats")]
+    pub final_repeats: usize,
+    /// An architecture trained at the final budget (`final_repeats` times)
+    /// after the search, so the summary compares the best found with a
+    /// known network trained the same way.
+    #[serde(default)]
+    pub reference: Option<Reference>,
+}
+
+/// `search.reference`: a known architecture of the space to compare with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    /// What the summary calls it (`DARTS V2`).
+    pub name: String,
+    /// Its genotype, in the space's text form.
+    pub genotype: String,
+}
+
+fn d_repeats() -> usize {
+    1
 }
 
 fn d_objectives() -> Vec<Objective> {
@@ -153,6 +177,8 @@ impl Default for SearchSection {
             regularized: RegularizedConfig::default(),
             objectives: d_objectives(),
             nsga2: Nsga2Config::default(),
+            final_repeats: d_repeats(),
+            reference: None,
         }
     }
 }
@@ -306,7 +332,24 @@ impl RunConfig {
                 if self.search.queries.is_none_or(|q| q == 0) {
                     bail!("strategy {} needs search.queries (real evaluations in all)", self.strategy.name());
                 }
+                if self.search.final_repeats > 1 {
+                    bail!(
+                        "key `search.final_repeats`: {} trainings per architecture are for the predictor-guided \
+                         strategies' top-K; strategy {} trains each of its search.queries architectures once (a \
+                         `search.reference` is trained search.final_repeats times with any strategy: leave it at 1 here)",
+                        self.search.final_repeats,
+                        self.strategy.name()
+                    );
+                }
             }
+        }
+        if self.search.final_repeats == 0 {
+            bail!("key `search.final_repeats` must be at least 1 (trainings of each final architecture), got 0");
+        }
+        if let Some(r) = &self.search.reference
+            && (r.name.trim().is_empty() || r.genotype.trim().is_empty())
+        {
+            bail!("key `search.reference`: needs a `name` and a `genotype`, both not empty");
         }
         Ok(())
     }
@@ -456,12 +499,15 @@ impl RunConfig {
         }
     }
 
-    /// Real evaluations the run will make in all.
+    /// Real evaluations (trainings) the run will make in all.
     pub fn planned_queries(&self) -> usize {
-        match &self.predictor {
-            Some(p) if self.strategy.uses_predictor() => p.train_archs + self.search.top_k * self.search.rounds,
+        let searched = match &self.predictor {
+            Some(p) if self.strategy.uses_predictor() => {
+                p.train_archs + self.search.top_k * self.search.rounds * self.search.final_repeats
+            }
             _ => self.search.queries.unwrap_or(0),
-        }
+        };
+        searched + self.search.reference.as_ref().map_or(0, |_| self.search.final_repeats)
     }
 }
 

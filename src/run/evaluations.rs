@@ -6,6 +6,7 @@
 //! evaluations makes 10^5 of them). The answers are those of the
 //! whole-record functions of [`super::records`] and [`super::selection`].
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
 
@@ -24,13 +25,19 @@ struct Attempts {
 /// Every evaluation of the run in the order they ended, with indexes.
 pub struct Evaluations {
     records: Vec<EvalRecord>,
-    attempts: HashMap<(Phase, usize), HashMap<String, Attempts>>,
+    /// Per phase and round: per (architecture, repeat).
+    attempts: HashMap<(Phase, usize), HashMap<(String, usize), Attempts>>,
     keys: HashSet<String>,
     /// Per phase and round: how many architectures' last attempt failed.
     failed: HashMap<(Phase, usize), usize>,
     rules: Rules,
-    /// Index of the run's best under `rules` ([`selection::best`]).
+    /// Index of the run's best under `rules` ([`selection::best`]), while
+    /// every architecture was trained once.
     best: Option<usize>,
+    /// Once an architecture was trained more than once (`search.final_repeats`):
+    /// the run's best as [`selection::best`] gives it (a mean of trainings),
+    /// found again after each record.
+    best_of_repeats: Option<Option<EvalRecord>>,
 }
 
 impl Evaluations {
@@ -43,6 +50,7 @@ impl Evaluations {
             failed: HashMap::new(),
             rules,
             best: None,
+            best_of_repeats: None,
         };
         for r in records {
             out.push(r);
@@ -55,7 +63,8 @@ impl Evaluations {
         let i = self.records.len();
         let stage = (rec.phase, rec.round);
         let by_key = self.attempts.entry(stage).or_default();
-        let previous = by_key.get(rec.arch_key.as_str()).copied();
+        let slot = (rec.arch_key.clone(), rec.repeat);
+        let previous = by_key.get(&slot).copied();
         let failed = self.failed.entry(stage).or_default();
         if previous.is_some_and(|p| self.records[p.last].accuracy.is_none()) {
             *failed -= 1;
@@ -63,13 +72,18 @@ impl Evaluations {
         if rec.accuracy.is_none() {
             *failed += 1;
         }
-        by_key.insert(rec.arch_key.clone(), Attempts { last: i, count: previous.map_or(0, |p| p.count) + 1 });
+        by_key.insert(slot, Attempts { last: i, count: previous.map_or(0, |p| p.count) + 1 });
         if !self.keys.contains(rec.arch_key.as_str()) {
             self.keys.insert(rec.arch_key.clone());
         }
         let replaces_best = previous.is_some_and(|p| Some(p.last) == self.best);
+        let repeated = rec.repeat > 1;
         self.records.push(rec);
-        if replaces_best {
+        if repeated || self.best_of_repeats.is_some() {
+            // a mean of trainings changes with each of them: the whole rule again (runs that
+            // repeat trainings make few, expensive evaluations)
+            self.best_of_repeats = Some(selection::best(&self.records, self.rules).map(Cow::into_owned));
+        } else if replaces_best {
             // the best's own evaluation was attempted again: the new attempt stands in its place
             self.recompute_best();
         } else if self.is_better(i) {
@@ -85,13 +99,22 @@ impl Evaluations {
     }
 
     fn recompute_best(&mut self) {
+        if self.best_of_repeats.is_some() {
+            self.best_of_repeats = Some(selection::best(&self.records, self.rules).map(Cow::into_owned));
+            return;
+        }
         let best = selection::best(&self.records, self.rules);
-        self.best = best.map(|b| self.records.iter().position(|e| std::ptr::eq(e, b)).expect("one of the records"));
+        self.best = best.map(|b| {
+            self.records.iter().position(|e| std::ptr::eq(e, b.as_ref())).expect("one of the records: none repeated")
+        });
     }
 
     /// The run's best measured architecture ([`selection::best`] of every record).
     pub fn best(&self) -> Option<&EvalRecord> {
-        self.best.map(|i| &self.records[i])
+        match &self.best_of_repeats {
+            Some(best) => best.as_ref(),
+            None => self.best.map(|i| &self.records[i]),
+        }
     }
 
     /// Sets the measured latency of records (index, ms): timed after they ended.
@@ -103,14 +126,17 @@ impl Evaluations {
         self.recompute_best();
     }
 
-    /// The last attempt of `key` in `phase` and `round`.
-    pub fn last_attempt(&self, phase: Phase, round: usize, key: &str) -> Option<&EvalRecord> {
-        self.attempts.get(&(phase, round)).and_then(|m| m.get(key)).map(|a| &self.records[a.last])
+    /// The last attempt of training `repeat` of `key` in `phase` and `round`.
+    pub fn last_attempt(&self, phase: Phase, round: usize, key: &str, repeat: usize) -> Option<&EvalRecord> {
+        self.attempts
+            .get(&(phase, round))
+            .and_then(|m| m.get(&(key.to_string(), repeat)))
+            .map(|a| &self.records[a.last])
     }
 
-    /// How many times `key` was evaluated in `phase` and `round`.
-    pub fn attempts(&self, phase: Phase, round: usize, key: &str) -> usize {
-        self.attempts.get(&(phase, round)).and_then(|m| m.get(key)).map_or(0, |a| a.count)
+    /// How many times training `repeat` of `key` was evaluated in `phase` and `round`.
+    pub fn attempts(&self, phase: Phase, round: usize, key: &str, repeat: usize) -> usize {
+        self.attempts.get(&(phase, round)).and_then(|m| m.get(&(key.to_string(), repeat))).map_or(0, |a| a.count)
     }
 
     /// How many architectures were evaluated, once per phase and round
@@ -147,7 +173,7 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
-    fn record(rng: &mut StdRng) -> EvalRecord {
+    fn record(rng: &mut StdRng, repeats: bool) -> EvalRecord {
         let ok = rng.random_bool(0.7);
         EvalRecord {
             phase: if rng.random_bool(0.5) { Phase::Data } else { Phase::Final },
@@ -167,6 +193,7 @@ mod tests {
             std_params: None,
             std_macs: None,
             latency_ms: rng.random_bool(0.8).then(|| rng.random_range(1..10) as f64),
+            repeat: if repeats { rng.random_range(1..=3) } else { 1 },
         }
     }
 
@@ -174,20 +201,30 @@ mod tests {
     fn the_indexes_answer_as_the_whole_records_do_after_every_record() {
         // few keys and stages, so that attempts repeat, failures replace successes and the best is re-evaluated
         let latency = Bound { max: Some(6.0), ..Default::default() };
-        for (seed, rules) in
-            [(1, Rules::from(false)), (2, Rules::from(true)), (3, Rules { budgets_equal: true, latency })]
-        {
+        // the last: architectures trained up to 3 times (search.final_repeats), the best a mean
+        for (seed, rules, repeats) in [
+            (1, Rules::from(false), false),
+            (2, Rules::from(true), false),
+            (3, Rules { budgets_equal: true, latency }, false),
+            (4, Rules::from(true), true),
+        ] {
             let mut rng = StdRng::seed_from_u64(seed);
             let mut ev = Evaluations::new(Vec::new(), rules);
             let mut all = Vec::new();
             for _ in 0..400 {
-                let r = record(&mut rng);
+                let r = record(&mut rng, repeats);
                 all.push(r.clone());
                 ev.push(r);
                 let last = last_attempts(&all);
                 assert_eq!(ev.distinct(), last.len());
-                assert_eq!(ev.best().map(|e| &e.arch_key), selection::best(&all, rules).map(|e| &e.arch_key));
-                assert_eq!(ev.best().and_then(|e| e.accuracy), selection::best(&all, rules).and_then(|e| e.accuracy));
+                assert_eq!(
+                    ev.best().map(|e| &e.arch_key),
+                    selection::best(&all, rules).as_deref().map(|e| &e.arch_key)
+                );
+                assert_eq!(
+                    ev.best().and_then(|e| e.accuracy),
+                    selection::best(&all, rules).as_deref().and_then(|e| e.accuracy)
+                );
                 for phase in [Phase::Data, Phase::Final] {
                     for round in 0..2 {
                         let failed = last
@@ -198,16 +235,15 @@ mod tests {
                     }
                 }
                 let k = &all[rng.random_range(0..all.len())];
-                let n =
-                    all.iter().filter(|e| (e.phase, e.round, &e.arch_key) == (k.phase, k.round, &k.arch_key)).count();
-                assert_eq!(ev.attempts(k.phase, k.round, &k.arch_key), n);
+                let n = all.iter().filter(|e| e.slot() == k.slot()).count();
+                assert_eq!(ev.attempts(k.phase, k.round, &k.arch_key, k.repeat), n);
             }
             // a latency set afterwards can take the best off (or put another on)
             ev.set_latencies((0..all.len()).step_by(2).map(|i| (i, 9.0)));
             for e in all.iter_mut().step_by(2) {
                 e.latency_ms = Some(9.0);
             }
-            assert_eq!(ev.best().map(|e| &e.arch_key), selection::best(&all, rules).map(|e| &e.arch_key));
+            assert_eq!(ev.best().map(|e| &e.arch_key), selection::best(&all, rules).as_deref().map(|e| &e.arch_key));
             assert_eq!(
                 Evaluations::new(all.clone(), rules).best().map(|e| &e.arch_key),
                 ev.best().map(|e| &e.arch_key)

@@ -211,6 +211,11 @@ fn check_setup(cfg: &mut RunConfig, seed: Option<u64>, space_source: &str) -> Re
     }
     let space = cfg.space_config().build()?;
     cfg.evaluator.config.check_space(space.as_ref()).with_context(|| format!("key `evaluator`, {space_source}"))?;
+    if let Some(r) = &cfg.search.reference {
+        space.key_of(&r.genotype).with_context(|| {
+            format!("key `search.reference.genotype` ({}) is not an architecture of {space_source}", r.name)
+        })?;
+    }
     // a baseline cannot evaluate more distinct architectures than a space that can be listed has
     let queries = cfg.search.queries.filter(|_| !cfg.strategy.uses_predictor());
     if let (Some(queries), Some(all)) = (queries, queries.and_then(|_| space.all_texts())) {

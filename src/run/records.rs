@@ -19,6 +19,9 @@ pub enum Phase {
     Final,
     /// Proposed by a real-evaluation baseline (its strategy's name).
     Baseline(Strategy),
+    /// The run's reference architecture (`search.reference`), trained at the
+    /// final budget to compare the search's best with (`reference`).
+    Reference,
 }
 
 impl Phase {
@@ -26,6 +29,7 @@ impl Phase {
         match self {
             Self::Data => "data",
             Self::Final => "final",
+            Self::Reference => "reference",
             Self::Baseline(s) => s.name(),
         }
     }
@@ -44,6 +48,7 @@ impl FromStr for Phase {
         match s {
             "data" => Ok(Self::Data),
             "final" => Ok(Self::Final),
+            "reference" => Ok(Self::Reference),
             other => Strategy::from_name(other)
                 .map(Self::Baseline)
                 .ok_or_else(|| format!("unknown phase '{other}' (data, final or a strategy name)")),
@@ -112,13 +117,27 @@ pub struct EvalRecord {
     /// this machine after the evaluation (see `crate::latency::source`).
     #[serde(default)]
     pub latency_ms: Option<f64>,
+    /// Which training of the architecture this is, 1.. (`search.final_repeats`
+    /// trains each final architecture that many times, each with its own
+    /// training seed); the architecture's accuracy is their mean.
+    #[serde(default = "first_attempt")]
+    pub repeat: usize,
 }
 
 fn first_attempt() -> usize {
     1
 }
 
+/// Where an evaluation stands among a run's: its phase, round,
+/// architecture and repeat. Attempts of one slot replace each other.
+pub type Slot<'a> = (Phase, usize, &'a str, usize);
+
 impl EvalRecord {
+    /// The slot this evaluation fills (see [`Slot`]).
+    pub fn slot(&self) -> Slot<'_> {
+        (self.phase, self.round, self.arch_key.as_str(), self.repeat)
+    }
+
     /// The accuracy the summary reports: the report column, else the signal.
     pub fn reported(&self) -> Option<f64> {
         self.accuracy.and(self.report_accuracy.or(self.accuracy))
@@ -149,17 +168,13 @@ impl EvalRecord {
     }
 }
 
-/// Each architecture's last attempt in each phase and round (retries of a
-/// failed evaluation replace it), in the order those last attempts ran.
+/// The last attempt of each slot (each architecture's training per phase,
+/// round and repeat; retries of a failed evaluation replace it), in the
+/// order those last attempts ran.
 pub fn last_attempts(evals: &[EvalRecord]) -> Vec<&EvalRecord> {
-    let last: std::collections::HashMap<(Phase, usize, &str), usize> =
-        evals.iter().enumerate().map(|(i, e)| ((e.phase, e.round, e.arch_key.as_str()), i)).collect();
-    evals
-        .iter()
-        .enumerate()
-        .filter(|(i, e)| last[&(e.phase, e.round, e.arch_key.as_str())] == *i)
-        .map(|(_, e)| e)
-        .collect()
+    let last: std::collections::HashMap<Slot<'_>, usize> =
+        evals.iter().enumerate().map(|(i, e)| (e.slot(), i)).collect();
+    evals.iter().enumerate().filter(|(i, e)| last[&e.slot()] == *i).map(|(_, e)| e).collect()
 }
 
 /// How many architectures' last evaluation failed, per stage: (phase,
@@ -180,7 +195,7 @@ pub fn describe_failures(stages: &[(Phase, usize, usize)]) -> String {
     let parts: Vec<String> = stages
         .iter()
         .map(|(phase, round, n)| match phase {
-            Phase::Baseline(_) => format!("{n} {phase}"),
+            Phase::Baseline(_) | Phase::Reference => format!("{n} {phase}"),
             _ => format!("{n} {phase} (round {round})"),
         })
         .collect();
@@ -188,7 +203,7 @@ pub fn describe_failures(stages: &[(Phase, usize, usize)]) -> String {
 }
 
 /// The header of `evaluations.csv`, in [`EvalRecord`]'s field order.
-pub const EVALUATIONS_HEADER: [&str; 17] = [
+pub const EVALUATIONS_HEADER: [&str; 18] = [
     "phase",
     "round",
     "arch_key",
@@ -206,6 +221,7 @@ pub const EVALUATIONS_HEADER: [&str; 17] = [
     "std_params",
     "std_macs",
     "latency_ms",
+    "repeat",
 ];
 
 #[cfg(test)]
@@ -235,7 +251,7 @@ mod tests {
         let written = String::from_utf8(w.into_inner().unwrap()).unwrap();
         let mut lines = written.lines();
         assert_eq!(lines.next().unwrap(), EVALUATIONS_HEADER.join(","));
-        assert_eq!(lines.next().unwrap(), "data,0,k1,g1,10,20,proxy,91.5,0.0,ok,,{},,1,10,20,");
+        assert_eq!(lines.next().unwrap(), "data,0,k1,g1,10,20,proxy,91.5,0.0,ok,,{},,1,10,20,,1");
         let bad = "phase,round,arch_key,genotype,params,macs,budget,accuracy,seconds,status,error,extra\n\
                    dat,0,k1,g1,10,20,proxy,91.5,0.0,ok,,{}\n";
         let err = csv::Reader::from_reader(bad.as_bytes()).deserialize::<EvalRecord>().next().unwrap().unwrap_err();

@@ -3,13 +3,14 @@
 //! measured architectures are best, and which architectures make a round's
 //! top-K. No I/O; randomness comes from the caller's generator.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::records::{EvalRecord, last_attempts};
+use super::records::{EvalRecord, Phase, last_attempts};
 use super::state::{Pick, PickSource};
 use crate::eval::Budget;
 use crate::search::Bound;
@@ -25,24 +26,39 @@ pub struct TrainingRow {
 }
 
 /// The predictor's training data: every successful evaluation of the run,
-/// then those of `extra` (earlier runs), one row per architecture (the first
-/// measurement wins), ordered by key so that evaluations finishing in any
-/// order give the same data. Labels are of one budget: with unequal
-/// budgets only the proxy budget's accuracies (a final-budget accuracy is of
-/// a longer training, on another scale).
+/// then those of `extra` (earlier runs), one row per architecture: the
+/// mean of its trainings in the first phase and round that measured it
+/// (`search.final_repeats`; summed in repeat order), ordered by key so that
+/// evaluations finishing in any order give the same data. Labels are of
+/// one budget: with unequal budgets only the proxy budget's accuracies (a
+/// final-budget accuracy is of a longer training, on another scale). The
+/// reference architecture (`search.reference`) is not among them.
 pub fn training_rows(evals: &[EvalRecord], extra: &[EvalRecord], budgets_equal: bool) -> Vec<TrainingRow> {
-    let mut seen = HashSet::new();
-    let mut rows: Vec<TrainingRow> = evals
-        .iter()
-        .chain(extra)
-        .filter(|e| budgets_equal || e.budget == Budget::Proxy)
-        .filter_map(|e| {
-            let accuracy = e.accuracy?;
-            seen.insert(e.arch_key.as_str()).then(|| TrainingRow {
-                key: e.arch_key.clone(),
-                genotype: e.genotype.clone(),
-                accuracy,
-            })
+    let mut first: HashMap<&str, (Phase, usize, bool)> = HashMap::new();
+    let mut trainings: HashMap<&str, Vec<(usize, f64)>> = HashMap::new();
+    let mut order: Vec<&EvalRecord> = Vec::new();
+    for (from_extra, e) in evals.iter().map(|e| (false, e)).chain(extra.iter().map(|e| (true, e))) {
+        let Some(accuracy) = e.accuracy else { continue };
+        if !(budgets_equal || e.budget == Budget::Proxy) || e.phase == Phase::Reference {
+            continue;
+        }
+        let stage = *first.entry(&e.arch_key).or_insert_with(|| {
+            order.push(e);
+            (e.phase, e.round, from_extra)
+        });
+        if stage == (e.phase, e.round, from_extra) {
+            trainings.entry(&e.arch_key).or_default().push((e.repeat, accuracy));
+        }
+    }
+    let mut rows: Vec<TrainingRow> = order
+        .into_iter()
+        .map(|e| {
+            let mut t = trainings.remove(e.arch_key.as_str()).unwrap_or_default();
+            // one training per repeat (a repeat measured twice: its first stands)
+            t.sort_by_key(|&(repeat, _)| repeat);
+            t.dedup_by_key(|&mut (repeat, _)| repeat);
+            let accuracy = t.iter().map(|&(_, a)| a).sum::<f64>() / t.len() as f64;
+            TrainingRow { key: e.arch_key.clone(), genotype: e.genotype.clone(), accuracy }
         })
         .collect();
     rows.sort_by(|a, b| a.key.cmp(&b.key));
@@ -96,7 +112,7 @@ impl Rules {
 /// with a latency constraint, only those whose measured latency meets it.
 pub fn competes(e: &EvalRecord, rules: impl Into<Rules>) -> bool {
     let rules = rules.into();
-    (rules.budgets_equal || e.budget == Budget::Final) && rules.meets_latency(e)
+    (rules.budgets_equal || e.budget == Budget::Final) && rules.meets_latency(e) && e.phase != Phase::Reference
 }
 
 /// The one order of measured architectures: higher signal first, then by
@@ -108,21 +124,62 @@ pub fn best_order(a: &EvalRecord, b: &EvalRecord) -> Ordering {
 }
 
 /// The measured architectures that compete (see [`competes`]), best first
-/// by [`best_order`]: each architecture's last attempt, successes only.
-/// The run's best is the first; the summary, `best`, the plots and the
-/// search's incumbent all take it from here.
-pub fn best_first(evals: &[EvalRecord], rules: impl Into<Rules>) -> Vec<&EvalRecord> {
+/// by [`best_order`]: each slot's last attempt, successes only, and an
+/// architecture trained several times in one phase and round
+/// (`search.final_repeats`) as one measurement: the mean of its trainings
+/// ([`mean_of`]). The run's best is the first; the summary, `best`, the
+/// plots and the search's incumbent all take it from here.
+pub fn best_first(evals: &[EvalRecord], rules: impl Into<Rules>) -> Vec<Cow<'_, EvalRecord>> {
     let rules = rules.into();
-    let mut measured: Vec<&EvalRecord> = last_attempts(evals)
-        .into_iter()
-        .filter(|e| e.accuracy.is_some_and(f64::is_finite) && competes(e, rules))
-        .collect();
+    let mut groups: Vec<Vec<&EvalRecord>> = Vec::new();
+    let mut index: HashMap<(Phase, usize, &str), usize> = HashMap::new();
+    for e in last_attempts(evals) {
+        if e.accuracy.is_some_and(f64::is_finite) && competes(e, rules) {
+            let i = *index.entry((e.phase, e.round, e.arch_key.as_str())).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[i].push(e);
+        }
+    }
+    let mut measured: Vec<Cow<'_, EvalRecord>> =
+        groups.into_iter().map(|g| if g.len() == 1 { Cow::Borrowed(g[0]) } else { Cow::Owned(mean_of(&g)) }).collect();
     measured.sort_by(|a, b| best_order(a, b));
     measured
 }
 
+/// Several successful trainings of one architecture as one measurement:
+/// the first repeat's record with the mean signal and the mean reported
+/// accuracy (summed in repeat order, so any finishing order gives the same
+/// figure) and the trainings' seconds added up.
+pub fn mean_of(trainings: &[&EvalRecord]) -> EvalRecord {
+    let mut t = trainings.to_vec();
+    t.sort_by_key(|e| e.repeat);
+    let n = t.len() as f64;
+    let mean = |v: &dyn Fn(&EvalRecord) -> Option<f64>| -> Option<f64> {
+        t.iter().map(|e| v(e)).sum::<Option<f64>>().map(|s| s / n)
+    };
+    EvalRecord {
+        accuracy: mean(&|e| e.accuracy),
+        report_accuracy: mean(&|e| e.report_accuracy),
+        seconds: t.iter().map(|e| e.seconds).sum(),
+        ..t[0].clone()
+    }
+}
+
+/// The successful trainings (last attempts) of `e`'s architecture in `e`'s
+/// phase and round, in repeat order: one, or `search.final_repeats` of them.
+pub fn trainings<'a>(evals: &'a [EvalRecord], e: &EvalRecord) -> Vec<&'a EvalRecord> {
+    let mut t: Vec<&EvalRecord> = last_attempts(evals)
+        .into_iter()
+        .filter(|r| (r.phase, r.round, &r.arch_key) == (e.phase, e.round, &e.arch_key) && r.accuracy.is_some())
+        .collect();
+    t.sort_by_key(|r| r.repeat);
+    t
+}
+
 /// The run's best measured architecture (the first of [`best_first`]).
-pub fn best(evals: &[EvalRecord], rules: impl Into<Rules>) -> Option<&EvalRecord> {
+pub fn best(evals: &[EvalRecord], rules: impl Into<Rules>) -> Option<Cow<'_, EvalRecord>> {
     best_first(evals, rules).into_iter().next()
 }
 
@@ -184,6 +241,7 @@ mod tests {
             std_params: None,
             std_macs: None,
             latency_ms: None,
+            repeat: 1,
         }
     }
 
@@ -221,7 +279,8 @@ mod tests {
     #[test]
     fn best_first_orders_by_accuracy_then_key_and_drops_failures() {
         let evals = [rec("b", Some(90.0)), rec("x", None), rec("a", Some(90.0)), rec("c", Some(95.0))];
-        let keys: Vec<&str> = best_first(&evals, true).iter().map(|e| e.arch_key.as_str()).collect();
+        let first = best_first(&evals, true);
+        let keys: Vec<&str> = first.iter().map(|e| e.arch_key.as_str()).collect();
         assert_eq!(keys, ["c", "a", "b"]);
     }
 
@@ -232,19 +291,53 @@ mod tests {
         top.phase = Phase::Final;
         // a proxy accuracy above every final one does not make the best
         let evals = [rec("p", Some(99.0)), top.clone(), rec("q", Some(50.0))];
-        assert_eq!(best(&evals, false).map(|e| e.arch_key.as_str()), Some("t"));
-        assert_eq!(best(&evals, true).map(|e| e.arch_key.as_str()), Some("p"));
+        assert_eq!(best(&evals, false).as_deref().map(|e| e.arch_key.as_str()), Some("t"));
+        assert_eq!(best(&evals, true).as_deref().map(|e| e.arch_key.as_str()), Some("p"));
         // a retry that failed after a success: the architecture's last attempt failed
         let mut retry = rec("p", None);
         retry.attempt = 2;
         let evals = [rec("p", Some(99.0)), retry, rec("q", Some(50.0))];
-        assert_eq!(best(&evals, true).map(|e| e.arch_key.as_str()), Some("q"));
+        assert_eq!(best(&evals, true).as_deref().map(|e| e.arch_key.as_str()), Some("q"));
         // a NaN accuracy (a damaged file) never ranks first
         assert_eq!(
-            best(&[rec("n", Some(f64::NAN)), rec("q", Some(1.0))], true).map(|e| e.arch_key.as_str()),
+            best(&[rec("n", Some(f64::NAN)), rec("q", Some(1.0))], true).as_deref().map(|e| e.arch_key.as_str()),
             Some("q")
         );
         assert_eq!(best_order(&rec("n", Some(f64::NAN)), &rec("q", Some(1.0))), Ordering::Greater);
+    }
+
+    #[test]
+    fn an_architecture_trained_several_times_competes_by_its_mean() {
+        let training = |key: &str, repeat: usize, accuracy: f64| EvalRecord {
+            phase: Phase::Final,
+            repeat,
+            report_accuracy: Some(accuracy - 1.0),
+            ..rec(key, Some(accuracy))
+        };
+        // a's best training (90) beats b, its mean (80) does not
+        let evals = [training("a", 1, 90.0), rec("b", Some(85.0)), training("a", 2, 70.0)];
+        let order: Vec<(String, Option<f64>)> =
+            best_first(&evals, true).iter().map(|e| (e.arch_key.clone(), e.accuracy)).collect();
+        assert_eq!(order, [("b".to_string(), Some(85.0)), ("a".to_string(), Some(80.0))]);
+        let a = &best_first(&evals, true)[1];
+        assert_eq!((a.report_accuracy, a.repeat), (Some(79.0), 1));
+        assert_eq!(trainings(&evals, a).iter().map(|e| e.repeat).collect::<Vec<_>>(), [1, 2]);
+        // a failed further training does not count; one that succeeds raises the mean
+        let mut more = evals.to_vec();
+        more.push(EvalRecord { accuracy: None, ..training("a", 3, 0.0) });
+        assert_eq!(best(&more, true).map(|e| e.arch_key.clone()), Some("b".into()));
+        more.push(training("a", 3, 98.0));
+        assert_eq!(best(&more, true).map(|e| (e.arch_key.clone(), e.accuracy)), Some(("a".into(), Some(86.0))));
+        // the predictor learns the mean too, whatever order the trainings ended in
+        let mut shuffled = more.clone();
+        shuffled.reverse();
+        for evals in [&more, &shuffled] {
+            let rows = training_rows(evals, &[], true);
+            assert_eq!(
+                rows.iter().map(|r| (r.key.as_str(), r.accuracy)).collect::<Vec<_>>(),
+                [("a", 86.0), ("b", 85.0)]
+            );
+        }
     }
 
     #[test]

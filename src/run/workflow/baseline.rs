@@ -123,7 +123,7 @@ impl<S: SearchSpace, B: AutodiffBackend> Workflow<'_, S, B> {
         loop {
             if !self.state.wave.is_empty() {
                 let wave = self.state.wave.clone();
-                self.evaluate(&wave, phase, 0, Budget::Final, false)?;
+                self.evaluate(&wave, phase, 0, Budget::Final, 1, false)?;
                 self.state.wave.clear();
                 self.save()?;
             }

@@ -38,6 +38,14 @@ fn first_line(error: &str) -> &str {
     error.lines().next().unwrap_or("").trim()
 }
 
+/// The key an evaluator gets for training `repeat` of architecture `key`
+/// (`search.final_repeats`): the key itself for the first, so a run without
+/// repeats trains as before; a key of its own for each further one, from
+/// which the built-in trainer, eval-one and a command derive its seed.
+pub fn training_key(key: &str, repeat: usize) -> String {
+    if repeat <= 1 { key.to_string() } else { format!("{key}#repeat-{repeat}") }
+}
+
 /// Mutations of the best measured architecture drawn to find its neighbours (search.local_picks).
 const NEIGHBOUR_DRAWS: usize = 1000;
 
@@ -139,21 +147,18 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         for e in &failed {
             let pick = Pick::unscored(e.arch_key.clone(), e.genotype.clone());
             match groups.iter_mut().find(|g| (g.0, g.1, g.2) == (e.phase, e.round, e.budget)) {
+                // an architecture with several failed trainings is one pick: its failed repeats go again
+                Some(g) if g.3.iter().any(|p| p.key == pick.key) => {}
                 Some(g) => g.3.push(pick),
                 None => groups.push((e.phase, e.round, e.budget, vec![pick])),
             }
         }
         for (phase, round, budget, picks) in &groups {
-            self.evaluate(picks, *phase, *round, *budget, true)?;
+            self.evaluate(picks, *phase, *round, *budget, self.repeats(*phase), true)?;
         }
         let now: Vec<&EvalRecord> = last_attempts(&self.evals);
-        let recovered: Vec<&EvalRecord> = failed
-            .iter()
-            .filter(|f| {
-                now.iter()
-                    .any(|e| (e.phase, e.round, &e.arch_key) == (f.phase, f.round, &f.arch_key) && e.accuracy.is_some())
-            })
-            .collect();
+        let recovered: Vec<&EvalRecord> =
+            failed.iter().filter(|f| now.iter().any(|e| e.slot() == f.slot() && e.accuracy.is_some())).collect();
         self.say(&format!("--retry-failed: {} of the {} succeeded this time", recovered.len(), failed.len()));
         // the first round whose predictor would have learnt from one of them
         let budgets_equal = self.cfg.evaluator.config.budgets_equal();
@@ -172,7 +177,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 .filter(|e| match e.phase {
                     Phase::Data => true,
                     Phase::Final => budgets_equal && e.round < r,
-                    Phase::Baseline(_) => false,
+                    Phase::Baseline(_) | Phase::Reference => false,
                 })
                 .count();
             if self.opts.keep_later_stages {
@@ -244,7 +249,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 Stage::SampleData => self.sample_data()?,
                 Stage::EvaluateData => {
                     let picks = self.state.data.clone();
-                    self.evaluate(&picks, Phase::Data, 0, Budget::Proxy, false)?;
+                    self.evaluate(&picks, Phase::Data, 0, Budget::Proxy, 1, false)?;
                     self.draw_pictures();
                     self.state.stage = Stage::Train;
                 }
@@ -252,7 +257,8 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 Stage::Search => self.search()?,
                 Stage::EvaluateFinal => {
                     let picks = self.state.top_k.clone();
-                    self.evaluate(&picks, Phase::Final, self.state.round, Budget::Final, false)?;
+                    let repeats = self.repeats(Phase::Final);
+                    self.evaluate(&picks, Phase::Final, self.state.round, Budget::Final, repeats, false)?;
                     self.draw_pictures();
                     self.state.round += 1;
                     let rounds = self.cfg.search.rounds;
@@ -260,6 +266,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 }
                 Stage::Baseline => self.baseline()?,
                 Stage::Report => {
+                    self.evaluate_reference()?;
                     self.report()?;
                     self.state.stage = Stage::Done;
                 }
@@ -287,19 +294,57 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         Ok(())
     }
 
-    /// Evaluates the picks not yet evaluated in `phase` and `round` (`again`:
-    /// also those whose last evaluation there failed).
-    fn evaluate(&mut self, picks: &[Pick], phase: Phase, round: usize, budget: Budget, again: bool) -> Result<()> {
+    /// Trainings per architecture in `phase`: `search.final_repeats` for the
+    /// final top-K and the reference, else one.
+    fn repeats(&self, phase: Phase) -> usize {
+        match phase {
+            Phase::Final | Phase::Reference => self.cfg.search.final_repeats,
+            Phase::Data | Phase::Baseline(_) => 1,
+        }
+    }
+
+    /// `search.reference`: trains the reference architecture at the final
+    /// budget, `search.final_repeats` times (once the search is over; a
+    /// resume trains only what is missing).
+    fn evaluate_reference(&mut self) -> Result<()> {
+        let Some(r) = &self.cfg.search.reference else { return Ok(()) };
+        let g =
+            self.space.parse(&r.genotype).with_context(|| format!("key `search.reference.genotype` ({})", r.name))?;
+        let pick = Pick::unscored(self.space.key(&g), self.space.format(&g));
+        let round = self.state.round;
+        self.evaluate(&[pick], Phase::Reference, round, Budget::Final, self.repeats(Phase::Reference), false)?;
+        self.save()
+    }
+
+    /// Evaluates the trainings of the picks not yet evaluated in `phase`
+    /// and `round`, `repeats` per pick (`again`: also those whose last
+    /// evaluation there failed). Training `r` > 1 of an architecture goes to
+    /// the evaluator under a key of its own ([`training_key`]), so its
+    /// training seed differs.
+    fn evaluate(
+        &mut self,
+        picks: &[Pick],
+        phase: Phase,
+        round: usize,
+        budget: Budget,
+        repeats: usize,
+        again: bool,
+    ) -> Result<()> {
         let evals = &self.evals;
-        let done = |p: &&Pick| evals.last_attempt(phase, round, &p.key).is_some_and(|e| e.accuracy.is_some() || !again);
-        let pending: Vec<&Pick> = picks.iter().filter(|p| !done(p)).collect();
+        let done = |p: &Pick, r: usize| {
+            evals.last_attempt(phase, round, &p.key, r).is_some_and(|e| e.accuracy.is_some() || !again)
+        };
+        let slots: Vec<(&Pick, usize)> = picks.iter().flat_map(|p| (1..=repeats).map(move |r| (p, r))).collect();
+        let pending: Vec<(&Pick, usize)> = slots.iter().filter(|(p, r)| !done(p, *r)).copied().collect();
         if pending.is_empty() {
             return Ok(());
         }
-        let jobs: Vec<EvalJob> =
-            pending.iter().map(|p| EvalJob { key: p.key.clone(), genotype: p.genotype.clone(), budget }).collect();
-        let pb = bar(picks.len() as u64, phase.name(), self.quiet);
-        pb.set_position((picks.len() - pending.len()) as u64);
+        let jobs: Vec<EvalJob> = pending
+            .iter()
+            .map(|(p, r)| EvalJob { key: training_key(&p.key, *r), genotype: p.genotype.clone(), budget })
+            .collect();
+        let pb = bar(slots.len() as u64, phase.name(), self.quiet);
+        pb.set_position((slots.len() - pending.len()) as u64);
         let stop_after = self.cfg.evaluator.stop_after_failures;
         let (space, dir, evals) = (self.space, self.dir, &mut self.evals);
         // latency looked up at once; timed ones after the batch (trainings in flight would disturb the timing)
@@ -327,13 +372,14 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 EvalEvent::Done(i, outcome) => (i, outcome),
             };
             let job = &jobs[i];
+            let (pick, repeat) = pending[i];
             let standard = space.cost(&space.parse(&job.genotype)?);
             let evaluated = outcome.network.unwrap_or(standard);
-            let attempt = 1 + evals.attempts(phase, round, &job.key);
+            let attempt = 1 + evals.attempts(phase, round, &pick.key, repeat);
             let rec = EvalRecord {
                 phase,
                 round,
-                arch_key: job.key.clone(),
+                arch_key: pick.key.clone(),
                 genotype: job.genotype.clone(),
                 params: evaluated.params,
                 macs: evaluated.macs,
@@ -361,10 +407,12 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                     },
                     _ => None,
                 },
+                repeat,
             };
             dir.append_evaluation(&rec)?;
             // one line per evaluation: run.log keeps a failure's whole error, the terminal its first line
-            let head = format!("{} ({phase}, round {round}, {} budget)", rec.genotype, rec.budget);
+            let training = if repeats > 1 { format!(", training {repeat} of {repeats}") } else { String::new() };
+            let head = format!("{} ({phase}, round {round}, {} budget{training})", rec.genotype, rec.budget);
             match rec.accuracy {
                 Some(a) => {
                     let line = format!("{head}: {a:.2}% in {:.1} s", rec.seconds);
@@ -819,6 +867,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 }),
                 latency_bound: self.cfg.constraints.latency_ms,
                 exhausted: self.state.exhausted.as_deref(),
+                reference: self.cfg.search.reference.as_ref().map(|r| r.name.as_str()),
                 latency: self.latency.map(|l| crate::report::LatencyNote {
                     predicted: l.describe_predicted(),
                     measured: l.describe_measured(),
