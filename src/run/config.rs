@@ -109,6 +109,12 @@ pub struct SearchSection {
     /// the predictor ranks); the rest come from the evolution. 0: all from it.
     #[serde(default)]
     pub local_picks: usize,
+    /// Whose neighbours the local picks are: the best `local_from` measured
+    /// architectures (1: the best only), ranked together by the predictor,
+    /// so a search whose best sits in a local optimum also looks next to the
+    /// runners-up.
+    #[serde(default = "d_local_from")]
+    pub local_from: usize,
     /// Generations between search checkpoints.
     #[serde(default = "d_every")]
     pub checkpoint_every: usize,
@@ -146,6 +152,10 @@ pub struct Reference {
     pub genotype: String,
 }
 
+fn d_local_from() -> usize {
+    1
+}
+
 fn d_repeats() -> usize {
     1
 }
@@ -172,6 +182,7 @@ impl Default for SearchSection {
             rounds: d_rounds(),
             seed_measured: 0,
             local_picks: 0,
+            local_from: d_local_from(),
             checkpoint_every: d_every(),
             queries: None,
             regularized: RegularizedConfig::default(),
@@ -303,8 +314,12 @@ impl RunConfig {
                     );
                 }
                 let s = &self.search;
-                for (key, value) in [("top_k", s.top_k), ("rounds", s.rounds), ("checkpoint_every", s.checkpoint_every)]
-                {
+                for (key, value) in [
+                    ("top_k", s.top_k),
+                    ("rounds", s.rounds),
+                    ("checkpoint_every", s.checkpoint_every),
+                    ("local_from", s.local_from),
+                ] {
                     if value == 0 {
                         bail!("search.{key} must be positive, got 0");
                     }

@@ -703,18 +703,20 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             fitness.inferred()
         ));
         let measured = self.evaluated_keys();
-        // search.local_picks: the best-predicted unmeasured neighbours of the best measured architecture
-        let local = match selection::best(&self.evals, true) {
-            Some(best) if s.local_picks > 0 => {
-                let local =
-                    LocalSearch { space: self.space, constraints: &self.cfg.constraints, draws: NEIGHBOUR_DRAWS };
-                let incumbent = self.space.parse(&best.genotype)?;
-                let mut rng = rng_for(self.cfg.seed, "local", round, 0);
-                local
-                    .best_neighbours(&incumbent, &measured, s.local_picks, &mut rng, &mut fitness)
-                    .map_err(|e| self.search_error(e))?
-            }
-            _ => Vec::new(),
+        // search.local_picks: the best-predicted unmeasured neighbours of the best `local_from` measured
+        let incumbents = selection::best_first(&self.evals, true)
+            .iter()
+            .take(if s.local_picks > 0 { s.local_from } else { 0 })
+            .map(|e| self.space.parse(&e.genotype))
+            .collect::<Result<Vec<_>>>()?;
+        let local = if incumbents.is_empty() {
+            Vec::new()
+        } else {
+            let local = LocalSearch { space: self.space, constraints: &self.cfg.constraints, draws: NEIGHBOUR_DRAWS };
+            let mut rng = rng_for(self.cfg.seed, "local", round, 0);
+            local
+                .best_neighbours(&incumbents, &measured, s.local_picks, &mut rng, &mut fitness)
+                .map_err(|e| self.search_error(e))?
         };
         let n_local = local.len();
         let picks = selection::top_k(local, &st.hall_of_fame, &measured, s.top_k, round);
