@@ -139,7 +139,7 @@ mod tests {
         let near = |inc: &Nb201Cell| -> HashSet<String> { single_edits(inc).iter().map(|c| space.key(c)).collect() };
         let (of_a, of_b) = (near(&a), near(&b));
         let n = of_a.union(&of_b).count();
-        let all = local.best_neighbours(&[a.clone(), b.clone()], &HashSet::new(), n, &mut rng, &mut Convs).unwrap();
+        let all = local.best_neighbours(&[a, b], &HashSet::new(), n, &mut rng, &mut Convs).unwrap();
         let got: HashSet<String> = all.iter().map(|m| m.key.clone()).collect();
         // every single edit of either, none of the incumbents themselves, best predicted first
         assert_eq!(got, of_a.union(&of_b).filter(|k| **k != space.key(&a) && **k != space.key(&b)).cloned().collect());
