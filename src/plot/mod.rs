@@ -480,11 +480,16 @@ fn best_cell(run: &RunData) -> Result<Option<String>> {
     let space = run.cfg.space_config().build()?;
     let dags = space.diagram_of(genotype).with_context(|| format!("drawing {genotype}"))?;
     let pct = |a: Option<f64>| a.map_or("-".into(), |a| format!("{a:.2}%"));
-    let accuracy = if best.report_accuracy.is_some_and(|r| Some(r) != best.accuracy) {
+    let mut accuracy = if best.report_accuracy.is_some_and(|r| Some(r) != best.accuracy) {
         format!("top-1 {} (signal {})", pct(best.reported()), pct(best.accuracy))
     } else {
         format!("top-1 {}", pct(best.reported()))
     };
+    // search.final_repeats: the mean of its trainings, with their spread
+    let trainings: Vec<f64> = selection::trainings(&run.evals, &best).iter().filter_map(|e| e.reported()).collect();
+    if let Some(s) = crate::stats::Spread::of(&trainings).filter(|s| s.n > 1) {
+        accuracy.push_str(&format!(" (mean of {} trainings, std {:.2})", s.n, s.std));
+    }
     let m = |v: u64| format!("{:.2}M", v as f64 / 1e6);
     let (std_params, std_macs) = (best.std_params.unwrap_or(best.params), best.std_macs.unwrap_or(best.macs));
     let cost = if (std_params, std_macs) == (best.params, best.macs) {

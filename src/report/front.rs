@@ -214,28 +214,17 @@ pub fn nb201_true_front(
 mod tests {
     use super::*;
     use crate::eval::Budget;
-    use crate::run::records::{Phase, Status};
+    use crate::run::records::Phase;
 
     fn rec(key: &str, budget: Budget, accuracy: f64, macs: u64) -> EvalRecord {
         EvalRecord {
             phase: if budget == Budget::Final { Phase::Final } else { Phase::Data },
-            round: 0,
-            arch_key: key.into(),
-            genotype: format!("g-{key}"),
             params: 1,
             macs: macs / 2,
             budget,
-            accuracy: Some(accuracy),
-            seconds: 0.0,
-            status: Status::Ok,
-            error: String::new(),
-            extra: "{}".into(),
-            report_accuracy: None,
-            attempt: 1,
             std_params: Some(1),
             std_macs: Some(macs),
-            latency_ms: None,
-            repeat: 1,
+            ..EvalRecord::example(key, Some(accuracy))
         }
     }
 

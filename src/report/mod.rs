@@ -462,29 +462,9 @@ fn against_reference(
 mod tests {
     use super::*;
     use crate::eval::Budget;
-    use crate::run::records::Status;
 
     fn rec(phase: Phase, key: &str, repeat: usize, accuracy: f64) -> EvalRecord {
-        EvalRecord {
-            phase,
-            round: 0,
-            arch_key: key.into(),
-            genotype: format!("g-{key}"),
-            params: 0,
-            macs: 0,
-            budget: Budget::Final,
-            accuracy: Some(accuracy),
-            seconds: 0.0,
-            status: Status::Ok,
-            error: String::new(),
-            extra: "{}".into(),
-            report_accuracy: None,
-            attempt: 1,
-            std_params: None,
-            std_macs: None,
-            latency_ms: None,
-            repeat,
-        }
+        EvalRecord { phase, repeat, budget: Budget::Final, ..EvalRecord::example(key, Some(accuracy)) }
     }
 
     fn sentences(all: &[EvalRecord]) -> (String, String) {

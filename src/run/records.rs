@@ -128,6 +128,35 @@ fn first_attempt() -> usize {
     1
 }
 
+#[cfg(test)]
+impl EvalRecord {
+    /// For unit tests: the first training of `key` in round 0 of the data
+    /// phase at the proxy budget, with `accuracy` (`None`: failed), genotype
+    /// `g-KEY` and every other field empty.
+    pub fn example(key: &str, accuracy: Option<f64>) -> Self {
+        Self {
+            phase: Phase::Data,
+            round: 0,
+            arch_key: key.into(),
+            genotype: format!("g-{key}"),
+            params: 0,
+            macs: 0,
+            budget: Budget::Proxy,
+            accuracy,
+            seconds: 0.0,
+            status: if accuracy.is_some() { Status::Ok } else { Status::Failed },
+            error: String::new(),
+            extra: "{}".into(),
+            report_accuracy: None,
+            attempt: 1,
+            std_params: None,
+            std_macs: None,
+            latency_ms: None,
+            repeat: 1,
+        }
+    }
+}
+
 /// Where an evaluation stands among a run's: its phase, round,
 /// architecture and repeat. Attempts of one slot replace each other.
 pub type Slot<'a> = (Phase, usize, &'a str, usize);

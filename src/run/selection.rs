@@ -219,30 +219,11 @@ pub fn top_k(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::records::{Phase, Status};
+    use crate::run::records::Phase;
     use rand::SeedableRng;
 
     fn rec(key: &str, accuracy: Option<f64>) -> EvalRecord {
-        EvalRecord {
-            phase: Phase::Data,
-            round: 0,
-            arch_key: key.into(),
-            genotype: format!("g-{key}"),
-            params: 0,
-            macs: 0,
-            budget: Budget::Proxy,
-            accuracy,
-            seconds: 0.0,
-            status: if accuracy.is_some() { Status::Ok } else { Status::Failed },
-            error: String::new(),
-            extra: "{}".into(),
-            report_accuracy: None,
-            attempt: 1,
-            std_params: None,
-            std_macs: None,
-            latency_ms: None,
-            repeat: 1,
-        }
+        EvalRecord::example(key, accuracy)
     }
 
     fn member(key: &str, score: f64) -> Member {
