@@ -266,6 +266,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
                 }
                 Stage::Baseline => self.baseline()?,
                 Stage::Report => {
+                    self.confirm_best()?;
                     self.evaluate_reference()?;
                     self.report()?;
                     self.state.stage = Stage::Done;
@@ -300,6 +301,37 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         match phase {
             Phase::Final | Phase::Reference => self.cfg.search.final_repeats,
             Phase::Data | Phase::Baseline(_) => 1,
+        }
+    }
+
+    /// `search.final_repeats`: the run's best stands on as many trainings
+    /// as the final top-K. A best trained fewer times (a random architecture
+    /// of the predictor's data, measured once, whose one lucky training beat
+    /// the top-K's means) is trained again until it has them, in its own
+    /// phase and round; if its mean then falls below another's, that one is
+    /// next. Ends when the best has them all (or one of its trainings failed:
+    /// on record, for --retry-failed).
+    fn confirm_best(&mut self) -> Result<()> {
+        let n = self.repeats(Phase::Final);
+        if n <= 1 {
+            return Ok(());
+        }
+        loop {
+            let Some(best) = self.evals.best().cloned() else { return Ok(()) };
+            let have = selection::trainings(&self.evals, &best).len();
+            if have >= n {
+                return Ok(());
+            }
+            self.say(&format!(
+                "the best so far, {}, has {have} of {n} trainings (search.final_repeats): training it again",
+                best.genotype
+            ));
+            let pick = Pick::unscored(best.arch_key.clone(), best.genotype.clone());
+            self.evaluate(&[pick], best.phase, best.round, best.budget, n, false)?;
+            self.save()?;
+            if selection::trainings(&self.evals, &best).len() < n {
+                return Ok(());
+            }
         }
     }
 
