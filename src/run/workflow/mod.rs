@@ -143,18 +143,19 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
             failed.len(),
             describe_failures(&failures_by_stage(&self.evals))
         ));
-        let mut groups: Vec<(Phase, usize, Budget, Vec<Pick>)> = Vec::new();
+        // exactly the failed trainings (slots), grouped by stage and budget
+        type Trainings = Vec<(Pick, usize)>;
+        let mut groups: Vec<(Phase, usize, Budget, Trainings)> = Vec::new();
         for e in &failed {
-            let pick = Pick::unscored(e.arch_key.clone(), e.genotype.clone());
+            let slot = (Pick::unscored(e.arch_key.clone(), e.genotype.clone()), e.repeat);
             match groups.iter_mut().find(|g| (g.0, g.1, g.2) == (e.phase, e.round, e.budget)) {
-                // an architecture with several failed trainings is one pick: its failed repeats go again
-                Some(g) if g.3.iter().any(|p| p.key == pick.key) => {}
-                Some(g) => g.3.push(pick),
-                None => groups.push((e.phase, e.round, e.budget, vec![pick])),
+                Some(g) => g.3.push(slot),
+                None => groups.push((e.phase, e.round, e.budget, vec![slot])),
             }
         }
-        for (phase, round, budget, picks) in &groups {
-            self.evaluate(picks, *phase, *round, *budget, self.repeats(*phase), true)?;
+        for (phase, round, budget, slots) in &groups {
+            let slots: Vec<(&Pick, usize)> = slots.iter().map(|(p, r)| (p, *r)).collect();
+            self.evaluate_slots(&slots, *phase, *round, *budget, true)?;
         }
         let now: Vec<&EvalRecord> = last_attempts(&self.evals);
         let recovered: Vec<&EvalRecord> =
@@ -350,9 +351,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
 
     /// Evaluates the trainings of the picks not yet evaluated in `phase`
     /// and `round`, `repeats` per pick (`again`: also those whose last
-    /// evaluation there failed). Training `r` > 1 of an architecture goes to
-    /// the evaluator under a key of its own ([`training_key`]), so its
-    /// training seed differs.
+    /// evaluation there failed).
     fn evaluate(
         &mut self,
         picks: &[Pick],
@@ -362,12 +361,29 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         repeats: usize,
         again: bool,
     ) -> Result<()> {
+        let slots: Vec<(&Pick, usize)> = picks.iter().flat_map(|p| (1..=repeats).map(move |r| (p, r))).collect();
+        self.evaluate_slots(&slots, phase, round, budget, again)
+    }
+
+    /// Evaluates the trainings `slots` (pick, repeat) not yet evaluated in
+    /// `phase` and `round` (`again`: also those whose last evaluation there
+    /// failed). Training `r` > 1 of an architecture goes to the evaluator
+    /// under a key of its own ([`training_key`]), so its training seed differs.
+    fn evaluate_slots(
+        &mut self,
+        slots: &[(&Pick, usize)],
+        phase: Phase,
+        round: usize,
+        budget: Budget,
+        again: bool,
+    ) -> Result<()> {
         let evals = &self.evals;
         let done = |p: &Pick, r: usize| {
             evals.last_attempt(phase, round, &p.key, r).is_some_and(|e| e.accuracy.is_some() || !again)
         };
-        let slots: Vec<(&Pick, usize)> = picks.iter().flat_map(|p| (1..=repeats).map(move |r| (p, r))).collect();
         let pending: Vec<(&Pick, usize)> = slots.iter().filter(|(p, r)| !done(p, *r)).copied().collect();
+        // trainings per architecture here, for the log lines ("training 2 of 3")
+        let repeats = slots.iter().map(|s| s.1).max().unwrap_or(1).max(self.repeats(phase));
         if pending.is_empty() {
             return Ok(());
         }
@@ -486,7 +502,7 @@ impl<'a, S: SearchSpace, B: AutodiffBackend> Workflow<'a, S, B> {
         }
         self.say(&format!(
             "{phase} evaluations of round {round}: {} done, {} failed, best so far {}",
-            picks.len(),
+            slots.len(),
             self.evals.failed(phase, round),
             shown(&self.evals)
         ));
