@@ -4,7 +4,9 @@
 # the search sees the 12-epoch validation accuracy of the dataset
 # (`cifar10-valid`, `cifar100-valid`, `imagenet16-valid`) and a run is
 # reported by the 200-epoch test accuracy of the architecture with the best
-# signal. scripts/nb201_evidence.py scores each run at 25, 50 and 100 queries
+# signal. The methods: ours (nar-former-evolution), BANANAS (a published
+# predictor-guided search, re-implemented: `strategy: bananas`), regularized
+# evolution and random search. scripts/nb201_evidence.py scores each run at 25, 50 and 100 queries
 # against the benchmark's optimum of the signal (regret, share of seeds at
 # it, queries to reach it); one row per dataset, method and query count.
 #
@@ -28,7 +30,8 @@ JOBS=${JOBS:-2}
 VARIANT=${VARIANT:-default}
 EXTRA=${EXTRA:-}
 DATASETS=${DATASETS:-"cifar10 cifar100 imagenet16"}
-METHODS=${METHODS:-"nar-former-evolution regularized-evolution random-search"}
+ALL_METHODS="nar-former-evolution bananas regularized-evolution random-search"
+METHODS=${METHODS:-$ALL_METHODS}
 CONFIG=${CONFIG:-experiments/nb201.yaml}
 PLOTS=${PLOTS:-docs/plots/nb201_search}
 
@@ -37,6 +40,7 @@ method_args() {
     nar-former-evolution) echo "" ;;
     regularized-evolution) echo "--set strategy=regularized-evolution --set search.queries=100" ;;
     random-search) echo "--set strategy=random-search --set search.queries=100" ;;
+    bananas) echo "--set strategy=bananas --set search.queries=100" ;;
     *) echo "unknown method $1" >&2; exit 2 ;;
   esac
 }
@@ -57,9 +61,13 @@ for dataset in $DATASETS; do
     python3 scripts/nb201_evidence.py "$OUT" "$dataset" "$name" "$root" "$SEEDS" "$cmd"
   done
   if [ "$VARIANT" = default ]; then
+    # every method's runs of these seeds that are here, also those of methods not re-run now
     dirs=()
-    for method in $METHODS; do
-      for s in $SEEDS; do dirs+=("runs/nb201_search/$VARIANT/$dataset/$method/seed-$s"); done
+    for method in $ALL_METHODS; do
+      for s in $SEEDS; do
+        d=runs/nb201_search/$VARIANT/$dataset/$method/seed-$s
+        [ -f "$d/summary.csv" ] && dirs+=("$d")
+      done
     done
     "$BIN" plot "${dirs[@]}" --out "$PLOTS/$dataset" > /dev/null
   fi

@@ -35,7 +35,9 @@ const EVALUATE: &str = r#"w="$1"; key="$2"; t="$3"
 echo "$$ $(date +%s%N)" >> "$w/writes"
 if [ -e "$t/release" ]; then
   for p in $(cat "$t/life1.pids"); do
-    if [ -e "/proc/$p" ] && ! grep -q ') Z' "/proc/$p/stat" 2>/dev/null; then echo "$p" >> "$t/alive_at_start"; fi
+    if [ -e "/proc/$p" ] && ! grep -q ') Z' "/proc/$p/stat" 2>/dev/null; then
+      echo "$p at $(date +%s%N) seen by $$: $(cat /proc/$p/stat 2>&1)" >> "$t/alive_at_start"
+    fi
   done
 fi
 sh "$t/writer.sh" "$w" $$ &
@@ -172,7 +174,12 @@ fn a_driver_killed_with_sigkill_leaves_no_evaluation_running_when_the_next_one_s
         }
     }
     let alive = fs::read_to_string(dir.join("alive_at_start")).unwrap_or_default();
-    assert!(alive.trim().is_empty(), "first-life processes alive when a new evaluation started: {alive}");
+    assert!(
+        alive.trim().is_empty(),
+        "first-life processes alive when a new evaluation started: {alive}\nfirst life: {life1:?}\n\
+         resume's stderr:\n{stderr}\nrun.log:\n{}",
+        fs::read_to_string(run.join("run.log")).unwrap_or_default()
+    );
     // what was stopped is said, on the terminal and in run.log
     let log = fs::read_to_string(run.join("run.log")).unwrap();
     for l in &life1 {

@@ -13,6 +13,7 @@ use crate::latency::source::LatencyConfig;
 use crate::predictor::ModelConfig;
 use crate::predictor::train::TrainConfig;
 use crate::search::Constraints;
+use crate::search::bananas::BananasConfig;
 use crate::search::evolution::EvolutionConfig;
 use crate::search::nsga2::{Nsga2Config, Objective};
 use crate::search::regularized::RegularizedConfig;
@@ -34,11 +35,21 @@ pub enum Strategy {
     NarFormerNsga2,
     /// NSGA-II on real evaluations only (baseline).
     Nsga2,
+    /// BANANAS: an ensemble of small networks on path encodings, with
+    /// Thompson sampling over mutations of the best (a published
+    /// predictor-guided search, as a baseline).
+    Bananas,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 5] =
-        [Self::NarFormerEvolution, Self::RegularizedEvolution, Self::RandomSearch, Self::NarFormerNsga2, Self::Nsga2];
+    pub const ALL: [Strategy; 6] = [
+        Self::NarFormerEvolution,
+        Self::RegularizedEvolution,
+        Self::RandomSearch,
+        Self::NarFormerNsga2,
+        Self::Nsga2,
+        Self::Bananas,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -47,6 +58,7 @@ impl Strategy {
             Self::RandomSearch => "random-search",
             Self::NarFormerNsga2 => "nar-former-nsga2",
             Self::Nsga2 => "nsga2",
+            Self::Bananas => "bananas",
         }
     }
 
@@ -123,6 +135,8 @@ pub struct SearchSection {
     pub queries: Option<usize>,
     #[serde(default)]
     pub regularized: RegularizedConfig,
+    #[serde(default)]
+    pub bananas: BananasConfig,
     /// What the search optimises: `accuracy` alone, or accuracy and one or
     /// more costs (`params`, `macs`) for the NSGA-II strategies; with a cost,
     /// every run also reports its measured front (`pareto.csv`).
@@ -186,6 +200,7 @@ impl Default for SearchSection {
             checkpoint_every: d_every(),
             queries: None,
             regularized: RegularizedConfig::default(),
+            bananas: BananasConfig::default(),
             objectives: d_objectives(),
             nsga2: Nsga2Config::default(),
             final_repeats: d_repeats(),
@@ -343,7 +358,7 @@ impl RunConfig {
                     }
                 }
             }
-            Strategy::RegularizedEvolution | Strategy::RandomSearch | Strategy::Nsga2 => {
+            Strategy::RegularizedEvolution | Strategy::RandomSearch | Strategy::Nsga2 | Strategy::Bananas => {
                 if self.search.queries.is_none_or(|q| q == 0) {
                     bail!("strategy {} needs search.queries (real evaluations in all)", self.strategy.name());
                 }
@@ -380,6 +395,9 @@ impl RunConfig {
                 r.population,
                 r.sample_size
             );
+        }
+        if self.strategy == Strategy::Bananas {
+            self.search.bananas.check()?;
         }
         if let Some(c) = self.search.nsga2.reference_cost
             && c <= 0.0

@@ -216,6 +216,11 @@ fn check_setup(cfg: &mut RunConfig, seed: Option<u64>, space_source: &str) -> Re
             format!("key `search.reference.genotype` ({}) is not an architecture of {space_source}", r.name)
         })?;
     }
+    if cfg.strategy == crate::run::config::Strategy::Bananas {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+        let graphs: Vec<_> = (0..8).map(|_| space.graph_of(&space.sample_text(&mut rng))).collect::<Result<_>>()?;
+        crate::search::bananas::check_space(&cfg.search.bananas, space_source, &graphs)?;
+    }
     // a baseline cannot evaluate more distinct architectures than a space that can be listed has
     let queries = cfg.search.queries.filter(|_| !cfg.strategy.uses_predictor());
     if let (Some(queries), Some(all)) = (queries, queries.and_then(|_| space.all_texts())) {

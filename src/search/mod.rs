@@ -2,12 +2,14 @@
 //! function (the predictor), a predictor-ranked local search around the best
 //! measured architecture, NSGA-II over accuracy and cost (with the predictor,
 //! or on real evaluations), and, as baselines on real evaluations,
-//! regularized (aging) evolution and random search. Also the cost constraints every
+//! regularized (aging) evolution, random search and BANANAS (a published
+//! predictor-guided search, for comparison). Also the cost constraints every
 //! proposal must meet.
 //!
 //! Strategies are pure: randomness comes from generators the caller seeds,
 //! and their state is plain data the run checkpoints.
 
+pub mod bananas;
 pub mod evolution;
 pub mod local;
 pub mod nsga2;

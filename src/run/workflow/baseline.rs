@@ -1,5 +1,5 @@
 //! The baselines' one stage: real-evaluation search (random search,
-//! regularized evolution, NSGA-II) proposing architectures in waves and
+//! regularized evolution, NSGA-II, BANANAS) proposing architectures in waves and
 //! evaluating each wave. The history the proposals read is kept as
 //! evaluations arrive ([`History`]) and the proposal order lives in
 //! `proposals.csv` (appended, not rewritten), so a proposal costs the same
@@ -19,7 +19,7 @@ use crate::eval::Budget;
 use crate::run::config::Strategy;
 use crate::run::records::{EvalRecord, Phase, last_attempts};
 use crate::run::state::{Pick, Stage, rng_for};
-use crate::search::{nsga2, random, regularized};
+use crate::search::{bananas, nsga2, random, regularized};
 use crate::space::SearchSpace;
 
 /// A baseline's history in the order of proposal (a wave's evaluations end
@@ -134,13 +134,26 @@ impl<S: SearchSpace, B: AutodiffBackend> Workflow<'_, S, B> {
             if strategy != Strategy::RandomSearch {
                 history.sync(&self.evals, if strategy == Strategy::Nsga2 { &cost } else { &no_cost })?;
             }
+            let init = self.cfg.search.bananas.init;
             let size = match strategy {
                 Strategy::RandomSearch => queries - done,
+                Strategy::Bananas if done < init => (init - done).min(queries - done),
+                Strategy::Bananas => self.cfg.search.bananas.per_round.clamp(1, queries - done),
                 _ => self.evaluator.parallelism().clamp(1, queries - done),
             };
+            // BANANAS ranks a whole round at once; what it cannot fill comes from random proposals
+            let mut planned = match strategy {
+                Strategy::Bananas if done >= init => self.bananas_round(done, size, &taken, &history)?,
+                _ => Vec::new(),
+            }
+            .into_iter();
             let mut wave = Vec::with_capacity(size);
             for step in done..done + size {
-                let g = match self.propose(strategy, step, &taken, &mut history) {
+                let g = match planned
+                    .next()
+                    .map(Ok)
+                    .unwrap_or_else(|| self.propose(strategy, step, &taken, &mut history))
+                {
                     Ok(g) => g,
                     // the proposal's draws found nothing new: on a space that can be listed, what is left
                     Err(e) => match self.left_in_space(&taken) {
@@ -183,7 +196,7 @@ impl<S: SearchSpace, B: AutodiffBackend> Workflow<'_, S, B> {
         let mut rng = rng_for(self.cfg.seed, strategy.name(), 0, step);
         let (space, search, constraints) = (self.space, &self.cfg.search, &self.cfg.constraints);
         let g = match strategy {
-            Strategy::RandomSearch => random::propose(space, constraints, &mut rng, taken),
+            Strategy::RandomSearch | Strategy::Bananas => random::propose(space, constraints, &mut rng, taken),
             Strategy::Nsga2 => {
                 nsga2::propose(space, &search.nsga2, constraints, &mut rng, &history.last, taken, &mut history.replay)
             }
@@ -192,6 +205,23 @@ impl<S: SearchSpace, B: AutodiffBackend> Workflow<'_, S, B> {
         .map_err(|e| self.search_error(e))?;
         self.latency_error()?;
         Ok(g)
+    }
+
+    /// A BANANAS round proposed when `done` architectures are evaluated:
+    /// up to `size` of them, from its own generator for that point.
+    fn bananas_round(
+        &self,
+        done: usize,
+        size: usize,
+        taken: &HashSet<String>,
+        history: &History,
+    ) -> Result<Vec<S::Genotype>> {
+        let mut rng = rng_for(self.cfg.seed, Strategy::Bananas.name(), 0, done);
+        let (space, cfg, constraints) = (self.space, &self.cfg.search.bananas, &self.cfg.constraints);
+        let wave = bananas::propose_wave(space, cfg, constraints, &mut rng, &history.all, taken, size)
+            .map_err(|e| self.search_error(e))?;
+        self.latency_error()?;
+        Ok(wave)
     }
 
     /// When no proposal could be made, on a space that can be listed: one
