@@ -36,6 +36,11 @@ pub fn command(args: &str) -> String {
     format!("{} {args}", prefix())
 }
 
+/// The command that evaluates a run's failed evaluations again.
+pub fn retry_command(run_dir: &Path) -> String {
+    command(&format!("resume {} --retry-failed", shell_word(&run_dir.display().to_string())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::describe;

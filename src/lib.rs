@@ -12,7 +12,8 @@
 //! kill the driver at an exact point, `data` reads benchmark
 //! tables and image sets, `backend` picks where models run, `bench` measures
 //! speed, `seed` derives seeds, `stats` holds the shared summaries,
-//! `invocation` says how to run this binary again in the hints it prints.
+//! `invocation` says how to run this binary again in the hints it prints,
+//! `progress` draws the progress bars. ARCHITECTURE.md gives the layers.
 
 pub mod atomic_file;
 pub mod backend;
@@ -32,6 +33,7 @@ pub mod matmul;
 pub mod net;
 pub mod plot;
 pub mod predictor;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod search;

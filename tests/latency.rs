@@ -357,7 +357,7 @@ fn whole_table(dir: &Path, device_name: &str) -> PathBuf {
     for (i, cell) in nas_search::space::nb201::Nb201Cell::enumerate().enumerate() {
         let g = cell.to_string();
         // the network a measurement of the space times (the run checks rows against it)
-        let (params, macs, _) = nas_search::latency::measure::signature(space.as_ref(), &g).unwrap();
+        let (params, macs, _) = nas_search::latency::signature::signature(space.as_ref(), &g).unwrap();
         let ms = 1.0 + macs as f64 / 2e7;
         let key = space.key_of(&g).unwrap();
         text += &format!(
@@ -689,7 +689,7 @@ fn a_complete_lookup_table_covers_every_mobilenet_run_and_an_incomplete_one_is_r
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5);
     for _ in 0..2000 {
         let g = any.sample_text(&mut rng);
-        let spec = nas_search::latency::measure::network(any.as_ref(), &g).unwrap();
+        let spec = nas_search::latency::signature::network(any.as_ref(), &g).unwrap();
         for u in nas_search::latency::units::units(&spec) {
             assert!(have.contains(&u.key()), "{} of {g} is not in the --all table", u.key());
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::images::ImageSet;
+use super::image_set::ImageSet;
 
 const RECORD: usize = 1 + 3 * 32 * 32;
 pub const TRAIN_FILES: [&str; 5] =

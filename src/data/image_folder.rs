@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
-use super::images::{ImageData, ImageSet, SignalSplit, chw};
+use super::image_set::{ImageData, ImageSet, SignalSplit, chw};
 
 /// Class folders of `dir` (sorted) and their image files (sorted).
 fn list(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {

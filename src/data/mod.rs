@@ -3,8 +3,10 @@
 
 pub mod cifar10;
 pub mod image_folder;
-pub mod images;
+pub mod image_set;
 pub mod nb201;
+pub mod source;
 pub mod synthetic;
 
-pub use images::{ImageData, ImageDataConfig, ImageSet, SignalSplit, Splits};
+pub use image_set::{ImageData, ImageSet, SignalSplit, Splits};
+pub use source::ImageDataConfig;

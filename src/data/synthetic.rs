@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 
-use super::images::ImageSet;
+use super::image_set::ImageSet;
 
 pub const CLASSES: usize = 10;
 

@@ -341,6 +341,9 @@ pub const COMMAND: &str = "command";
 /// The result line's optional field for an accuracy reported apart from the
 /// signal (%; e.g. the test accuracy beside a validation signal).
 pub const REPORT_ACCURACY: &str = "report_accuracy";
+/// Fields of the result line that carry the evaluated network's cost.
+pub const NETWORK_PARAMS: &str = "network_params";
+pub const NETWORK_MACS: &str = "network_macs";
 
 /// Reads the result from the last non-empty line of stdout.
 pub fn parse_output(stdout: &str, wall: f64) -> Result<EvalOutcome> {

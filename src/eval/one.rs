@@ -17,11 +17,7 @@ use crate::run::config::RunConfig;
 use crate::space::AnySpace;
 
 /// The result line's field for the accuracy reported apart from the signal (%).
-pub use super::command::REPORT_ACCURACY;
-
-/// Fields of the result line that carry the evaluated network's cost.
-pub const NETWORK_PARAMS: &str = "network_params";
-pub const NETWORK_MACS: &str = "network_macs";
+pub use super::command::{NETWORK_MACS, NETWORK_PARAMS, REPORT_ACCURACY};
 
 /// Evaluates `genotype` at `budget` with the built-in trainer of the run
 /// config at `config` (a run directory's `config.yaml`, or a config file),

@@ -45,8 +45,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::builtin::BuiltinConfig;
+use super::command::{NETWORK_MACS, NETWORK_PARAMS};
 use super::command::{parse_output, prepare, stderr_tail, workdir_name};
-use super::one::{NETWORK_MACS, NETWORK_PARAMS};
 use super::{
     Budget, Budgets, EvalContext, EvalEvent, EvalJob, EvalOutcome, EvalSeconds, Evaluator, Events, Flow, Measures,
 };

@@ -13,7 +13,8 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::DeviceInfo;
-use super::measure::{Timed, TimingSettings, append_row, network, open_appendable, time_forward, with_threads};
+use super::measure::{Timed, TimingSettings, append_row, open_appendable, time_forward, with_threads};
+use super::signature::network;
 use super::units::{Unit, units};
 use crate::net::NetSpec;
 use crate::space::{AnySpace, SpaceConfig};
@@ -130,7 +131,7 @@ pub fn build(req: &LutRequest) -> Result<usize> {
         }
         eprintln!();
     }
-    let bar = crate::run::progress::bar(todo.len() as u64, "units", req.quiet);
+    let bar = crate::progress::bar(todo.len() as u64, "units", req.quiet);
     for u in &todo {
         let timing = with_threads(t.threads, || time_forward(Timed::Unit(u), t))??;
         let row = LutRow {

@@ -6,7 +6,8 @@
 //! from a per-unit look-up table (`lut`: each distinct layer sequence
 //! measured once, Once-for-All's and nn-Meter's way), and handed to a run as
 //! one source (`source`: what the search sees and what an evaluation
-//! records), or asked for given architectures (`predict`). `units` cuts a network into the units the look-up table keys;
+//! records), or asked for given architectures (`predict`). `signature` says
+//! which network a latency is of (checked against a run's space). `units` cuts a network into the units the look-up table keys;
 //! `device` names the machine; `timing` times a closure; `inputs` keeps the
 //! files a run read, so that a resume accepts a table that only grew.
 
@@ -15,6 +16,7 @@ pub mod inputs;
 pub mod lut;
 pub mod measure;
 pub mod predict;
+pub mod signature;
 pub mod source;
 pub mod table;
 pub mod timing;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::lut::Lut;
-use super::measure::network;
+use super::signature::network;
 use super::source::LatencyModel;
 use super::{DeviceInfo, LatencyTable};
 use crate::space::AnySpace;

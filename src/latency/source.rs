@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::DeviceInfo;
 use super::lut::Lut;
-use super::measure::{TimingSettings, network, time_network, with_threads};
+use super::measure::{TimingSettings, time_network, with_threads};
+use super::signature::network;
 use super::table::{LatencyTable, device_mismatch};
 use crate::backend::DeviceKind;
 use crate::space::AnySpace;
@@ -273,7 +274,7 @@ impl LatencySource {
             );
         }
         if let (Predict::Predictor, Some(model)) = (self.cfg.predict, &self.model)
-            && let Some(why) = super::measure::network_mismatch(model.learnt(), space)?
+            && let Some(why) = super::signature::network_mismatch(model.learnt(), space)?
         {
             bail!(
                 "latency.predict: predictor: {} learnt another network of the {} space: {why}; train one on \

@@ -138,7 +138,7 @@ impl LatencyTable {
         let step = (self.rows.len() / 5).max(1);
         for r in self.rows.iter().step_by(step).take(5) {
             let theirs = (r.params, r.macs, r.resolution);
-            let ours = super::measure::signature(space, &r.genotype)
+            let ours = super::signature::signature(space, &r.genotype)
                 .with_context(|| format!("{}: `{}` in this run's space", file.display(), r.genotype))?;
             if theirs != ours {
                 bail!(
@@ -146,7 +146,7 @@ impl LatencyTable {
                      (nas-search latency measure)",
                     file.display(),
                     r.space,
-                    super::measure::describe_mismatch(&r.genotype, theirs, ours)
+                    super::signature::describe_mismatch(&r.genotype, theirs, ours)
                 );
             }
         }

@@ -12,116 +12,18 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
 use super::dataset::{self, EncodedSet};
+use super::experiment_config::folder_of;
+pub use super::experiment_config::{DataConfig, PredictorExperiment, SplitConfig};
 use super::fit::{self, FitData};
 use super::latency::{LatencyResultRow, LogScale, macs_fit, metrics as latency_metrics};
 use super::metrics::{err_bound, kendall_tau, mape};
 use super::scorer;
-use super::train::TrainConfig;
-use super::{ModelConfig, Predictor, checkpoint};
-use crate::backend::{BackendTask, DeviceKind, dispatch};
-use crate::data::nb201::{self, Nb201Column};
+use super::{Predictor, checkpoint};
+use crate::backend::{BackendTask, dispatch};
+use crate::data::nb201;
 use crate::graph::ArchGraph;
 use crate::space::SpaceConfig;
 use crate::space::nb201::Nb201Cell;
-
-/// Where the benchmark data comes from (`data:`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataConfig {
-    /// Another copy of the NAS-Bench-201 CSV, relative to the config file;
-    /// when absent, `NAS_SEARCH_NB201_CSV`, then the table built into the binary.
-    #[serde(default)]
-    pub nb201_csv: Option<PathBuf>,
-    /// The accuracy column the predictor learns and is measured on
-    /// (`cifar10`: CIFAR-10 test accuracy after 200 epochs).
-    #[serde(default)]
-    pub label: Nb201Column,
-    /// A latency measurement CSV (`nas-search latency measure` of any space):
-    /// the predictor learns latency instead of accuracy, and `split:` splits
-    /// the CSV's rows in file order (the measuring order is shuffled).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_csv: Option<PathBuf>,
-    /// The CSV column learned (default `latency_ms`, the median).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    /// A per-unit look-up table of the same device (`nas-search latency lut`),
-    /// measured as a baseline on the same split.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lut: Option<PathBuf>,
-    /// The space file of the latency CSV's architectures (default: the
-    /// NAS-Bench-201 benchmark's space).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub space: Option<PathBuf>,
-}
-
-/// Train/validation split in architecture-index order (`split:`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SplitConfig {
-    /// The first `train_archs` indices are the training set.
-    pub train_archs: usize,
-    /// The next `val_archs` indices are the validation set.
-    #[serde(default = "d_val")]
-    pub val_archs: usize,
-}
-
-fn d_val() -> usize {
-    200
-}
-
-/// A predictor experiment config file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PredictorExperiment {
-    #[serde(default)]
-    pub data: DataConfig,
-    pub split: SplitConfig,
-    #[serde(default)]
-    pub model: ModelConfig,
-    pub train: TrainConfig,
-    #[serde(default)]
-    pub device: DeviceKind,
-    /// Training directory (relative to the working directory).
-    #[serde(default)]
-    pub output_dir: Option<PathBuf>,
-}
-
-impl PredictorExperiment {
-    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let mut cfg: Self = crate::config::load_yaml(path, overrides)?;
-        // the latency files resolved now, so a training directory's frozen copy finds them from anywhere
-        let dir = std::path::absolute(folder_of(path))?;
-        for p in [&mut cfg.data.latency_csv, &mut cfg.data.lut, &mut cfg.data.space].into_iter().flatten() {
-            *p = crate::config::join_tidy(&dir, p);
-        }
-        let n = crate::space::nb201::SPACE_SIZE;
-        if cfg.split.train_archs == 0 || cfg.split.train_archs + cfg.split.val_archs >= n {
-            bail!(
-                "{}: split.train_archs + split.val_archs must be in 1..{n}, got {} + {}",
-                path.display(),
-                cfg.split.train_archs,
-                cfg.split.val_archs
-            );
-        }
-        if cfg.data.latency_csv.is_none() {
-            for (key, set) in [
-                ("target", cfg.data.target.is_some()),
-                ("lut", cfg.data.lut.is_some()),
-                ("space", cfg.data.space.is_some()),
-            ] {
-                if set {
-                    bail!(
-                        "{}: data.{key} needs data.latency_csv (it is a setting of latency predictors)",
-                        path.display()
-                    );
-                }
-            }
-        }
-        cfg.model.validate("model").map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        cfg.train.validate("train").map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        Ok(cfg)
-    }
-}
 
 /// What an experiment measured: an accuracy predictor's test metrics, or a
 /// latency predictor's rows beside its baselines.
@@ -258,7 +160,7 @@ fn prepare_latency(cfg: &PredictorExperiment, path: &Path, config_dir: &Path) ->
                 .iter()
                 .zip(&table.rows)
                 .map(|(text, row)| {
-                    let spec = crate::latency::measure::network(space.as_ref(), text)?;
+                    let spec = crate::latency::signature::network(space.as_ref(), text)?;
                     if spec.cost().macs != row.macs {
                         bail!(
                             "data.lut: {} measured another network than data.space's: {} has {} MACs there, {} in the space's",
@@ -558,11 +460,6 @@ fn relative_to_here(path: &Path) -> String {
         .ok()
         .and_then(|here| path.strip_prefix(here).ok().map(|p| p.display().to_string()))
         .unwrap_or_else(|| path.display().to_string())
-}
-
-/// The folder of a config file (relative paths in it resolve against it).
-fn folder_of(config_path: &Path) -> &Path {
-    config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 /// Keys a config may change between training and evaluating: where the

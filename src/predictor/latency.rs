@@ -84,7 +84,7 @@ pub struct TrainedLatency {
 
 impl TrainedLatency {
     pub fn load(dir: &Path) -> Result<Self> {
-        let cfg = super::experiment::PredictorExperiment::load(&dir.join("config.yaml"), &[])
+        let cfg = super::experiment_config::PredictorExperiment::load(&dir.join("config.yaml"), &[])
             .with_context(|| format!("{} is not a predictor training directory", dir.display()))?;
         if cfg.data.latency_csv.is_none() {
             bail!(

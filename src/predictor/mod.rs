@@ -9,6 +9,7 @@
 pub mod checkpoint;
 pub mod dataset;
 pub mod experiment;
+pub mod experiment_config;
 pub mod fit;
 pub mod latency;
 pub mod layers;
@@ -22,6 +23,7 @@ pub mod optim;
 pub mod scorer;
 pub mod step;
 pub mod train;
+pub mod train_config;
 
 use burn::module::Module;
 use burn::tensor::Tensor;

@@ -20,7 +20,7 @@ use super::dataset::EncodedSet;
 use super::loss::{LossIndices, LossWeights, loss};
 use super::optim::{clip_global_norm, decay_weights, ema_update, global_grad_norm};
 use super::scorer::predict;
-use super::train::TrainConfig;
+use super::train_config::TrainConfig;
 
 /// One batch: `rows` of `set` (the originals, then their twins), their
 /// labels, the SR permutation of all rows, each twin's original.

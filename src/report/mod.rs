@@ -146,7 +146,7 @@ pub fn write(dir: &RunDir, r: &ReportInput<'_>) -> Result<SummaryRow> {
              cause is fixed, evaluate them again with `{}`.\n",
             failed.iter().map(|f| f.2).sum::<usize>(),
             crate::run::records::describe_failures(&failed),
-            crate::run::retry_command(&dir.root)
+            crate::invocation::retry_command(&dir.root)
         ));
     }
     if let Some(spec) = &r.front {

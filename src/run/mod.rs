@@ -7,11 +7,11 @@ pub mod config;
 pub mod costed;
 pub mod evaluations;
 pub mod fitness;
-pub mod progress;
 pub mod records;
 pub mod run_dir;
 pub mod selection;
 pub mod state;
+pub mod strategy;
 pub mod workflow;
 
 use std::path::{Path, PathBuf};
@@ -103,17 +103,9 @@ pub fn failed_at_end(run_dir: &Path) -> Result<Option<String>> {
         format!(
             "{failed} evaluations failed ({}); after fixing their cause, evaluate them again with: {}",
             records::describe_failures(&stages),
-            retry_command(run_dir)
+            crate::invocation::retry_command(run_dir)
         )
     }))
-}
-
-/// The command that evaluates a run's failed evaluations again.
-pub fn retry_command(run_dir: &Path) -> String {
-    crate::invocation::command(&format!(
-        "resume {} --retry-failed",
-        crate::invocation::shell_word(&run_dir.display().to_string())
-    ))
 }
 
 /// How `run.log` begins the line of the error that stopped a run.

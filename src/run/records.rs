@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::config::Strategy;
+use super::strategy::Strategy;
 use crate::eval::Budget;
 
 /// Why an architecture was evaluated.

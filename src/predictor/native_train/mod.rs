@@ -36,7 +36,7 @@ use super::dataset::EncodedSet;
 use super::model::{NarFormer, NarFormerConfig};
 use super::native::NativeNarFormer;
 use super::step::{BurnStep, StepBatch, StepOut, TrainStep};
-use super::train::TrainConfig;
+use super::train_config::TrainConfig;
 use super::{ModelConfig, Predictor};
 use model::{ChunkTape, NativeModel};
 use ops::MaskRng;
