@@ -1,7 +1,10 @@
 //! The space as a run's searches see it: the configured space, with the
 //! latency the run's latency source gives (`latency:`) added to each
 //! architecture's cost, so that constraints and objectives on latency work
-//! in every strategy like those on params and MACs.
+//! in every strategy like those on params and MACs. Every other method is
+//! the configured space's: `SearchSpace` has no default methods, so the
+//! compiler refuses this wrapper until a method added to the trait is
+//! forwarded here too (none can fall back to a default unseen).
 
 use anyhow::Result;
 use rand::rngs::StdRng;

@@ -35,7 +35,11 @@ use diagram::Dag;
 /// A canonical identity: genotypes that compute the same network share it.
 pub type ArchKey = String;
 
-/// What the tool needs from a space.
+/// What the tool needs from a space. No method has a default: a space, and
+/// a wrapper of one (`crate::run::costed::Costed`, which adds the run's
+/// latency to the costs), implements each, so a method added here is one
+/// the compiler asks every implementation, the wrapper's forwarding
+/// included, to give.
 pub trait SearchSpace: Send + Sync {
     type Genotype: Clone + Debug + PartialEq + Eq + Hash + Send + Sync;
 
@@ -64,37 +68,18 @@ pub trait SearchSpace: Send + Sync {
     /// budget's `overrides` (an override this space's network does not have
     /// is an error naming it); `None` for spaces whose networks it does not
     /// build (every space here has one).
-    fn network(&self, _g: &Self::Genotype, _overrides: &NetOverrides) -> Option<Result<NetSpec>> {
-        None
-    }
+    fn network(&self, g: &Self::Genotype, overrides: &NetOverrides) -> Option<Result<NetSpec>>;
     /// Every genotype of the space, for spaces small enough to list (`None`: too many).
-    fn all(&self) -> Option<Vec<Self::Genotype>> {
-        None
-    }
+    fn all(&self) -> Option<Vec<Self::Genotype>>;
     /// Architectures whose networks together hold every unit (layer
     /// sequence at its input shape, see `latency::units`) that any
     /// architecture's network holds: what a complete per-unit look-up table
     /// times, and what proves a table complete. `None`: no network, or no
     /// such set known. A space's choices that change a unit must each be
     /// crossed here with every other choice that changes the same unit.
-    fn unit_cover(&self) -> Option<Vec<Self::Genotype>> {
-        None
-    }
-    /// A drawing of `g` (by default its tokenizer graph, nodes named by op code).
-    fn diagram(&self, g: &Self::Genotype) -> Vec<Dag> {
-        let graph = self.to_graph(g);
-        let mut dag = Dag { title: self.name().to_string(), nodes: Vec::new(), edges: Vec::new() };
-        let last = graph.len() - 1;
-        for (i, op) in graph.ops().iter().enumerate() {
-            dag.node(format!("op {op}"), i == 0 || i == last);
-        }
-        for to in 0..graph.len() {
-            for from in graph.predecessors(to) {
-                dag.edge(from, to, "");
-            }
-        }
-        vec![dag]
-    }
+    fn unit_cover(&self) -> Option<Vec<Self::Genotype>>;
+    /// A drawing of `g`: its cells or blocks as the space draws them.
+    fn diagram(&self, g: &Self::Genotype) -> Vec<Dag>;
 }
 
 /// A space seen through genotype text, for code that must not be generic

@@ -280,6 +280,10 @@ impl SearchSpace for DartsSpace {
     /// intermediate node; the preprocessing depends on the place only. So:
     /// per op, both cells of that op everywhere, with edges from the inputs
     /// and from every intermediate node.
+    fn all(&self) -> Option<Vec<DartsGenotype>> {
+        None // 10^18 and more: too many to list
+    }
+
     fn unit_cover(&self) -> Option<Vec<DartsGenotype>> {
         let inputs = [0, 1, 1, 2, 2, 3, 3, 4];
         let cells = self.cfg.ops.iter().map(|&op| DartsCell { edges: inputs.map(|input| Edge { op, input }) });
