@@ -139,10 +139,10 @@ pub fn propose_wave<S: SearchSpace>(
     for (text, acc) in history {
         let Some(acc) = acc else { continue };
         let g = space.parse(text)?;
-        match at.get(&space.key(&g)) {
-            Some(&i) => measured[i].1 = *acc,
-            None => {
-                at.insert(space.key(&g), measured.len());
+        match at.entry(space.key(&g)) {
+            std::collections::hash_map::Entry::Occupied(i) => measured[*i.get()].1 = *acc,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(measured.len());
                 measured.push((g, *acc));
             }
         }
